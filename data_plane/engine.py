@@ -1,0 +1,247 @@
+"""One project's feature store: metadata, offline store, online store, queries.
+
+The engine is what both the embedded SDK and the data plane services call. It takes
+and returns Arrow and the plain descriptions in :mod:`data_plane.specs`, never a
+user's dataframe type.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from data_plane import schema as schemas
+from data_plane.catalog import Catalog
+from data_plane.offline.base import OfflineStore, WriteResult
+from data_plane.query.plan import SPINE, to_sql
+from data_plane.query.resolve import Resolver, duckdb_type
+from data_plane.specs import CommitInfo, FeatureGroupInfo, FeatureViewInfo
+from granary.errors import InvalidInput
+
+OnInsert = Callable[[FeatureGroupInfo, pa.Table], pa.Table]
+
+
+def _dedupe_last(table: pa.Table, keys: list[str]) -> pa.Table:
+    """Keep the last row per key in one insert, as a later insert would replace it."""
+    indexed = table.append_column("__row", pa.array(range(table.num_rows), pa.int64()))
+    last = indexed.group_by(keys, use_threads=False).aggregate([("__row", "max")])
+    if last.num_rows == table.num_rows:
+        return table
+    return table.take(np.sort(last["__row_max"].to_numpy()))
+
+
+class FeatureStoreEngine:
+    def __init__(
+        self,
+        catalog: Catalog,
+        offline: OfflineStore,
+        offline_root: str,
+        online: Any | None = None,
+        on_insert: OnInsert | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.offline = offline
+        self.offline_root = offline_root
+        self.online = online
+        self._on_insert = on_insert
+        self._duck = duckdb.connect()
+        self._duck.execute("SET TimeZone = 'UTC'")
+        self._write_lock = threading.Lock()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A DuckDB cursor per call: connections are not safe to share across threads."""
+        return self._duck.cursor()
+
+    # feature groups -------------------------------------------------------------------
+    def create_feature_group(
+        self,
+        name: str,
+        version: int | None,
+        primary_key: list[str],
+        event_time: str | None = None,
+        online_enabled: bool = False,
+        description: str = "",
+        partition_key: list[str] | None = None,
+        ttl_seconds: float | None = None,
+        transformations: list[dict[str, Any]] | None = None,
+    ) -> FeatureGroupInfo:
+        if not name or not name.replace("_", "").isalnum():
+            raise InvalidInput(f"feature group name {name!r}: use letters, digits and underscores")
+        if not primary_key:
+            raise InvalidInput(f"feature group '{name}': primary_key must name at least one column")
+        if event_time is not None and event_time in primary_key:
+            raise InvalidInput(f"feature group '{name}': event time '{event_time}' cannot be a primary key")
+        if ttl_seconds is not None and ttl_seconds <= 0:
+            raise InvalidInput(f"feature group '{name}': ttl must be positive, got {ttl_seconds} s")
+        version = version if version is not None else self.catalog.next_group_version(name)
+        return self.catalog.create_group(
+            name=name,
+            version=version,
+            primary_key=list(primary_key),
+            event_time=event_time,
+            online_enabled=online_enabled,
+            description=description,
+            partition_key=list(partition_key or []),
+            ttl_seconds=ttl_seconds,
+            transformations=list(transformations or []),
+            location=f"{self.catalog.project}/{name}_v{version}",
+        )
+
+    def _location(self, info: FeatureGroupInfo) -> str:
+        return str(Path(self.offline_root) / info.location)
+
+    def delete_feature_group(self, name: str, version: int) -> None:
+        info = self.catalog.delete_group(name, version)
+        self.offline.drop(self._location(info))
+        if self.online is not None and info.online_enabled:
+            self.online.drop(info)
+
+    def insert(self, name: str, version: int, data: pa.Table, overwrite: bool = False) -> CommitInfo:
+        """Validate fully, then write offline, then online, then record the commit.
+
+        A failure anywhere leaves the group as it was: before the offline write nothing
+        has happened; after it, the offline table is restored to its previous version.
+        """
+        info = self.catalog.get_group(name, version)
+        where = f"feature group '{name}' v{version}"
+        table = schemas.normalize(data)
+        if self._on_insert is not None:
+            table = self._on_insert(info, table)
+        schemas.check_keys(table, where, info.primary_key, info.event_time)
+        stored = schemas.schema_from_json([{"name": f.name, "type": f.type} for f in info.features])
+        table, grown = schemas.reconcile(table, None if overwrite else stored, where)
+        keys = [*info.primary_key, *([info.event_time] if info.event_time else [])]
+        table = _dedupe_last(table, keys)
+        location = self._location(info)
+        with self._write_lock:
+            previous = self.catalog.version_at(info.id, None)
+            if overwrite:
+                result = self.offline.overwrite(location, table)
+            else:
+                result = self.offline.upsert(location, table, keys)
+            try:
+                if self.online is not None and info.online_enabled:
+                    self.online.write(info, table)
+                return self.catalog.record_commit(
+                    info.id,
+                    schemas.schema_to_json(grown),
+                    "overwrite" if overwrite else "upsert",
+                    result.table_version,
+                    rows_inserted=result.rows_inserted,
+                    rows_updated=result.rows_updated,
+                )
+            except BaseException:
+                self.offline.restore(location, previous)
+                raise
+
+    def remove_rows(self, name: str, version: int, data: pa.Table) -> CommitInfo:
+        info = self.catalog.get_group(name, version)
+        where = f"feature group '{name}' v{version}: remove_rows"
+        table = schemas.normalize(data)
+        schemas.check_keys(table, where, info.primary_key, info.event_time)
+        keys = [*info.primary_key, *([info.event_time] if info.event_time else [])]
+        with self._write_lock:
+            result: WriteResult = self.offline.delete(self._location(info), table.select(keys), keys)
+            if result.table_version < 0:
+                raise InvalidInput(f"{where}: the group has no data")
+            if self.online is not None and info.online_enabled:
+                self.online.remove(info, table.select(keys))
+            features = [{"name": f.name, "type": f.type} for f in info.features]
+            return self.catalog.record_commit(
+                info.id, features, "delete", result.table_version, rows_deleted=result.rows_deleted
+            )
+
+    def relation_for(self, info: FeatureGroupInfo, wallclock: dt.datetime | None) -> str | None:
+        version = self.catalog.version_at(info.id, wallclock)
+        if version < 0:
+            return None
+        columns = {f.name: duckdb_type(f.type) for f in info.features}
+        return self.offline.relation(self._duck, self._location(info), version, columns)
+
+    def read(
+        self,
+        name: str,
+        version: int,
+        wallclock_time: dt.datetime | None = None,
+        start_time: dt.datetime | None = None,
+        end_time: dt.datetime | None = None,
+    ) -> pa.Table:
+        spec = {"fg": {"name": name, "version": version}, "features": None, "joins": []}
+        if wallclock_time is not None:
+            spec["as_of"] = wallclock_time.isoformat()
+        return self.run_query(spec, start_time=start_time, end_time=end_time)
+
+    def commit_details(self, name: str, version: int, limit: int | None = None) -> list[CommitInfo]:
+        info = self.catalog.get_group(name, version)
+        return self.catalog.commits(info.id, limit)
+
+    # queries ----------------------------------------------------------------------------
+    def _resolver(self) -> Resolver:
+        return Resolver(lambda n, v: self.catalog.get_group(n, v), self.relation_for)
+
+    def query_sql(
+        self,
+        spec: dict[str, Any],
+        start_time: dt.datetime | None = None,
+        end_time: dt.datetime | None = None,
+    ) -> str:
+        return to_sql(self._resolver().plan(spec, None, start_time, end_time))
+
+    def run_query(
+        self,
+        spec: dict[str, Any],
+        spine: pa.Table | None = None,
+        start_time: dt.datetime | None = None,
+        end_time: dt.datetime | None = None,
+    ) -> pa.Table:
+        """Run a query as one DuckDB statement; a spine becomes the left side."""
+        cursor = self.cursor()
+        spine_columns = None
+        if spine is not None:
+            spine = schemas.normalize(spine)
+            spine_columns = spine.column_names
+            cursor.register(SPINE, spine)
+        plan = self._resolver().plan(spec, spine_columns, start_time, end_time)
+        sql = to_sql(plan)
+        try:
+            return cursor.sql(sql).to_arrow_table()
+        except duckdb.BinderException as exc:
+            raise InvalidInput(f"query could not be planned: {exc}") from exc
+        finally:
+            cursor.close()
+
+    # feature views ----------------------------------------------------------------------
+    def create_feature_view(
+        self,
+        name: str,
+        version: int | None,
+        query: dict[str, Any],
+        labels: list[str] | None = None,
+        description: str = "",
+        transformations: list[dict[str, Any]] | None = None,
+    ) -> FeatureViewInfo:
+        if not name or not name.replace("_", "").isalnum():
+            raise InvalidInput(f"feature view name {name!r}: use letters, digits and underscores")
+        # Planning validates joins, names and filters before anything is stored. Labels
+        # may be query features or come with the spine, so they are checked when read.
+        to_sql(self._resolver().plan(query))
+        version = version if version is not None else self.catalog.next_view_version(name)
+        return self.catalog.create_view(
+            name=name,
+            version=version,
+            query=query,
+            labels=list(labels or []),
+            description=description,
+            transformations=list(transformations or []),
+        )
+
+    def feature_view_schema(self, info: FeatureViewInfo) -> list[tuple[str, str]]:
+        sql = to_sql(self._resolver().plan(info.query))
+        return [(c[0], c[1]) for c in self.cursor().sql(f"DESCRIBE {sql}").fetchall()]

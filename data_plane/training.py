@@ -1,0 +1,217 @@
+"""Training data: splits, statistics and training datasets materialized as files.
+
+A training dataset version records everything needed to recreate it (the query, its
+SQL, the time range, the split and seed) and the statistics of every split, which the
+model-dependent transformations later read so training and serving scale alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from data_plane.engine import FeatureStoreEngine
+from data_plane.frames import to_utc
+from data_plane.specs import FeatureViewInfo, TrainingDatasetInfo
+from granary.errors import InvalidInput
+
+FORMATS = ("parquet", "csv")
+
+
+@dataclass
+class SplitOptions:
+    """How to cut training data: at random (sizes + seed) or by event-time ranges."""
+
+    test_size: float | None = None
+    validation_size: float | None = None
+    seed: int = 42
+    ranges: dict[str, tuple[dt.datetime | None, dt.datetime | None]] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        ranges = None
+        if self.ranges:
+            ranges = {k: [v.isoformat() if v else None for v in pair] for k, pair in self.ranges.items()}
+        return {
+            "test_size": self.test_size,
+            "validation_size": self.validation_size,
+            "seed": self.seed,
+            "ranges": ranges,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SplitOptions:
+        ranges = None
+        if data.get("ranges"):
+            ranges = {k: (to_utc(a), to_utc(b)) for k, (a, b) in data["ranges"].items()}
+        return cls(data.get("test_size"), data.get("validation_size"), data.get("seed", 42), ranges)
+
+    @property
+    def names(self) -> list[str]:
+        if self.ranges:
+            return list(self.ranges)
+        if self.test_size is None:
+            return []
+        return ["train", "validation", "test"] if self.validation_size else ["train", "test"]
+
+
+def key_columns(engine: FeatureStoreEngine, view: FeatureViewInfo) -> tuple[list[str], str | None]:
+    """The root group's primary key and event time: what X leaves out by default."""
+    root = engine.catalog.get_group(view.query["fg"]["name"], int(view.query["fg"]["version"]))
+    return root.primary_key, root.event_time
+
+
+def training_table(
+    engine: FeatureStoreEngine,
+    view: FeatureViewInfo,
+    start_time: dt.datetime | None = None,
+    end_time: dt.datetime | None = None,
+    spine: pa.Table | None = None,
+) -> pa.Table:
+    return engine.run_query(view.query, spine=spine, start_time=start_time, end_time=end_time)
+
+
+def _random_split(table: pa.Table, options: SplitOptions, order: list[str]) -> dict[str, pa.Table]:
+    sizes = {"test": options.test_size or 0.0, "validation": options.validation_size or 0.0}
+    for name, size in sizes.items():
+        if not 0.0 <= size < 1.0:
+            raise InvalidInput(f"{name}_size must be in [0, 1), got {size}")
+    if sizes["test"] + sizes["validation"] >= 1.0:
+        raise InvalidInput("test_size + validation_size must leave rows for training")
+    # DuckDB returns rows in no fixed order; sort so the seed alone decides the split.
+    present = [c for c in order if c in table.column_names]
+    if present:
+        table = table.take(pc.sort_indices(table, [(c, "ascending") for c in present]))
+    n = table.num_rows
+    position = np.random.default_rng(options.seed).permutation(n)
+    n_test = round(n * sizes["test"])
+    n_val = round(n * sizes["validation"])
+    cuts = {"test": position[:n_test], "validation": position[n_test : n_test + n_val]}
+    cuts["train"] = position[n_test + n_val :]
+    return {name: table.take(np.sort(cuts[name])) for name in options.names}
+
+
+def split_tables(
+    engine: FeatureStoreEngine,
+    view: FeatureViewInfo,
+    options: SplitOptions,
+    start_time: dt.datetime | None = None,
+    end_time: dt.datetime | None = None,
+    spine: pa.Table | None = None,
+) -> dict[str, pa.Table]:
+    if options.ranges:
+        return {
+            name: training_table(engine, view, lo, hi, spine) for name, (lo, hi) in options.ranges.items()
+        }
+    table = training_table(engine, view, start_time, end_time, spine)
+    if not options.names:
+        return {"train": table}
+    primary_key, event_time = key_columns(engine, view)
+    order = [*primary_key, *([event_time] if event_time else []), *table.column_names]
+    return _random_split(table, options, order)
+
+
+def statistics(table: pa.Table) -> dict[str, dict[str, Any]]:
+    """Per-column statistics from DuckDB's SUMMARIZE (min, max, mean, std, quartiles)."""
+    con = duckdb.connect()
+    con.register("t", table)
+    summary = con.execute("SUMMARIZE t").to_arrow_table().to_pylist()
+    stats: dict[str, dict[str, Any]] = {}
+    numeric_prefixes = ("BIGINT", "DOUBLE", "INTEGER", "FLOAT", "DECIMAL", "UBIGINT", "SMALLINT")
+    for row in summary:
+        entry: dict[str, Any] = {
+            "type": row["column_type"],
+            "count": int(row["count"]),
+            "null_fraction": float(row["null_percentage"] or 0) / 100.0,
+            "approx_distinct": int(row["approx_unique"] or 0),
+        }
+        if row["column_type"].startswith(numeric_prefixes):
+            for key, source in [
+                ("min", "min"),
+                ("max", "max"),
+                ("mean", "avg"),
+                ("std", "std"),
+                ("p25", "q25"),
+                ("p50", "q50"),
+                ("p75", "q75"),
+            ]:
+                value = row[source]
+                entry[key] = None if value is None else float(value)
+        stats[row["column_name"]] = entry
+    con.close()
+    return stats
+
+
+def create_training_dataset(
+    engine: FeatureStoreEngine,
+    view: FeatureViewInfo,
+    root: str,
+    data_format: str = "parquet",
+    options: SplitOptions | None = None,
+    start_time: dt.datetime | None = None,
+    end_time: dt.datetime | None = None,
+    spine: pa.Table | None = None,
+    description: str = "",
+) -> TrainingDatasetInfo:
+    if data_format not in FORMATS:
+        raise InvalidInput(f"data_format {data_format!r} is not one of {', '.join(FORMATS)}")
+    options = options or SplitOptions()
+    splits = split_tables(engine, view, options, start_time, end_time, spine)
+    version = engine.catalog.next_training_dataset_version(view.name, view.version)
+    location = Path(root) / f"{view.name}_v{view.version}" / str(version)
+    location.mkdir(parents=True, exist_ok=True)
+    for name, table in splits.items():
+        path = location / f"{name}.{data_format}"
+        if data_format == "parquet":
+            pq.write_table(table, path)
+        else:
+            pacsv.write_csv(table, path)
+    (location / "schema.json").write_text(
+        json.dumps([{"name": f.name, "type": str(f.type)} for f in next(iter(splits.values())).schema])
+    )
+    recorded = {
+        "splits": options.to_dict(),
+        "start_time": start_time.isoformat() if start_time else None,
+        "end_time": end_time.isoformat() if end_time else None,
+        "spine_rows": None if spine is None else spine.num_rows,
+        "rows": {name: t.num_rows for name, t in splits.items()},
+    }
+    sql = engine.query_sql(view.query, start_time, end_time)
+    return engine.catalog.create_training_dataset(
+        view.name,
+        view.version,
+        version=version,
+        description=description,
+        data_format=data_format,
+        location=str(location),
+        query_sql=sql,
+        options=recorded,
+        statistics={name: statistics(t) for name, t in splits.items()},
+    )
+
+
+def read_training_dataset(info: TrainingDatasetInfo) -> dict[str, pa.Table]:
+    location = Path(info.location)
+    if not location.exists():
+        raise InvalidInput(f"training dataset files are missing at {location}")
+    fields = json.loads((location / "schema.json").read_text())
+    out = {}
+    for name in info.options["rows"]:
+        path = location / f"{name}.{info.data_format}"
+        if info.data_format == "parquet":
+            out[name] = pq.read_table(path)
+        else:
+            from data_plane.schema import type_from_string
+
+            types = {f["name"]: type_from_string(f["type"]) for f in fields}
+            out[name] = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=types))
+    return out
