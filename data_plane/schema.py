@@ -136,6 +136,8 @@ def type_from_string(name: str) -> pa.DataType:
     """Parse the type names :func:`schema_to_json` writes (the normalized set)."""
     if name in _SIMPLE_TYPES:
         return _SIMPLE_TYPES[name]
+    if name.startswith("timestamp["):
+        return EVENT_TIME_TYPE
     if name.startswith("list<item: ") and name.endswith(">"):
         return pa.list_(type_from_string(name[len("list<item: ") : -1]))
     if name.startswith("decimal128("):

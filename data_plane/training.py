@@ -124,7 +124,7 @@ def statistics(table: pa.Table) -> dict[str, dict[str, Any]]:
     """Per-column statistics from DuckDB's SUMMARIZE (min, max, mean, std, quartiles)."""
     con = duckdb.connect()
     con.register("t", table)
-    summary = con.execute("SUMMARIZE t").to_arrow_table().to_pylist()
+    summary = con.sql("SUMMARIZE t").to_arrow_table().to_pylist()
     stats: dict[str, dict[str, Any]] = {}
     numeric_prefixes = ("BIGINT", "DOUBLE", "INTEGER", "FLOAT", "DECIMAL", "UBIGINT", "SMALLINT")
     for row in summary:
