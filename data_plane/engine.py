@@ -200,15 +200,20 @@ class FeatureStoreEngine:
         spine: pa.Table | None = None,
         start_time: dt.datetime | None = None,
         end_time: dt.datetime | None = None,
+        include_keys: bool = False,
     ) -> pa.Table:
-        """Run a query as one DuckDB statement; a spine becomes the left side."""
+        """Run a query as one DuckDB statement; a spine becomes the left side.
+
+        ``include_keys`` adds the first group's primary key and event time even when
+        not selected: feature views need them to return keys on request.
+        """
         cursor = self.cursor()
         spine_columns = None
         if spine is not None:
             spine = schemas.normalize(spine)
             spine_columns = spine.column_names
             cursor.register(SPINE, spine)
-        plan = self._resolver().plan(spec, spine_columns, start_time, end_time)
+        plan = self._resolver().plan(spec, spine_columns, start_time, end_time, include_keys)
         sql = to_sql(plan)
         try:
             return cursor.sql(sql).to_arrow_table()

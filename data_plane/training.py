@@ -77,7 +77,7 @@ def training_table(
     end_time: dt.datetime | None = None,
     spine: pa.Table | None = None,
 ) -> pa.Table:
-    return engine.run_query(view.query, spine=spine, start_time=start_time, end_time=end_time)
+    return engine.run_query(view.query, spine, start_time, end_time, include_keys=True)
 
 
 def _random_split(table: pa.Table, options: SplitOptions, order: list[str]) -> dict[str, pa.Table]:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from typing import Any
+
 from granary import errors
-from granary.embedded import EmbeddedBackend
 from granary.feature_group import FeatureGroup
 from granary.feature_store import FeatureStore
 from granary.feature_view import FeatureView
@@ -39,8 +40,20 @@ def login(
         raise errors.NotSupported(
             f"remote login to {host!r} needs the data plane service, which this version does not ship"
         )
+    from granary.embedded import EmbeddedBackend
+
     home = Path(home or os.environ.get("GRANARY_HOME") or DEFAULT_HOME)
     return Project(EmbeddedBackend(home, project or "default"))
+
+
+def __getattr__(name: str) -> Any:
+    # The embedded engine is imported on first use: data_plane modules import
+    # granary.errors, and an eager import here would make that a cycle.
+    if name == "EmbeddedBackend":
+        from granary.embedded import EmbeddedBackend
+
+        return EmbeddedBackend
+    raise AttributeError(f"module 'granary' has no attribute {name!r}")
 
 
 __all__ = [

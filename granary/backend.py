@@ -41,6 +41,7 @@ class Backend(Protocol):
         spine: pa.Table | None = None,
         start_time: dt.datetime | None = None,
         end_time: dt.datetime | None = None,
+        include_keys: bool = False,
     ) -> pa.Table: ...
     def query_sql(self, spec: dict[str, Any]) -> str: ...
 

@@ -81,8 +81,9 @@ class EmbeddedBackend:
         spine: pa.Table | None = None,
         start_time: dt.datetime | None = None,
         end_time: dt.datetime | None = None,
+        include_keys: bool = False,
     ) -> pa.Table:
-        return self.engine.run_query(spec, spine, start_time, end_time)
+        return self.engine.run_query(spec, spine, start_time, end_time, include_keys)
 
     def query_sql(self, spec: dict[str, Any]) -> str:
         return self.engine.query_sql(spec)

@@ -205,6 +205,7 @@ class FeatureView:
             spine=self._spine(spine),
             start_time=to_utc(start_time),
             end_time=to_utc(end_time),
+            include_keys=True,
         )
         x, _ = self._split_xy(table, primary_key, event_time, dataframe_type, with_labels=False)
         return x

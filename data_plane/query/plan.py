@@ -66,6 +66,7 @@ class Plan:
     spine_columns: list[str] | None = None  # set when a spine is the base
     start_time: dt.datetime | None = None
     end_time: dt.datetime | None = None
+    include_keys: bool = False  # feature views always return the root's keys and time
 
 
 def _alias(i: int) -> str:
@@ -104,6 +105,9 @@ def output_columns(plan: Plan) -> list[tuple[int | None, str, str]]:
             add(None, column, column, "the spine")
     for i, node in enumerate(plan.nodes):
         wanted = list(node.columns) if node.features is None else node.features
+        if i == 0 and plan.include_keys:
+            keys = [*node.primary_key, *([node.event_time] if node.event_time else [])]
+            wanted = [*(k for k in keys if k not in wanted), *wanted]
         for column in wanted:
             if column not in node.columns:
                 raise InvalidInput(f"feature group {node.label} has no feature '{column}'")

@@ -60,11 +60,12 @@ class Resolver:
         spine_columns: list[str] | None = None,
         start_time: dt.datetime | None = None,
         end_time: dt.datetime | None = None,
+        include_keys: bool = False,
     ) -> Plan:
         nodes: list[Node] = []
         filters: list[tuple[dict[str, Any], list[Node]]] = []
         self._add(spec, nodes, parent=None, join=None, filters=filters)
-        plan = Plan(nodes=nodes, spine_columns=spine_columns, start_time=start_time, end_time=end_time)
+        plan = Plan(nodes, None, spine_columns, start_time, end_time, include_keys)
         parts = [self._filter_sql(f, nodes) for f, _ in filters]
         plan.filter_sql = " AND ".join(f"({p})" for p in parts) if parts else None
         return plan
