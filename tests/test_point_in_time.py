@@ -186,3 +186,45 @@ def test_random_data_matches_pandas_merge_asof(fs):
         got["y"].to_numpy(dtype=float), expected["y"].to_numpy(dtype=float), equal_nan=True
     )
     assert got["y"].isna().sum() == expected["y"].isna().sum() > 0
+
+
+def test_left_on_right_on_and_nested_joins(fs, groups):
+    tx, _, _ = groups
+    cities = fs.create_feature_group("cities", version=1, primary_key=["city_id"], event_time="ts")
+    cities.insert(
+        pd.DataFrame({"city_id": [30, 40], "ts": ts("2025-01-01", "2025-01-01"), "pop": [1.5, 2.5]})
+    )
+    homes = fs.create_feature_group("homes", version=1, primary_key=["card"], event_time="ts")
+    homes.insert(
+        pd.DataFrame({"card": [10, 20], "ts": ts("2025-01-01", "2025-01-01"), "home_city": [30, 40]})
+    )
+    # homes joins on cc -> card; cities joins onto homes (nested) on home_city -> city_id
+    nested = homes.select(["home_city"]).join(
+        cities.select(["pop"]), left_on=["home_city"], right_on=["city_id"]
+    )
+    got = by_key(tx.select_all().join(nested, left_on=["cc"], right_on=["card"]).read(), "tid")
+    assert got["home_city"].tolist()[:3] == [30, 30, 40]
+    assert got["pop"].tolist()[:3] == [1.5, 1.5, 2.5]
+    assert pd.isna(got["pop"].tolist()[3])
+    with pytest.raises(errors.InvalidInput, match="left_on has 2 column"):
+        tx.select_all().join(homes.select(["home_city"]), left_on=["cc", "tid"], right_on=["card"]).read()
+
+
+def test_polars_spine_and_ttl_on_the_first_group(fs):
+    import polars as pl
+
+    fg = fs.create_feature_group("balances", version=1, primary_key=["acct"], event_time="ts", ttl=3600)
+    fg.insert(
+        pd.DataFrame({"acct": [1, 2], "ts": ts("2025-01-01T00:00", "2025-01-01T00:00"), "bal": [5.0, 6.0]})
+    )
+    fv = fs.create_feature_view("bal", version=1, query=fg.select_all(), labels=["y"])
+    spine = pl.DataFrame(
+        {
+            "acct": [1, 2],
+            "ts": [pd.Timestamp("2025-01-01T00:30", tz="UTC"), pd.Timestamp("2025-01-01T02:00", tz="UTC")],
+            "y": [1, 0],
+        }
+    )
+    x, y = fv.training_data(spine=spine, primary_key=True)
+    df = by_key(pd.concat([x, y], axis=1), "acct")
+    assert df["bal"].isna().tolist() == [False, True]
