@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -19,6 +20,7 @@ from data_plane.metadata.models import (
     CommitRecord,
     FeatureGroupRecord,
     FeatureViewRecord,
+    IngestCheckpointRecord,
     ProjectRecord,
     TrainingDatasetRecord,
 )
@@ -35,6 +37,32 @@ from granary.errors import (
     FeatureViewNotFound,
     TrainingDatasetNotFound,
 )
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """An ingestion position: the last Kafka offset of ``topic``/``partition`` consumed.
+
+    Recorded in the same transaction as the commit that consumed it, so a restarted
+    materializer resumes exactly after the last write that became visible.
+    """
+
+    topic: str
+    partition: int
+    offset: int
+
+
+def save_checkpoint(session: Session, checkpoint: Checkpoint) -> None:
+    """Move a topic partition's checkpoint forward inside the caller's transaction."""
+    record = session.get(IngestCheckpointRecord, (checkpoint.topic, checkpoint.partition))
+    if record is None:
+        session.add(
+            IngestCheckpointRecord(
+                topic=checkpoint.topic, partition=checkpoint.partition, next_offset=checkpoint.offset + 1
+            )
+        )
+    else:
+        record.next_offset = max(record.next_offset, checkpoint.offset + 1)
 
 
 def _group_info(record: FeatureGroupRecord) -> FeatureGroupInfo:
@@ -173,8 +201,12 @@ class Catalog:
         rows_inserted: int = 0,
         rows_updated: int = 0,
         rows_deleted: int = 0,
+        source: Checkpoint | None = None,
     ) -> CommitInfo:
-        """Record a new table version and the schema it has, in one transaction."""
+        """Record a new table version and the schema it has, in one transaction.
+
+        With ``source``, the ingestion checkpoint moves in that same transaction.
+        """
         with self.session() as session:
             group = session.get(FeatureGroupRecord, group_id)
             if group is None:
@@ -187,8 +219,11 @@ class Catalog:
                 rows_inserted=rows_inserted,
                 rows_updated=rows_updated,
                 rows_deleted=rows_deleted,
+                source_offset=None if source is None else source.offset,
             )
             session.add(commit)
+            if source is not None:
+                save_checkpoint(session, source)
             session.flush()
             return _commit_info(commit)
 

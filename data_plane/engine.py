@@ -18,11 +18,12 @@ import numpy as np
 import pyarrow as pa
 
 from data_plane import schema as schemas
-from data_plane.catalog import Catalog
+from data_plane.catalog import Catalog, Checkpoint
 from data_plane.offline.base import OfflineStore, WriteResult
-from data_plane.query.plan import SPINE, to_sql
+from data_plane.query.plan import SPINE, output_columns, to_sql
 from data_plane.query.resolve import Resolver, duckdb_type
 from data_plane.specs import CommitInfo, FeatureGroupInfo, FeatureViewInfo
+from data_plane.transformation_specs import check_view_inputs
 from granary.errors import InvalidInput
 
 OnInsert = Callable[[FeatureGroupInfo, pa.Table], pa.Table]
@@ -95,6 +96,9 @@ class FeatureStoreEngine:
         )
 
     def _location(self, info: FeatureGroupInfo) -> str:
+        # Joined as text, not Path: the root may be a URI such as s3://bucket/offline.
+        if "://" in self.offline_root:
+            return f"{self.offline_root.rstrip('/')}/{info.location}"
         return str(Path(self.offline_root) / info.location)
 
     def delete_feature_group(self, name: str, version: int) -> None:
@@ -103,20 +107,42 @@ class FeatureStoreEngine:
         if self.online is not None and info.online_enabled:
             self.online.drop(info)
 
-    def insert(self, name: str, version: int, data: pa.Table, overwrite: bool = False) -> CommitInfo:
+    def prepare_insert(
+        self, info: FeatureGroupInfo, data: pa.Table, overwrite: bool = False, transform: bool = True
+    ) -> tuple[pa.Table, pa.Schema]:
+        """Everything an insert checks before writing: the rows to write and the
+        group's schema after them. Raises before anything is stored."""
+        where = f"feature group '{info.name}' v{info.version}"
+        table = schemas.normalize(data)
+        if transform and self._on_insert is not None:
+            table = self._on_insert(info, table)
+        schemas.check_keys(table, where, info.primary_key, info.event_time)
+        stored = schemas.schema_from_json([{"name": f.name, "type": f.type} for f in info.features])
+        return schemas.reconcile(table, None if overwrite else stored, where)
+
+    def insert(
+        self,
+        name: str,
+        version: int,
+        data: pa.Table,
+        overwrite: bool = False,
+        source: Checkpoint | None = None,
+        transform: bool = True,
+        write_online: bool = True,
+    ) -> CommitInfo:
         """Validate fully, then write offline, then online, then record the commit.
 
         A failure anywhere leaves the group as it was: before the offline write nothing
         has happened; after it, the offline table is restored to its previous version.
+        ``source`` is the ingestion position this write consumed (the materializer's
+        Kafka offset); it is recorded in the commit's own transaction. ``transform=False``
+        skips on-insert transformations for rows that already went through
+        :meth:`prepare_insert` (the remote path prepares before producing to Kafka).
+        ``write_online=False`` leaves the online store to the caller (the materializer
+        updates it from its own consumer, so freshness does not wait for the Delta write).
         """
         info = self.catalog.get_group(name, version)
-        where = f"feature group '{name}' v{version}"
-        table = schemas.normalize(data)
-        if self._on_insert is not None:
-            table = self._on_insert(info, table)
-        schemas.check_keys(table, where, info.primary_key, info.event_time)
-        stored = schemas.schema_from_json([{"name": f.name, "type": f.type} for f in info.features])
-        table, grown = schemas.reconcile(table, None if overwrite else stored, where)
+        table, grown = self.prepare_insert(info, data, overwrite, transform)
         keys = [*info.primary_key, *([info.event_time] if info.event_time else [])]
         table = _dedupe_last(table, keys)
         location = self._location(info)
@@ -127,8 +153,8 @@ class FeatureStoreEngine:
             else:
                 result = self.offline.upsert(location, table, keys)
             try:
-                if self.online is not None and info.online_enabled:
-                    self.online.write(info, table)
+                if write_online and self.online is not None and info.online_enabled:
+                    self.online.write(info, table, overwrite=overwrite)
                 return self.catalog.record_commit(
                     info.id,
                     schemas.schema_to_json(grown),
@@ -136,12 +162,20 @@ class FeatureStoreEngine:
                     result.table_version,
                     rows_inserted=result.rows_inserted,
                     rows_updated=result.rows_updated,
+                    source=source,
                 )
             except BaseException:
                 self.offline.restore(location, previous)
                 raise
 
-    def remove_rows(self, name: str, version: int, data: pa.Table) -> CommitInfo:
+    def remove_rows(
+        self,
+        name: str,
+        version: int,
+        data: pa.Table,
+        source: Checkpoint | None = None,
+        write_online: bool = True,
+    ) -> CommitInfo:
         info = self.catalog.get_group(name, version)
         where = f"feature group '{name}' v{version}: remove_rows"
         table = schemas.normalize(data)
@@ -151,19 +185,31 @@ class FeatureStoreEngine:
             result: WriteResult = self.offline.delete(self._location(info), table.select(keys), keys)
             if result.table_version < 0:
                 raise InvalidInput(f"{where}: the group has no data")
-            if self.online is not None and info.online_enabled:
+            if write_online and self.online is not None and info.online_enabled:
                 self.online.remove(info, table.select(keys))
             features = [{"name": f.name, "type": f.type} for f in info.features]
             return self.catalog.record_commit(
-                info.id, features, "delete", result.table_version, rows_deleted=result.rows_deleted
+                info.id,
+                features,
+                "delete",
+                result.table_version,
+                rows_deleted=result.rows_deleted,
+                source=source,
             )
 
-    def relation_for(self, info: FeatureGroupInfo, wallclock: dt.datetime | None) -> str | None:
+    def relation_for(
+        self,
+        info: FeatureGroupInfo,
+        wallclock: dt.datetime | None,
+        con: duckdb.DuckDBPyConnection | None = None,
+    ) -> str | None:
+        """SQL for the group's rows at ``wallclock``; ``con`` is the connection that will
+        run it (an object-store adapter registers its scan there)."""
         version = self.catalog.version_at(info.id, wallclock)
         if version < 0:
             return None
         columns = {f.name: duckdb_type(f.type) for f in info.features}
-        return self.offline.relation(self._duck, self._location(info), version, columns)
+        return self.offline.relation(con or self._duck, self._location(info), version, columns)
 
     def read(
         self,
@@ -183,8 +229,11 @@ class FeatureStoreEngine:
         return self.catalog.commits(info.id, limit)
 
     # queries ----------------------------------------------------------------------------
-    def _resolver(self) -> Resolver:
-        return Resolver(lambda n, v: self.catalog.get_group(n, v), self.relation_for)
+    def _resolver(self, con: duckdb.DuckDBPyConnection | None = None) -> Resolver:
+        return Resolver(
+            lambda n, v: self.catalog.get_group(n, v),
+            lambda info, wallclock: self.relation_for(info, wallclock, con),
+        )
 
     def query_sql(
         self,
@@ -213,7 +262,7 @@ class FeatureStoreEngine:
             spine = schemas.normalize(spine)
             spine_columns = spine.column_names
             cursor.register(SPINE, spine)
-        plan = self._resolver().plan(spec, spine_columns, start_time, end_time, include_keys)
+        plan = self._resolver(cursor).plan(spec, spine_columns, start_time, end_time, include_keys)
         sql = to_sql(plan)
         try:
             return cursor.sql(sql).to_arrow_table()
@@ -236,7 +285,10 @@ class FeatureStoreEngine:
             raise InvalidInput(f"feature view name {name!r}: use letters, digits and underscores")
         # Planning validates joins, names and filters before anything is stored. Labels
         # may be query features or come with the spine, so they are checked when read.
-        to_sql(self._resolver().plan(query))
+        plan = self._resolver().plan(query)
+        to_sql(plan)
+        columns = [out for _, _, out in output_columns(plan)]
+        check_view_inputs(f"feature view '{name}'", columns, transformations or [])
         version = version if version is not None else self.catalog.next_view_version(name)
         return self.catalog.create_view(
             name=name,
@@ -248,5 +300,9 @@ class FeatureStoreEngine:
         )
 
     def feature_view_schema(self, info: FeatureViewInfo) -> list[tuple[str, str]]:
-        sql = to_sql(self._resolver().plan(info.query))
-        return [(c[0], c[1]) for c in self.cursor().sql(f"DESCRIBE {sql}").fetchall()]
+        cursor = self.cursor()
+        try:
+            sql = to_sql(self._resolver(cursor).plan(info.query))
+            return [(c[0], c[1]) for c in cursor.sql(f"DESCRIBE {sql}").fetchall()]
+        finally:
+            cursor.close()

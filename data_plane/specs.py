@@ -75,3 +75,22 @@ class TrainingDatasetInfo:
     options: dict[str, Any]
     statistics: dict[str, Any]
     created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class ServingKey:
+    """A name a feature-vector entry gives, and which group's key column it fills.
+
+    ``join_index`` is the group's position in the view's query (0 = the root group).
+    """
+
+    feature_name: str
+    feature_group: str
+    feature_group_version: int
+    column: str
+    join_index: int
+    type: str
+    required: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

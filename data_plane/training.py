@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from data_plane.engine import FeatureStoreEngine
@@ -147,8 +148,32 @@ def statistics(table: pa.Table) -> dict[str, dict[str, Any]]:
                 value = row[source]
                 entry[key] = None if value is None else float(value)
         stats[row["column_name"]] = entry
+    _add_unique_values(con, stats)
     con.close()
     return stats
+
+
+MAX_UNIQUE_VALUES = 1000
+_CATEGORICAL_PREFIXES = ("VARCHAR", "BOOLEAN", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT")
+
+
+def _add_unique_values(con: duckdb.DuckDBPyConnection, stats: dict[str, dict[str, Any]]) -> None:
+    """Record the sorted distinct values of few-valued string, integer and boolean
+    columns: label and one-hot encoders are parameterized by them."""
+    names = [
+        name
+        for name, entry in stats.items()
+        if entry["type"].startswith(_CATEGORICAL_PREFIXES)
+        and entry["approx_distinct"] <= MAX_UNIQUE_VALUES * 1.1
+    ]
+    if not names:
+        return
+    quoted = ['"' + n.replace('"', '""') + '"' for n in names]
+    sql = ", ".join(f"list(DISTINCT {q} ORDER BY {q}) FILTER (WHERE {q} IS NOT NULL)" for q in quoted)
+    row = con.sql(f"SELECT {sql} FROM t").fetchall()[0]
+    for name, values in zip(names, row, strict=True):
+        if values is not None and len(values) <= MAX_UNIQUE_VALUES:
+            stats[name]["unique_values"] = list(values)
 
 
 def create_training_dataset(
@@ -161,23 +186,31 @@ def create_training_dataset(
     end_time: dt.datetime | None = None,
     spine: pa.Table | None = None,
     description: str = "",
+    filesystem: pafs.FileSystem | None = None,
 ) -> TrainingDatasetInfo:
+    """Write the splits under ``root`` (a local folder, or with ``filesystem`` a URI
+    such as ``s3://bucket/prefix`` on that filesystem) and record the version."""
     if data_format not in FORMATS:
         raise InvalidInput(f"data_format {data_format!r} is not one of {', '.join(FORMATS)}")
     options = options or SplitOptions()
     splits = split_tables(engine, view, options, start_time, end_time, spine)
     version = engine.catalog.next_training_dataset_version(view.name, view.version)
-    location = Path(root) / f"{view.name}_v{view.version}" / str(version)
-    location.mkdir(parents=True, exist_ok=True)
+    if filesystem is None:
+        location = str(Path(root) / f"{view.name}_v{view.version}" / str(version))
+    else:
+        location = f"{root.rstrip('/')}/{view.name}_v{view.version}/{version}"
+    fs, folder = _filesystem(location, filesystem)
+    fs.create_dir(folder, recursive=True)
     for name, table in splits.items():
-        path = location / f"{name}.{data_format}"
+        path = f"{folder}/{name}.{data_format}"
         if data_format == "parquet":
-            pq.write_table(table, path)
+            pq.write_table(table, path, filesystem=fs)
         else:
-            pacsv.write_csv(table, path)
-    (location / "schema.json").write_text(
-        json.dumps([{"name": f.name, "type": str(f.type)} for f in next(iter(splits.values())).schema])
-    )
+            with fs.open_output_stream(path) as out:
+                pacsv.write_csv(table, out)
+    with fs.open_output_stream(f"{folder}/schema.json") as out:
+        schema = next(iter(splits.values())).schema
+        out.write(json.dumps([{"name": f.name, "type": str(f.type)} for f in schema]).encode())
     recorded = {
         "splits": options.to_dict(),
         "start_time": start_time.isoformat() if start_time else None,
@@ -192,26 +225,37 @@ def create_training_dataset(
         version=version,
         description=description,
         data_format=data_format,
-        location=str(location),
+        location=location,
         query_sql=sql,
         options=recorded,
         statistics={name: statistics(t) for name, t in splits.items()},
     )
 
 
-def read_training_dataset(info: TrainingDatasetInfo) -> dict[str, pa.Table]:
-    location = Path(info.location)
-    if not location.exists():
-        raise InvalidInput(f"training dataset files are missing at {location}")
-    fields = json.loads((location / "schema.json").read_text())
+def _filesystem(location: str, filesystem: pafs.FileSystem | None) -> tuple[pafs.FileSystem, str]:
+    """The filesystem and its path for a location (``s3://b/k`` is ``b/k`` there)."""
+    if filesystem is None:
+        return pafs.LocalFileSystem(), location
+    return filesystem, location.split("://", 1)[-1]
+
+
+def read_training_dataset(
+    info: TrainingDatasetInfo, filesystem: pafs.FileSystem | None = None
+) -> dict[str, pa.Table]:
+    fs, folder = _filesystem(info.location, filesystem)
+    if fs.get_file_info(f"{folder}/schema.json").type == pafs.FileType.NotFound:
+        raise InvalidInput(f"training dataset files are missing at {info.location}")
+    with fs.open_input_stream(f"{folder}/schema.json") as stream:
+        fields = json.loads(stream.read())
     out = {}
     for name in info.options["rows"]:
-        path = location / f"{name}.{info.data_format}"
+        path = f"{folder}/{name}.{info.data_format}"
         if info.data_format == "parquet":
-            out[name] = pq.read_table(path)
+            out[name] = pq.read_table(path, filesystem=fs)
         else:
             from data_plane.schema import type_from_string
 
             types = {f["name"]: type_from_string(f["type"]) for f in fields}
-            out[name] = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=types))
+            with fs.open_input_stream(path) as stream:
+                out[name] = pacsv.read_csv(stream, convert_options=pacsv.ConvertOptions(column_types=types))
     return out

@@ -15,6 +15,21 @@ import pyarrow as pa
 from data_plane.specs import CommitInfo, FeatureGroupInfo, FeatureViewInfo, TrainingDatasetInfo
 
 
+class SupportsVectorRows:
+    """A backend that can return a few feature vectors as Python rows, not Arrow.
+
+    Building Arrow arrays costs microseconds per column, more than a single-entity
+    lookup itself; the SDK checks ``isinstance(backend, SupportsVectorRows)`` and uses
+    this for small batches that need no transformation. Rows hold the columns of
+    ``init_serving()["columns"]``, in that order.
+    """
+
+    def get_feature_vector_rows(
+        self, name: str, version: int, entries: list[dict[str, Any]], allow_missing: bool = False
+    ) -> list[list[Any]]:
+        raise NotImplementedError
+
+
 class Backend(Protocol):
     project_name: str
 
@@ -22,7 +37,9 @@ class Backend(Protocol):
     def get_feature_group(self, name: str, version: int | None = None) -> FeatureGroupInfo: ...
     def list_feature_groups(self, name: str | None = None) -> list[FeatureGroupInfo]: ...
     def delete_feature_group(self, name: str, version: int) -> None: ...
-    def insert(self, name: str, version: int, table: pa.Table, overwrite: bool = False) -> CommitInfo: ...
+    def insert(
+        self, name: str, version: int, table: pa.Table, overwrite: bool = False, wait: bool = True
+    ) -> CommitInfo | None: ...
     def remove_rows(self, name: str, version: int, table: pa.Table) -> CommitInfo: ...
     def commit_details(self, name: str, version: int, limit: int | None = None) -> list[CommitInfo]: ...
     def read(
@@ -50,6 +67,12 @@ class Backend(Protocol):
     def list_feature_views(self, name: str | None = None) -> list[FeatureViewInfo]: ...
     def delete_feature_view(self, name: str, version: int) -> None: ...
     def feature_view_schema(self, name: str, version: int) -> list[tuple[str, str]]: ...
+
+    # feature vectors (data_plane.serving): entries and the plan description are JSON-able
+    def init_serving(self, name: str, version: int) -> dict[str, Any]: ...
+    def get_feature_vectors(
+        self, name: str, version: int, entries: list[dict[str, Any]], allow_missing: bool = False
+    ) -> pa.Table: ...
 
     def training_splits(
         self,

@@ -1,7 +1,9 @@
 """The embedded backend: the whole feature store in this process, no servers.
 
 Metadata lives in SQLite, offline data in Delta/Parquet files, both under one home
-folder, so a project is a directory you can copy or delete.
+folder, so a project is a directory you can copy or delete. The online store is the
+SQLite file ``online.db`` there too, unless ``online`` names a Redis
+(``redis://host:port/db``) or is a ready :class:`data_plane.online.OnlineStore`.
 """
 
 from __future__ import annotations
@@ -17,22 +19,31 @@ from data_plane.catalog import Catalog
 from data_plane.engine import FeatureStoreEngine
 from data_plane.metadata.db import open_metadata
 from data_plane.offline.delta import DeltaOfflineStore
+from data_plane.online import OnlineStore
+from data_plane.online import connect as connect_online
+from data_plane.serving import FeatureServer
 from data_plane.specs import CommitInfo, FeatureGroupInfo, FeatureViewInfo, TrainingDatasetInfo
+from granary.backend import SupportsVectorRows
 from granary.errors import NotSupported
 
 
-class EmbeddedBackend:
-    def __init__(self, home: str | Path, project: str = "default", online: Any | None = None) -> None:
+class EmbeddedBackend(SupportsVectorRows):
+    def __init__(
+        self, home: str | Path, project: str = "default", online: OnlineStore | str | None = None
+    ) -> None:
         self.home = Path(home).resolve()
         self.home.mkdir(parents=True, exist_ok=True)
         self.project_name = project
         metadata = open_metadata(f"sqlite:///{self.home / 'metadata.db'}")
+        if online is None or isinstance(online, str):
+            online = connect_online(online, self.home, project)
         self.engine = FeatureStoreEngine(
             Catalog(metadata, project),
             DeltaOfflineStore(),
             offline_root=str(self.home / "offline"),
             online=online,
         )
+        self.serving = FeatureServer(self.engine.catalog, online)
 
     def __repr__(self) -> str:
         return f"EmbeddedBackend(home={str(self.home)!r}, project={self.project_name!r})"
@@ -50,7 +61,10 @@ class EmbeddedBackend:
     def delete_feature_group(self, name: str, version: int) -> None:
         self.engine.delete_feature_group(name, version)
 
-    def insert(self, name: str, version: int, table: pa.Table, overwrite: bool = False) -> CommitInfo:
+    def insert(
+        self, name: str, version: int, table: pa.Table, overwrite: bool = False, wait: bool = True
+    ) -> CommitInfo:
+        """``wait`` is ignored: an embedded insert is visible when it returns."""
         return self.engine.insert(name, version, table, overwrite=overwrite)
 
     def remove_rows(self, name: str, version: int, table: pa.Table) -> CommitInfo:
@@ -100,9 +114,24 @@ class EmbeddedBackend:
 
     def delete_feature_view(self, name: str, version: int) -> None:
         self.engine.catalog.delete_view(name, version)
+        self.serving.forget(name, version)
 
     def feature_view_schema(self, name: str, version: int) -> list[tuple[str, str]]:
         return self.engine.feature_view_schema(self.get_feature_view(name, version))
+
+    # feature vectors ----------------------------------------------------------------
+    def init_serving(self, name: str, version: int) -> dict[str, Any]:
+        return self.serving.init_serving(name, version)
+
+    def get_feature_vectors(
+        self, name: str, version: int, entries: list[dict[str, Any]], allow_missing: bool = False
+    ) -> pa.Table:
+        return self.serving.get_feature_vectors(name, version, entries, allow_missing)
+
+    def get_feature_vector_rows(
+        self, name: str, version: int, entries: list[dict[str, Any]], allow_missing: bool = False
+    ) -> list[list[Any]]:
+        return self.serving.get_feature_vector_rows(name, version, entries, allow_missing)
 
     # training data ------------------------------------------------------------------
     def training_splits(

@@ -14,6 +14,7 @@ from data_plane.frames import from_arrow, to_arrow, to_utc
 from data_plane.specs import CommitInfo, FeatureGroupInfo
 from granary.errors import InvalidInput
 from granary.query import Feature, Query
+from granary.transformations import TransformationFunction, apply_on_demand, load
 
 if TYPE_CHECKING:
     from granary.backend import Backend
@@ -59,6 +60,11 @@ class FeatureGroup:
     def ttl(self) -> float | None:
         """Seconds after its event time that a row stops being served or joined."""
         return self._info.ttl_seconds
+
+    @property
+    def transformation_functions(self) -> list[TransformationFunction]:
+        """On-demand transformations, computed at insert and again from request parameters."""
+        return load(self._info.transformations)
 
     @property
     def features(self) -> list[Feature]:
@@ -111,12 +117,17 @@ class FeatureGroup:
         The first insert fixes the schema. Later inserts may add columns (older rows
         read them as null); a column with another type is refused, naming both types.
         ``overwrite=True`` replaces all rows (earlier commits stay readable).
-        ``wait`` is accepted for API compatibility: embedded inserts are visible on return.
+        ``wait=False`` returns None as soon as a remote data plane has acknowledged the
+        rows (they are durable, not yet visible); embedded inserts are visible on return.
         """
         if operation not in OPERATIONS:
             raise InvalidInput(f"operation {operation!r} is not one of {OPERATIONS}")
         table = to_arrow(features, f"feature group '{self.name}' v{self.version}: insert")
-        commit = self._backend.insert(self.name, self.version, table, overwrite=overwrite)
+        if self._info.transformations:
+            table = apply_on_demand(
+                f"feature group '{self.name}' v{self.version}", self._info.transformations, table
+            )
+        commit = self._backend.insert(self.name, self.version, table, overwrite=overwrite, wait=wait)
         self._refresh()
         return commit
 

@@ -8,6 +8,7 @@ from granary.errors import FeatureGroupNotFound, FeatureViewNotFound, InvalidInp
 from granary.feature_group import FeatureGroup
 from granary.feature_view import FeatureView
 from granary.query import Query
+from granary.transformations import describe_model_dependent, describe_on_demand
 
 if TYPE_CHECKING:
     from granary.backend import Backend
@@ -72,7 +73,12 @@ class FeatureStore:
             description=description,
             partition_key=_names(partition_key, "partition_key"),
             ttl_seconds=_ttl_seconds(ttl),
-            transformations=[_describe(t) for t in transformation_functions or []],
+            transformations=describe_on_demand(
+                f"feature group '{name}'",
+                _names(primary_key, "primary_key"),
+                event_time,
+                transformation_functions,
+            ),
         )
         return FeatureGroup(self._backend, info)
 
@@ -109,7 +115,9 @@ class FeatureStore:
             query=query.to_dict(),
             labels=_names(labels, "labels"),
             description=description,
-            transformations=[_describe(t) for t in transformation_functions or []],
+            transformations=describe_model_dependent(
+                f"feature view '{name}'", _names(labels, "labels"), transformation_functions
+            ),
         )
         return FeatureView(self._backend, info)
 
@@ -128,12 +136,3 @@ class FeatureStore:
 
     def get_feature_views(self, name: str | None = None) -> list[FeatureView]:
         return [FeatureView(self._backend, info) for info in self._backend.list_feature_views(name)]
-
-
-def _describe(transformation: Any) -> dict[str, Any]:
-    """Transformations are described by ``to_dict()`` (see granary.transformations)."""
-    if hasattr(transformation, "to_dict"):
-        return transformation.to_dict()
-    if isinstance(transformation, dict):
-        return transformation
-    raise InvalidInput(f"{transformation!r} is not a transformation function")

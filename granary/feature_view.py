@@ -14,6 +14,7 @@ from data_plane.frames import from_arrow, to_arrow, to_utc
 from data_plane.specs import FeatureViewInfo, TrainingDatasetInfo
 from granary.errors import InvalidInput
 from granary.query import Query, query_from_dict
+from granary.serving import ServingMixin, _train_statistics
 
 if TYPE_CHECKING:
     from granary.backend import Backend
@@ -31,7 +32,17 @@ class TrainingDatasetJob:
         return f"TrainingDatasetJob(version={self.info.version}, state={self.state!r})"
 
 
-class FeatureView:
+class FeatureView(ServingMixin):
+    """Training data, batch data and feature vectors of a query (serving: granary.serving).
+
+    With model-dependent transformations, every read of features applies them: files of
+    a training dataset version with that version's train-split statistics, in-memory
+    training data (``training_data``, ``train_test_split``...) with statistics computed
+    on the train split just read, and ``get_batch_data`` and feature vectors with the
+    statistics of the version chosen by ``init_batch_scoring`` / ``init_serving``
+    (default: the latest).
+    """
+
     def __init__(self, backend: Backend, info: FeatureViewInfo) -> None:
         self._backend = backend
         self._info = info
@@ -66,10 +77,6 @@ class FeatureView:
         """(feature name, DuckDB type) of every column the query returns."""
         return self._backend.feature_view_schema(self.name, self.version)
 
-    @property
-    def primary_keys(self) -> list[str]:
-        return self._root_keys()[0]
-
     def __repr__(self) -> str:
         return f"FeatureView({self.name!r}, version={self.version}, labels={self.labels})"
 
@@ -90,6 +97,8 @@ class FeatureView:
         event_time: bool,
         dataframe_type: str,
         with_labels: bool = True,
+        statistics: dict[str, Any] | None = None,
+        transform: bool = True,
     ) -> tuple[Any, Any]:
         keys, time_column = self._root_keys()
         for label in self.labels if with_labels else []:
@@ -103,7 +112,10 @@ class FeatureView:
             drop.update(keys)
         if not event_time and time_column:
             drop.add(time_column)
-        x = table.select([c for c in table.column_names if c not in drop])
+        features = table.select([c for c in table.column_names if c not in self.labels])
+        if transform:
+            features = self._transform_features(features, statistics)
+        x = features.select([c for c in features.column_names if c not in drop])
         if not with_labels:
             return from_arrow(x, dataframe_type), None
         y = table.select([c for c in self.labels if c in table.column_names]) if self.labels else None
@@ -127,7 +139,8 @@ class FeatureView:
         splits = self._backend.training_splits(
             self.name, self.version, {}, to_utc(start_time), to_utc(end_time), self._spine(spine)
         )
-        return self._split_xy(splits["train"], primary_key, event_time, dataframe_type)
+        stats = self._fit_statistics(splits["train"])
+        return self._split_xy(splits["train"], primary_key, event_time, dataframe_type, statistics=stats)
 
     def _splits(
         self, options: dict[str, Any], spine: Any, start_time: Any, end_time: Any
@@ -154,8 +167,13 @@ class FeatureView:
             seed, test_size=test_size, train=(train_start, train_end), test=(test_start, test_end)
         )
         splits = self._splits(options, spine, None, None)
-        x_train, y_train = self._split_xy(splits["train"], primary_key, event_time, dataframe_type)
-        x_test, y_test = self._split_xy(splits["test"], primary_key, event_time, dataframe_type)
+        stats = self._fit_statistics(splits["train"])
+        x_train, y_train = self._split_xy(
+            splits["train"], primary_key, event_time, dataframe_type, statistics=stats
+        )
+        x_test, y_test = self._split_xy(
+            splits["test"], primary_key, event_time, dataframe_type, statistics=stats
+        )
         return x_train, x_test, y_train, y_test
 
     def train_validation_test_split(
@@ -184,8 +202,9 @@ class FeatureView:
             test=(test_start, test_end),
         )
         splits = self._splits(options, spine, None, None)
+        stats = self._fit_statistics(splits["train"])
         parts = [
-            self._split_xy(splits[s], primary_key, event_time, dataframe_type)
+            self._split_xy(splits[s], primary_key, event_time, dataframe_type, statistics=stats)
             for s in ("train", "validation", "test")
         ]
         return parts[0][0], parts[1][0], parts[2][0], parts[0][1], parts[1][1], parts[2][1]
@@ -198,8 +217,13 @@ class FeatureView:
         primary_key: bool = False,
         event_time: bool = False,
         dataframe_type: str = "pandas",
+        transformed: bool = True,
     ) -> Any:
-        """Features (no labels) for batch inference, point-in-time correct for a spine."""
+        """Features (no labels) for batch inference, point-in-time correct for a spine.
+
+        ``transformed``: apply the model-dependent transformations (statistics of the
+        training dataset version of ``init_batch_scoring``, default the latest).
+        """
         table = self._backend.run_query(
             self._info.query,
             spine=self._spine(spine),
@@ -207,7 +231,11 @@ class FeatureView:
             end_time=to_utc(end_time),
             include_keys=True,
         )
-        x, _ = self._split_xy(table, primary_key, event_time, dataframe_type, with_labels=False)
+        transformed = transformed and bool(self.transformation_functions)
+        stats = self._batch_statistics() if transformed else None
+        x, _ = self._split_xy(
+            table, primary_key, event_time, dataframe_type, False, statistics=stats, transform=transformed
+        )
         return x
 
     # training datasets as files ---------------------------------------------------------
@@ -295,14 +323,18 @@ class FeatureView:
     def _read_version(
         self, version: int, wanted: tuple[str, ...], primary_key: bool, event_time: bool, dataframe_type: str
     ) -> list[Any]:
-        _, tables = self._backend.get_training_dataset(self.name, self.version, version)
+        info, tables = self._backend.get_training_dataset(self.name, self.version, version)
         missing = [s for s in wanted if s not in tables]
         if missing:
             raise InvalidInput(
                 f"training dataset version {version} of '{self.name}' v{self.version} has splits "
                 f"{sorted(tables)}, not {missing}"
             )
-        return [self._split_xy(tables[s], primary_key, event_time, dataframe_type) for s in wanted]
+        stats = _train_statistics(info.statistics) if self._needs_statistics() else None
+        return [
+            self._split_xy(tables[s], primary_key, event_time, dataframe_type, statistics=stats)
+            for s in wanted
+        ]
 
     def get_training_data(
         self,

@@ -1,4 +1,10 @@
-"""Shared fixtures: every test gets its own embedded project in a temporary folder."""
+"""Shared fixtures: every feature-store test runs on each backend.
+
+``project`` (and ``fs``) are parametrized: ``embedded`` opens a project in a temporary
+folder; ``remote`` logs into the data plane services running against a real region
+(see tests/remote_stack.py) with a fresh API key bound to a fresh project. Select one
+with ``-k embedded`` or ``-k remote``.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,33 @@ import pytest
 
 import granary
 
+BACKENDS = ["embedded", "remote"]
 
-@pytest.fixture
-def project(tmp_path):
-    return granary.login(home=tmp_path / "home")
+
+@pytest.fixture(scope="session")
+def region_env():
+    from tests.remote_stack import region_env as bring_up
+
+    try:
+        return bring_up()
+    except Exception as exc:  # a missing service is a failure with its reason, never a skip
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def data_plane(region_env):
+    from tests.remote_stack import start_data_plane
+
+    plane = start_data_plane(region_env)
+    yield plane
+    plane.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def project(request, tmp_path):
+    if request.param == "embedded":
+        return granary.login(home=tmp_path / "home")
+    return request.getfixturevalue("data_plane").login()
 
 
 @pytest.fixture

@@ -17,11 +17,15 @@ def demo_home(tmp_path_factory):
 
 def test_example_trains_a_useful_model(demo_home):
     _, summary = demo_home
-    assert summary["feature pipeline"] == {"card_profiles": 2000, "transactions": 60000}
+    assert summary["feature pipeline"] == {"cards": 2000, "payments": 60000}
     training = summary["training pipeline"]
     assert training["train_rows"] + training["test_rows"] == 60000
     assert training["roc_auc"] > 0.75
     assert summary["batch inference"]["scored"] > 0
+    online = summary["online inference"]
+    assert online["requests"] == 200
+    # A 900 payment at 3 am must look riskier than ordinary traffic to the model.
+    assert online["night_900_mean_score"] > 3 * online["mean_score"]
 
 
 def test_example_is_rerunnable_on_the_same_home(demo_home):
@@ -36,7 +40,7 @@ def test_cli_lists_and_shows(demo_home, capsys):
     home, _ = demo_home
     assert cli.main(["--home", str(home), "fg", "list"]) == 0
     out = capsys.readouterr().out
-    assert "transactions" in out and "card_profiles" in out
+    assert "transactions" in out and "card_profiles" in out and "card_activity" in out
     assert cli.main(["--home", str(home), "fg", "show", "transactions"]) == 0
     out = capsys.readouterr().out
     assert "primary key" in out and "timestamp[us, tz=UTC]" in out

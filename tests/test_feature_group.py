@@ -12,6 +12,7 @@ import pytest
 
 from granary import errors
 from tests.conftest import ts
+from tests.remote_stack import location_files, offline_location
 
 
 def tx_frame(**overrides):
@@ -222,10 +223,10 @@ def test_overwrite_replaces_all_rows_but_history_stays(tx):
 
 def test_delete_removes_group_and_files(fs, tx, project):
     tx.insert(tx_frame())
-    location = project.backend.home / "offline" / "default" / "transactions_v1"
-    assert location.exists()
+    location = offline_location(project, "transactions_v1")
+    assert location_files(location)
     tx.delete()
-    assert not location.exists()
+    assert not location_files(location)
     with pytest.raises(errors.FeatureGroupNotFound):
         fs.get_feature_group("transactions", 1)
 

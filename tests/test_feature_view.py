@@ -10,6 +10,7 @@ import pytest
 
 from granary import errors
 from tests.conftest import ts
+from tests.remote_stack import location_files
 
 
 @pytest.fixture
@@ -115,7 +116,7 @@ def test_training_dataset_files_round_trip(view, data_format):
     assert stats["count"] == 160
     assert stats["min"] <= stats["mean"] <= stats["max"]
     assert abs(stats["mean"] - x_train["amount"].mean()) < 1e-9
-    files = sorted(p.name for p in __import__("pathlib").Path(info.location).iterdir())
+    files = sorted(location_files(info.location))
     assert files == sorted(["schema.json", f"test.{data_format}", f"train.{data_format}"])
 
 
@@ -166,7 +167,8 @@ def test_feature_view_lookup_and_errors(fs, view):
     with pytest.raises(errors.AlreadyExists):
         fs.create_feature_view("fraud", version=1, query=view.query)
     assert [name for name, _ in view.schema] == ["tid", "cc", "ts", "amount", "is_fraud", "p_age"]
-    assert view.primary_keys == ["tid"]
+    # Hopsworks meaning: what a feature-vector entry gives; cc joins profile on a non-key column of tx
+    assert view.primary_keys == ["tid", "cc"]
     assert "ASOF LEFT JOIN" in view.query.to_string()
     view.delete()
     with pytest.raises(errors.FeatureViewNotFound):

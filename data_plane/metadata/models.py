@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     Float,
     ForeignKey,
@@ -93,6 +94,35 @@ class CommitRecord(Base):
     rows_inserted: Mapped[int] = mapped_column(Integer, default=0)
     rows_updated: Mapped[int] = mapped_column(Integer, default=0)
     rows_deleted: Mapped[int] = mapped_column(Integer, default=0)
+    # Last Kafka offset this commit consumed (remote ingestion); None for direct writes.
+    source_offset: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class IngestCheckpointRecord(Base):
+    """Next Kafka offset to consume per topic partition: ``next_offset`` moves with each
+    offline commit, ``online_next_offset`` as the online store catches up (it may run
+    ahead of the offline side, never behind what a ``wait=True`` writer was told)."""
+
+    __tablename__ = "ingest_checkpoints"
+
+    topic: Mapped[str] = mapped_column(String(249), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True)
+    next_offset: Mapped[int] = mapped_column(BigInteger, default=0)
+    online_next_offset: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class IngestFailureRecord(Base):
+    """A message the materializer could not apply; the waiting writer reads why."""
+
+    __tablename__ = "ingest_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    topic: Mapped[str] = mapped_column(String(249), index=True)
+    partition: Mapped[int] = mapped_column(Integer)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    code: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text)
+    failed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class FeatureViewRecord(Base):

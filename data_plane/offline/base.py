@@ -45,7 +45,9 @@ class OfflineStore(Protocol):
         """SQL for a DuckDB relation over one version (newest if None); None if empty.
 
         ``columns`` (name -> DuckDB type) is the group's current schema: columns added
-        after that version read as nulls, so every version has the same shape.
+        after that version read as nulls, so every version has the same shape. An
+        adapter may register objects on ``con`` (the S3 adapter registers a
+        ``pyarrow.dataset``), so the caller runs the SQL on that same connection.
         """
         ...
 

@@ -27,18 +27,25 @@ def _match_predicate(keys: list[str]) -> str:
 
 
 class DeltaOfflineStore:
-    """Local-disk Delta tables; ``location`` is a directory path."""
+    """Local-disk Delta tables; ``location`` is a directory path.
+
+    ``storage_options`` go to delta-rs unchanged, so a subclass can point the same
+    writes at an object store (see :mod:`data_plane.offline.s3`).
+    """
+
+    def __init__(self, storage_options: dict[str, str] | None = None) -> None:
+        self.storage_options = storage_options
 
     def _open(self, location: str) -> DeltaTable | None:
         try:
-            return DeltaTable(location)
+            return DeltaTable(location, storage_options=self.storage_options)
         except TableNotFoundError:
             return None
 
     def upsert(self, location: str, table: pa.Table, keys: list[str]) -> WriteResult:
         existing = self._open(location)
         if existing is None:
-            write_deltalake(location, table, mode="append")
+            write_deltalake(location, table, mode="append", storage_options=self.storage_options)
             return WriteResult(0, rows_inserted=table.num_rows)
         metrics = (
             existing.merge(
@@ -59,8 +66,11 @@ class DeltaOfflineStore:
         )
 
     def overwrite(self, location: str, table: pa.Table) -> WriteResult:
-        write_deltalake(location, table, mode="overwrite", schema_mode="overwrite")
-        return WriteResult(DeltaTable(location).version(), rows_inserted=table.num_rows)
+        write_deltalake(
+            location, table, mode="overwrite", schema_mode="overwrite", storage_options=self.storage_options
+        )
+        written = DeltaTable(location, storage_options=self.storage_options)
+        return WriteResult(written.version(), rows_inserted=table.num_rows)
 
     def delete(self, location: str, keys_table: pa.Table, keys: list[str]) -> WriteResult:
         existing = self._open(location)

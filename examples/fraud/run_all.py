@@ -1,4 +1,4 @@
-"""Run the whole fraud example: feature, training and batch inference pipelines."""
+"""Run the whole fraud example: feature, training, batch and online inference pipelines."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import granary
-from examples.fraud import batch_inference, feature_pipeline, training_pipeline
+from examples.fraud import batch_inference, feature_pipeline, online_inference, training_pipeline
 
 
 def main(home: str | os.PathLike[str] | None = None) -> dict[str, dict]:
@@ -18,6 +18,7 @@ def main(home: str | os.PathLike[str] | None = None) -> dict[str, dict]:
         ("feature pipeline", lambda: feature_pipeline.run(project)),
         ("training pipeline", lambda: training_pipeline.run(project, model_dir)),
         ("batch inference", lambda: batch_inference.run(project, model_dir)),
+        ("online inference", lambda: online_inference.run(project, model_dir)),
     ]:
         started = time.perf_counter()
         print(f"-> {name} ...", flush=True)

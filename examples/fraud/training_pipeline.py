@@ -1,4 +1,8 @@
-"""Training pipeline: a feature view, a versioned training dataset, a model and a metric."""
+"""Training pipeline: a feature view, a versioned training dataset, a model and a metric.
+
+Labelled payments are the spine: each gets the card's features as they were at the
+moment of the payment (point-in-time correct), never later ones.
+"""
 
 from __future__ import annotations
 
@@ -9,43 +13,49 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 
 import granary
-
-FEATURES_FROM_TRANSACTIONS = [
-    "cc_num",
-    "amount",
-    "log_amount",
-    "hour_of_day",
-    "is_night",
-    "tx_last_hour",
-    "is_fraud",
-]
+from granary.builtin_transformations import standard_scaler
 
 
 def feature_view(fs: granary.FeatureStore) -> granary.FeatureView:
-    transactions = fs.get_feature_group("transactions", version=1)
+    activity = fs.get_feature_group("card_activity", version=1)
     profiles = fs.get_feature_group("card_profiles", version=1)
-    query = transactions.select(FEATURES_FROM_TRANSACTIONS).join(
+    query = activity.select_all().join(
         profiles.select(["age", "tenure_days", "credit_limit"]), on=["cc_num"], prefix="card_"
     )
-    return fs.get_or_create_feature_view(name="fraud", version=1, query=query, labels=["is_fraud"])
+    return fs.get_or_create_feature_view(
+        name="fraud",
+        version=1,
+        query=query,
+        labels=["is_fraud"],
+        transformation_functions=[standard_scaler("card_credit_limit")],
+    )
+
+
+def labelled_payments(fs: granary.FeatureStore):
+    return fs.get_feature_group("transactions", version=1).read()[["cc_num", "ts", "is_fraud"]]
 
 
 def run(project: granary.Project, model_dir: Path) -> dict[str, float]:
-    fv = feature_view(project.get_feature_store())
+    fs = project.get_feature_store()
+    fv = feature_view(fs)
     version, _ = fv.create_train_test_split(
-        train_start="2025-01-01", train_end="2025-03-01", test_start="2025-03-01", test_end="2025-04-01"
+        train_start="2025-01-01",
+        train_end="2025-03-01",
+        test_start="2025-03-01",
+        test_end="2025-04-01",
+        spine=labelled_payments(fs),
     )
     x_train, x_test, y_train, y_test = fv.get_train_test_split(version)
-    x_train, x_test = x_train.drop(columns=["cc_num"]), x_test.drop(columns=["cc_num"])
     model = HistGradientBoostingClassifier(max_iter=200, random_state=0)
     model.fit(x_train, y_train["is_fraud"])
     auc = roc_auc_score(y_test["is_fraud"], model.predict_proba(x_test)[:, 1])
     model_dir.mkdir(parents=True, exist_ok=True)
-    (model_dir / "fraud_model.pkl").write_bytes(pickle.dumps(model))
+    (model_dir / "fraud_model.pkl").write_bytes(pickle.dumps({"model": model, "training_dataset": version}))
     return {
         "training_dataset_version": version,
         "train_rows": len(x_train),
         "test_rows": len(x_test),
+        "features": x_train.shape[1],
         "roc_auc": round(float(auc), 3),
     }
 

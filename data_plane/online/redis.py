@@ -1,0 +1,209 @@
+"""The Redis online store: one string value per (group, primary key).
+
+Layout: key ``{project}:{group}:{version}:{primary key}`` (see :mod:`.keys`), value the
+packed row of :mod:`.codec`. A batch of feature vectors is then one ``MGET`` of
+``entries x groups`` keys, whatever the batch size, and Redis does ~1 us of work per
+key instead of a hash read per group and key.
+
+Writes run a Lua script per chunk of keys that compares the event time stored in the
+first eight bytes of each value with the new one and only replaces older rows: Redis
+runs a script atomically, so concurrent writers cannot interleave between the compare
+and the set. A group's ttl becomes the key's expiry (``PXAT`` event time + ttl), so
+Redis itself stops serving stale rows and frees their memory.
+
+Every redis-py error is translated here, at the adapter edge, into
+:class:`granary.errors.BackendUnavailable` naming the server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
+
+import redis
+
+from data_plane.online.kv import Batch, KeyValueOnlineStore
+from granary.errors import BackendUnavailable, InvalidInput
+
+# ARGV[1] = "1" to overwrite whatever is stored; then per key three arguments: event time
+# in microseconds ("" = the group has none: last write wins), expiry in Unix milliseconds
+# ("" = none), and the packed row whose first 8 bytes are its event time.
+_PUT = """
+local force = ARGV[1] == '1'
+local written = 0
+for i = 1, #KEYS do
+  local at = 2 + 3 * (i - 1)
+  local event_time = ARGV[at]
+  local newer = force or event_time == ''
+  if not newer then
+    local current = redis.call('GET', KEYS[i])
+    newer = (not current) or struct.unpack('<i8', current) <= tonumber(event_time)
+  end
+  if newer then
+    if ARGV[at + 1] == '' then
+      redis.call('SET', KEYS[i], ARGV[at + 2])
+    else
+      redis.call('SET', KEYS[i], ARGV[at + 2], 'PXAT', ARGV[at + 1])
+    end
+    written = written + 1
+  end
+end
+return written
+"""
+
+# ARGV[i] = the event time (microseconds) the stored row must have to be deleted, or ""
+# to delete whatever is stored under KEYS[i].
+_DELETE = """
+local deleted = 0
+for i = 1, #KEYS do
+  if ARGV[i] == '' then
+    deleted = deleted + redis.call('DEL', KEYS[i])
+  else
+    local current = redis.call('GET', KEYS[i])
+    if current and struct.unpack('<i8', current) == tonumber(ARGV[i]) then
+      deleted = deleted + redis.call('DEL', KEYS[i])
+    end
+  end
+end
+return deleted
+"""
+
+
+@dataclass(frozen=True)
+class RedisOnlineStoreConfig:
+    """Where the Redis online store lives; parsed from ``redis://[user:pass@]host:port/db``.
+
+    Query parameters set the other fields, e.g. ``?socket_timeout=2``; unknown ones
+    are refused rather than ignored. Timeouts are in seconds.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 6379
+    db: int = 0
+    username: str | None = None
+    password: str | None = None
+    socket_timeout: float = 5.0
+    socket_connect_timeout: float = 2.0
+    write_chunk: int = 1000  # keys per Lua call: bounds how long one script blocks Redis
+
+    @classmethod
+    def from_url(cls, url: str) -> RedisOnlineStoreConfig:
+        parsed = urlparse(url)
+        if parsed.scheme != "redis":
+            raise InvalidInput(f"online store URL {url!r}: expected redis://host:port/db (TCP, no TLS)")
+        values: dict[str, Any] = {}
+        try:
+            values["host"] = parsed.hostname or cls.host
+            values["port"] = parsed.port or cls.port
+            values["db"] = int(parsed.path.strip("/") or 0)
+        except ValueError as exc:
+            raise InvalidInput(f"online store URL {url!r}: {exc}") from exc
+        if parsed.username:
+            values["username"] = unquote(parsed.username)
+        if parsed.password:
+            values["password"] = unquote(parsed.password)
+        known = {f.name: f.type for f in fields(cls)}
+        for name, items in parse_qs(parsed.query).items():
+            if name not in known or name in ("host", "port", "db", "username", "password"):
+                raise InvalidInput(f"online store URL {url!r}: unknown option {name!r}")
+            try:
+                values[name] = int(items[-1]) if name == "write_chunk" else float(items[-1])
+            except ValueError as exc:
+                raise InvalidInput(f"online store URL {url!r}: option {name!r}: {exc}") from exc
+        return cls(**values)
+
+    @property
+    def url(self) -> str:
+        """The server, without credentials, for messages."""
+        return f"redis://{self.host}:{self.port}/{self.db}"
+
+
+def _escape_glob(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+class RedisOnlineStore(KeyValueOnlineStore):
+    def __init__(self, config: RedisOnlineStoreConfig, project: str) -> None:
+        super().__init__(project)
+        self.config = config
+        # No connection is made here: a project whose Redis is down still reads offline.
+        self.client = redis.Redis(
+            host=config.host,
+            port=config.port,
+            db=config.db,
+            username=config.username,
+            password=config.password,
+            socket_timeout=config.socket_timeout,
+            socket_connect_timeout=config.socket_connect_timeout,
+        )
+        self._put_script = self.client.register_script(_PUT)
+        self._delete_script = self.client.register_script(_DELETE)
+
+    def __repr__(self) -> str:
+        return f"RedisOnlineStore({self.config.url!r})"
+
+    def close(self) -> None:
+        self.client.close()
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except redis.RedisError as exc:
+            raise BackendUnavailable(f"online store {self.config.url}: {action} failed: {exc}") from exc
+
+    def _chunks(self, n: int) -> Iterator[slice]:
+        step = self.config.write_chunk
+        for start in range(0, n, step):
+            yield slice(start, min(start + step, n))
+
+    def _put(self, prefix: str, batch: Batch, overwrite: bool) -> None:
+        if overwrite:
+            self._drop_prefix(prefix)
+        n = len(batch.keys)
+        event = [str(e) for e in batch.event_time_us] if batch.event_time_us is not None else [""] * n
+        expire = [str(e) for e in batch.expire_at_ms] if batch.expire_at_ms is not None else [""] * n
+        with self._errors("write"), self.client.pipeline(transaction=False) as pipe:
+            for part in self._chunks(n):
+                args: list[Any] = ["1" if overwrite else "0"]
+                for e, x, v in zip(event[part], expire[part], batch.values[part], strict=True):
+                    args += [e, x, v]
+                self._put_script(keys=batch.keys[part], args=args, client=pipe)
+            pipe.execute()
+
+    def _delete(self, keys: list[str], event_time_us: list[int] | None) -> None:
+        events = [str(e) for e in event_time_us] if event_time_us is not None else [""] * len(keys)
+        with self._errors("delete"), self.client.pipeline(transaction=False) as pipe:
+            for part in self._chunks(len(keys)):
+                self._delete_script(keys=keys[part], args=events[part], client=pipe)
+            pipe.execute()
+
+    def _keys_under(self, prefix: str) -> Iterator[list[bytes]]:
+        cursor: int | str = 0
+        pattern = _escape_glob(prefix) + "*"
+        while True:
+            cursor, keys = self.client.scan(cursor=cursor, match=pattern, count=1000)
+            if keys:
+                yield keys
+            if int(cursor) == 0:
+                return
+
+    def _drop_prefix(self, prefix: str) -> None:
+        with self._errors("drop"):
+            for keys in self._keys_under(prefix):
+                self.client.unlink(*keys)
+
+    def _scan(self, prefix: str) -> list[bytes]:
+        with self._errors("scan"):
+            found: dict[bytes, bytes] = {}
+            for keys in self._keys_under(prefix):
+                # SCAN may return a key twice; a key that expired in between is None.
+                found.update((k, v) for k, v in zip(keys, self.client.mget(keys), strict=True) if v)
+        return [found[k] for k in sorted(found)]
+
+    def _multi_get(self, keys: list[str]) -> list[bytes | None]:
+        with self._errors("read"):
+            return self.client.mget(keys)

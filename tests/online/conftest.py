@@ -1,0 +1,88 @@
+"""Fixtures for the online store and serving tests: SQLite and a real Redis.
+
+Redis is the one ``ops/redis.sh start test PORT`` runs, the test region's (port 27079, or
+``$GRANARY_TEST_REDIS_PORT``). The session fixture starts it when nothing answers and
+stops it at the end only if it started it. If it cannot be started, every Redis test
+fails with the reason: a missing service is never a skip.
+
+Tests share that Redis with other runs, so each test gets its own project name (keys
+are prefixed by project) and nobody flushes a database.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+
+import granary
+
+REPO = Path(__file__).resolve().parents[2]
+REDIS_PORT = int(os.environ.get("GRANARY_TEST_REDIS_PORT", "27079"))  # region "test" (ops/regions.conf)
+REDIS_DB = 9
+STORES = ["sqlite", "redis"]
+
+
+def _answers(port: int) -> bool:
+    try:
+        return bool(redis.Redis(port=port, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    started = False
+    if not _answers(REDIS_PORT):
+        script = [str(REPO / "ops" / "redis.sh"), "start", "test", str(REDIS_PORT)]
+        try:
+            done = subprocess.run(["bash", *script], capture_output=True, text=True, timeout=600)
+            reason = done.stderr[-2000:] or done.stdout[-2000:]
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            reason = str(exc)
+        if not _answers(REDIS_PORT):
+            pytest.fail(f"Redis could not be started on 127.0.0.1:{REDIS_PORT} by ops/redis.sh: {reason}")
+        started = True
+    yield f"redis://127.0.0.1:{REDIS_PORT}/{REDIS_DB}"
+    if started:
+        subprocess.run(["bash", str(REPO / "ops" / "redis.sh"), "stop", "test", str(REDIS_PORT)], check=False)
+
+
+@pytest.fixture(params=STORES)
+def store_url(request):
+    """None for the embedded SQLite online store, else the test Redis URL."""
+    return None if request.param == "sqlite" else request.getfixturevalue("redis_url")
+
+
+def unique_project() -> str:
+    return f"t{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def oproject(tmp_path, store_url):
+    name = unique_project()
+    yield granary.login(home=tmp_path / "home", project=name, online_store=store_url)
+    if store_url is not None:
+        forget_project(store_url, name)
+
+
+def forget_project(url: str, project: str) -> None:
+    """Delete a test project's keys: the shared Redis has a memory cap and no eviction."""
+    client = redis.Redis.from_url(url)
+    for key in client.scan_iter(match=f"{project}:*", count=1000):
+        client.unlink(key)
+
+
+@pytest.fixture
+def ofs(oproject):
+    return oproject.get_feature_store()
+
+
+@pytest.fixture
+def online_store(oproject):
+    """The project's online store object (SQLiteOnlineStore or RedisOnlineStore)."""
+    return oproject.backend.engine.online
