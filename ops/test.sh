@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
 # Run the whole test suite the way CI does: lint, then pytest.
-# Services that tests need are started here and stopped on exit, whatever happens.
+# Services that tests need are started here and stopped on exit, whatever happens:
+# the remote-backend and data-plane tests run against region $GRANARY_TEST_REGION
+# (default "test"), brought up by ops/region and taken down again on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 
 "$BIN/ruff" check .
+
+export GRANARY_TEST_REGION=${GRANARY_TEST_REGION:-test}
+region_down() { bash ops/region down "$GRANARY_TEST_REGION" >/dev/null 2>&1 || true; }
+trap region_down EXIT
+# A region that cannot start fails the run here, with the script's own output.
+bash ops/region up "$GRANARY_TEST_REGION"
 
 set +e
 "$BIN/pytest" -q "$@"

@@ -1,0 +1,181 @@
+"""A real region and the data plane services, for tests of the remote backend.
+
+The region (PostgreSQL, Redis, Kafka, S3) comes from ``ops/region up NAME`` (NAME is
+``$GRANARY_TEST_REGION``, default ``test``); it is idempotent, so a region already up
+(``make test`` starts one) is reused. If it cannot start, the tests fail with the
+script's own output: a missing service is a failure, never a skip.
+
+The services (REST on uvicorn, Arrow Flight, the materializer) run in threads of the
+test process on free loopback ports, in a namespace of their own (Kafka topics, S3
+keys, Redis keys), so runs never see each other's data.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow.fs as pafs
+import uvicorn
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def region_env(name: str | None = None) -> dict[str, str]:
+    """Bring the test region up (idempotent) and return its GRANARY_* variables."""
+    name = name or os.environ.get("GRANARY_TEST_REGION", "test")
+    env_file = REPO / ".regions" / name / "env"
+    result = subprocess.run(
+        ["bash", str(REPO / "ops" / "region"), "up", name],
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+    if result.returncode != 0 or not env_file.exists():
+        tail = (result.stdout + result.stderr)[-3000:]
+        raise RuntimeError(f"ops/region up {name} failed (exit {result.returncode}):\n{tail}")
+    values = {}
+    for line in env_file.read_text().splitlines():
+        if line.startswith("export "):
+            key, _, value = line[len("export ") :].partition("=")
+            values[key] = value
+    return values
+
+
+@dataclass
+class DataPlane:
+    """Running services plus what tests need to reach them."""
+
+    settings: object
+    region: object
+    api_url: str
+    flight_uri: str
+    _stops: list = field(default_factory=list)
+
+    def new_key(self, project: str | None = None) -> tuple[str, str]:
+        project = project or f"t_{uuid.uuid4().hex[:10]}"
+        _, key = self.region.keys.create_key(project)
+        return project, key
+
+    def login(self, project: str | None = None):
+        import granary
+
+        _, key = self.new_key(project)
+        return granary.login(host=self.api_url, api_key=key)
+
+    @property
+    def filesystem(self) -> pafs.FileSystem:
+        return self.region.filesystem
+
+    def stop(self) -> None:
+        PLANES.pop(self.api_url, None)
+        for stop in reversed(self._stops):
+            stop()
+
+
+def start_data_plane(env: dict[str, str], materializer: bool = True) -> DataPlane:
+    """Start REST, Flight and (optionally) a materializer in threads; returns when ready."""
+    for key, value in env.items():
+        if key.startswith("AWS_"):
+            os.environ.setdefault(key, value)
+    from data_plane.api.app import create_app
+    from data_plane.flight.server import GranaryFlightServer
+    from data_plane.ingest.materializer import Materializer
+    from data_plane.region import Region
+    from data_plane.settings import DataPlaneSettings
+
+    api_port, flight_port = free_port(), free_port()
+    settings = DataPlaneSettings(
+        pg_url=env["GRANARY_PG_URL"],
+        redis_url=env["GRANARY_REDIS_URL"],
+        kafka_bootstrap=env["GRANARY_KAFKA_BOOTSTRAP"],
+        s3_endpoint=env["GRANARY_S3_ENDPOINT"],
+        s3_access_key=env["GRANARY_S3_ACCESS_KEY"],
+        s3_secret_key=env["GRANARY_S3_SECRET_KEY"],
+        namespace=f"t{uuid.uuid4().hex[:8]}",
+        api_port=api_port,
+        flight_port=flight_port,
+        write_wait_seconds=60,
+        max_body_bytes=8 * 1024 * 1024,
+    )
+    region = Region(settings)
+    plane = DataPlane(settings, region, f"http://127.0.0.1:{api_port}", settings.flight_uri)
+
+    flight_server = GranaryFlightServer(region, f"grpc://127.0.0.1:{flight_port}")
+    threading.Thread(target=flight_server.serve, daemon=True, name="flight").start()
+    plane._stops.append(flight_server.shutdown)
+
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, region),
+            host="127.0.0.1",
+            port=api_port,
+            log_level="warning",
+            access_log=False,
+        )
+    )
+    api_thread = threading.Thread(target=server.run, daemon=True, name="api")
+    api_thread.start()
+
+    def stop_api() -> None:
+        server.should_exit = True
+        api_thread.join(10)
+
+    plane._stops.append(stop_api)
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not api_thread.is_alive():
+            plane.stop()
+            raise RuntimeError("the REST API did not start")
+        time.sleep(0.05)
+
+    if materializer:
+        stop = threading.Event()
+        worker = Materializer(region)
+        thread = threading.Thread(target=worker.run, args=(stop,), daemon=True, name="materializer")
+        thread.start()
+
+        def stop_materializer() -> None:
+            stop.set()
+            thread.join(10)
+
+        plane._stops.append(stop_materializer)
+    plane._stops.insert(0, region.close)
+    PLANES[plane.api_url] = plane
+    return plane
+
+
+#: Running data planes by REST URL (for the storage helpers below).
+PLANES: dict[str, DataPlane] = {}
+
+
+def location_files(location: str) -> list[str]:
+    """Names directly under a stored location: a local folder or an ``s3://`` prefix."""
+    if location.startswith("s3://"):
+        fs = next(iter(PLANES.values())).filesystem  # one region: every plane shares its S3
+        path = location.removeprefix("s3://")
+        infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
+        return [info.base_name for info in infos]
+    folder = Path(location)
+    return [p.name for p in folder.iterdir()] if folder.exists() else []
+
+
+def offline_location(project, folder: str) -> str:
+    """Where a feature group's offline table lives, for either backend."""
+    backend = project.backend
+    if hasattr(backend, "home"):
+        return str(backend.home / "offline" / project.name / folder)
+    plane = PLANES[backend.host]
+    return plane.region.s3.uri(plane.settings.namespace, "offline", project.name, folder)
