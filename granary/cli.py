@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Column, Table
 
 import granary
+from granary import cli_cloud
 from granary.errors import GranaryError
 
 console = Console()
@@ -117,6 +118,7 @@ def parser() -> argparse.ArgumentParser:
         if noun == "fg":
             show.add_argument("--commits", type=int, default=10, help="how many recent commits to list")
         show.set_defaults(run=show_fn)
+    cli_cloud.add_commands(commands)  # signup, verify, login, project, key: the managed service
     return root
 
 

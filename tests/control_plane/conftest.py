@@ -1,0 +1,232 @@
+"""Fixtures of the control plane tests: its own PostgreSQL and Redis (ops/ launchers),
+a fresh database per test cloned from a migrated template, and a real SMTP sink.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email
+import secrets
+import socket
+import threading
+import time
+from email.message import Message
+
+import psycopg
+import pytest
+import uvicorn
+from aiosmtpd.controller import Controller
+from fastapi.testclient import TestClient
+
+from control_plane.api.app import create_app
+from control_plane.db import open_database
+from control_plane.settings import ControlPlaneSettings, RegionSettings
+from tests.control_plane.services import CP_PG_PORT, CP_REDIS_PORT, Launched
+
+ADMIN_TOKEN = "admin-" + "a" * 32
+REGION_TOKEN = "region-" + "r" * 32
+PG_BASE = f"postgresql+psycopg://granary:granary@127.0.0.1:{CP_PG_PORT}"
+TEMPLATE = "cp_template"
+
+
+@pytest.fixture(scope="session")
+def cp_postgres():
+    launched = Launched("postgres.sh", "cp", CP_PG_PORT).start()
+    yield PG_BASE
+    launched.stop()
+
+
+@pytest.fixture(scope="session")
+def cp_redis():
+    launched = Launched("redis.sh", "cp", CP_REDIS_PORT).start()
+    yield f"redis://127.0.0.1:{CP_REDIS_PORT}/0"
+    launched.stop()
+
+
+def _admin_sql(*statements: str) -> None:
+    with psycopg.connect(
+        f"host=127.0.0.1 port={CP_PG_PORT} user=granary password=granary dbname=granary", autocommit=True
+    ) as conn:
+        for sql in statements:
+            conn.execute(sql)
+
+
+@pytest.fixture(scope="session")
+def cp_template(cp_postgres):
+    """One migrated database per session; each test clones it (fast: a file copy)."""
+    _admin_sql(
+        f"UPDATE pg_database SET datistemplate = false WHERE datname = '{TEMPLATE}'",
+        f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)",
+        f"CREATE DATABASE {TEMPLATE}",
+    )
+    engine = open_database(f"{cp_postgres}/{TEMPLATE}")
+    engine.dispose()
+    # no connections (autovacuum included) may hold it while tests clone it
+    _admin_sql(f"ALTER DATABASE {TEMPLATE} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false")
+    return TEMPLATE
+
+
+@contextlib.contextmanager
+def _clone(base: str, template: str):
+    name = f"cp_t_{secrets.token_hex(6)}"
+    for attempt in range(20):
+        try:
+            _admin_sql(f"CREATE DATABASE {name} TEMPLATE {template}")
+            break
+        except psycopg.errors.ObjectInUse:  # a clone being dropped still holds the template
+            if attempt == 19:
+                raise
+            time.sleep(0.1)
+    yield f"{base}/{name}"
+    _admin_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def cp_database(cp_postgres, cp_template):
+    with _clone(cp_postgres, cp_template) as url:
+        yield url
+
+
+class Mailbox:
+    """What the SMTP sink received; ``wait_for`` blocks until a message to an address arrives."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self._cond = threading.Condition()
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
+        message = email.message_from_bytes(envelope.content)
+        with self._cond:
+            self.messages.append(message)
+            self._cond.notify_all()
+        return "250 OK"
+
+    def wait_for(self, to: str, after: int = 0, timeout: float = 10.0) -> Message:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = [m for m in self.messages[after:] if m["To"] == to]
+                if found:
+                    return found[-1]
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        f"no mail to {to} within {timeout}s; got {len(self.messages)} others"
+                    )
+                self._cond.wait(left)
+
+    def count(self) -> int:
+        with self._cond:
+            return len(self.messages)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def smtp_sink():
+    """A real SMTP server (aiosmtpd) on a loopback port, in this process."""
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    yield controller.port, mailbox
+    controller.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_sink) -> Mailbox:
+    return smtp_sink[1]
+
+
+@pytest.fixture
+def cp_settings(cp_database, cp_redis, smtp_sink) -> ControlPlaneSettings:
+    return make_settings(cp_database, cp_redis, smtp_sink[0])
+
+
+def make_settings(database_url: str, redis_url: str, smtp_port: int) -> ControlPlaneSettings:
+    return ControlPlaneSettings(
+        database_url=database_url,
+        redis_url=redis_url,
+        admin_token=ADMIN_TOKEN,
+        region_token=REGION_TOKEN,
+        regions={"local": RegionSettings(public_url="http://127.0.0.1:8600"), "eu-1": RegionSettings()},
+        sandbox_region="local",
+        smtp_port=smtp_port,
+        redis_prefix=f"cptest:{secrets.token_hex(4)}",
+        login_max_failures=3,
+        argon2_time_cost=1,
+        argon2_memory_kib=8192,
+        argon2_parallelism=1,
+    )
+
+
+class LiveServer:
+    """The control plane under uvicorn on a loopback port, in a thread (like httpx's tests)."""
+
+    def __init__(self, settings: ControlPlaneSettings) -> None:
+        self.settings = settings
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"uvicorn did not start on {self.url}")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)
+
+
+@pytest.fixture(scope="module")
+def live_server(cp_postgres, cp_template, cp_redis, smtp_sink):
+    """One real HTTP server (and database) per test module."""
+    with _clone(cp_postgres, cp_template) as url, LiveServer(make_settings(url, cp_redis, smtp_sink[0])) as s:
+        yield s
+
+
+@pytest.fixture
+def client(cp_settings):
+    with TestClient(create_app(cp_settings)) as c:
+        yield c
+
+
+def token_from(message: Message) -> str:
+    body = message.get_payload(decode=True).decode()
+    marker = "granary verify "
+    return body[body.index(marker) + len(marker) :].split()[0]
+
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+REGION = {"Authorization": f"Bearer {REGION_TOKEN}"}
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def make_tenant(client, name: str, *, projects: int = 3, **plan) -> dict:
+    """An enterprise tenant; returns the creation body (with the admin key)."""
+    body = {
+        "name": name,
+        "plan": {
+            "home_region": "local",
+            "allowed_regions": ["local", "eu-1"],
+            "quotas": {"projects": projects},
+            **plan,
+        },
+        "admin_email": f"admin@{name}.example.com",
+    }
+    r = client.post("/v1/admin/tenants", json=body, headers=ADMIN)
+    assert r.status_code == 201, r.text
+    return r.json()

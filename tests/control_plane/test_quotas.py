@@ -1,0 +1,166 @@
+"""Quotas: counts and sizes (403) and rates as Redis token buckets (429)."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+
+import httpx
+import pytest
+import redis
+
+from granary.errors import QuotaExceeded, RateLimitExceeded
+from tenancy.quotas import RateLimiter, check_count
+from tests.control_plane.conftest import ADMIN, REGION, bearer, make_tenant
+
+
+@pytest.fixture
+def limiter(cp_redis):
+    client = redis.Redis.from_url(cp_redis)
+    yield RateLimiter(client, prefix=f"rltest:{secrets.token_hex(4)}")
+    client.close()
+
+
+def test_check_count_names_quota_limit_and_use():
+    check_count("projects", limit=2, current=1)
+    with pytest.raises(QuotaExceeded) as info:
+        check_count("feature_groups_per_project", limit=50, current=50, subject="project 'fraud'")
+    err = info.value
+    assert err.status == 403 and (err.quota, err.limit, err.current) == ("feature_groups_per_project", 50, 50)
+    assert str(err) == (
+        "project 'fraud': quota 'feature_groups_per_project' exceeded: limit 50, current use 50, "
+        "this request adds 1"
+    )
+
+
+def test_token_bucket_allows_the_burst_then_refuses_then_refills(limiter):
+    for _ in range(10):
+        limiter.check_and_consume("t1", "online_reads_per_second", amount=1, rate=10, project="p1")
+    with pytest.raises(RateLimitExceeded) as info:
+        limiter.check_and_consume("t1", "online_reads_per_second", amount=1, rate=10, project="p1")
+    err = info.value
+    assert err.status == 429 and err.quota == "online_reads_per_second" and err.limit == 10
+    assert err.current == pytest.approx(10, abs=0.5)
+    # another tenant has its own bucket
+    limiter.check_and_consume("t2", "online_reads_per_second", amount=10, rate=10)
+    time.sleep(0.25)  # 10/s refills ~2.5 tokens
+    limiter.check_and_consume("t1", "online_reads_per_second", amount=2, rate=10, project="p1")
+    # refused requests consumed nothing; the meter counts only what passed
+    assert limiter.usage("t1") == {"p1": {"online_reads_per_second": 12.0}}
+
+
+def test_token_bucket_holds_the_rate_under_concurrency(limiter):
+    """8 threads hammer one bucket for ~1 s: admitted = burst + rate x elapsed, never more."""
+    rate, admitted, lock = 200.0, [0], threading.Lock()
+    stop = time.monotonic() + 1.0
+
+    def hammer():
+        while time.monotonic() < stop:
+            try:
+                limiter.check_and_consume("t1", "ingestion_rows_per_second", amount=5, rate=rate)
+                with lock:
+                    admitted[0] += 5
+            except RateLimitExceeded:
+                pass
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - started
+    ceiling = rate + rate * elapsed
+    print(f"\nadmitted {admitted[0]} rows in {elapsed:.2f}s at {rate}/s (ceiling {ceiling:.0f})")
+    assert rate * 0.9 <= admitted[0] <= ceiling + 5
+
+
+def test_zero_rate_refuses_everything(limiter):
+    with pytest.raises(RateLimitExceeded, match="is 0 on this plan"):
+        limiter.check_and_consume("t1", "online_reads_per_second", amount=1, rate=0)
+
+
+def test_data_plane_quota_check_for_feature_groups(client):
+    acme = bearer(make_tenant(client, "acme")["admin_key"]["api_key"])
+    project = client.post("/v1/projects", json={"name": "fraud"}, headers=acme).json()
+    body = {"project_id": project["id"], "quota": "feature_groups_per_project"}
+    assert client.post("/v1/internal/quota-check", json=body, headers=REGION).status_code == 204
+    r = client.put(
+        "/v1/internal/usage", json={"project_id": project["id"], "feature_groups": 50}, headers=REGION
+    )
+    assert r.status_code == 204
+    r = client.post("/v1/internal/quota-check", json=body, headers=REGION)
+    assert r.status_code == 403
+    assert r.json() == {
+        "code": "quota_exceeded",
+        "message": "project 'fraud': quota 'feature_groups_per_project' exceeded: limit 50, current use 50, "
+        "this request adds 1",
+        "quota": "feature_groups_per_project",
+        "limit": 50,
+        "current": 50,
+    }
+    # size quotas add up over the tenant's projects
+    client.put(
+        "/v1/internal/usage",
+        json={"project_id": project["id"], "offline_bytes": 10 * 1024**3 - 10},
+        headers=REGION,
+    )
+    r = client.post(
+        "/v1/internal/quota-check",
+        headers=REGION,
+        json={"project_id": project["id"], "quota": "offline_bytes", "adding": 11},
+    )
+    assert r.status_code == 403 and r.json()["quota"] == "offline_bytes"
+    # tenant keys cannot reach the internal API
+    assert client.post("/v1/internal/quota-check", json=body, headers=acme).status_code == 403
+
+
+def test_data_plane_rate_endpoint_gives_429_with_the_quota(client):
+    acme = bearer(make_tenant(client, "acme")["admin_key"]["api_key"])
+    project = client.post("/v1/projects", json={"name": "fraud"}, headers=acme).json()
+    body = {"project_id": project["id"], "quota": "online_reads_per_second", "amount": 60}
+    assert client.post("/v1/internal/rate", json=body, headers=REGION).status_code == 204
+    r = client.post("/v1/internal/rate", json=body, headers=REGION)
+    assert r.status_code == 429
+    assert r.json()["code"] == "rate_limit_exceeded" and r.json()["quota"] == "online_reads_per_second"
+    assert r.json()["limit"] == 100
+
+
+def test_data_plane_authenticates_keys_through_the_control_plane(client):
+    acme = make_tenant(client, "acme")
+    key = acme["admin_key"]["api_key"]
+    project = client.post("/v1/projects", json={"name": "fraud"}, headers=bearer(key)).json()
+    body = {"api_key": key, "project": project["metadata_scope"], "permission": "feature_groups:write"}
+    r = client.post("/v1/internal/authenticate", json=body, headers=REGION)
+    assert r.status_code == 200 and r.json()["role"] == "owner"
+    assert r.json()["quotas"]["online_reads_per_second"] == 100
+    client.post("/v1/admin/tenants/acme/suspend", headers=ADMIN)
+    r = client.post("/v1/internal/authenticate", json=body, headers=REGION)
+    assert r.status_code == 403 and r.json()["code"] == "tenant_suspended"
+
+
+def test_concurrent_project_creates_cannot_exceed_the_quota(live_server):
+    """Eight clients race for the last project slot over real HTTP: exactly one wins."""
+    http = httpx.Client(base_url=live_server.url, timeout=60)
+    body = {
+        "name": "racers",
+        "plan": {"home_region": "local", "quotas": {"projects": 1}},
+        "admin_email": "admin@racers.example.com",
+    }
+    key = bearer(http.post("/v1/admin/tenants", json=body, headers=ADMIN).json()["admin_key"]["api_key"])
+    statuses: list[int] = []
+
+    def create(i: int) -> None:
+        r = httpx.post(f"{live_server.url}/v1/projects", json={"name": f"p{i}"}, headers=key, timeout=60)
+        statuses.append(r.status_code)
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(f"\nconcurrent creates: {sorted(statuses)}")
+    assert sorted(statuses) == [201] + [403] * 7
+    assert len(http.get("/v1/projects", headers=key).json()) == 1
+    http.close()
