@@ -85,7 +85,11 @@ class TenantSuspended(PermissionDenied):
 class _QuotaMixin:
     """Carries which quota was hit, its limit and the use at that moment, into the body."""
 
-    def _set_quota(self, quota: str | None, limit: float | None, current: float | None) -> None:
+    def __init__(
+        self, message: str, *, quota: str | None = None, limit: float | None = None,
+        current: float | None = None,
+    ) -> None:
+        super().__init__(message)  # type: ignore[call-arg]
         self.quota = quota
         self.limit = limit
         self.current = current
@@ -101,13 +105,6 @@ class QuotaExceeded(_QuotaMixin, PermissionDenied):
     """A count or size quota of the tenant's plan (projects, feature groups, bytes) is used up."""
 
     code = "quota_exceeded"
-
-    def __init__(
-        self, message: str, *, quota: str | None = None, limit: float | None = None,
-        current: float | None = None,
-    ) -> None:
-        super().__init__(message)
-        self._set_quota(quota, limit, current)
 
 
 class NotFound(GranaryError, LookupError):
@@ -147,13 +144,6 @@ class RateLimitExceeded(_QuotaMixin, TooManyRequests):
     """A rate quota of the tenant's plan (online reads/s, ingestion rows/s) is used up."""
 
     code = "rate_limit_exceeded"
-
-    def __init__(
-        self, message: str, *, quota: str | None = None, limit: float | None = None,
-        current: float | None = None,
-    ) -> None:
-        super().__init__(message)
-        self._set_quota(quota, limit, current)
 
 
 class NotSupported(GranaryError, NotImplementedError):
