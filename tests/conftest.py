@@ -20,12 +20,19 @@ BACKENDS = ["embedded", "remote"]
 
 @pytest.fixture(scope="session")
 def region_env():
+    """The test region's variables; a region this fixture started is stopped after the run."""
+    from tests.remote_stack import region_down, region_is_up, test_region
     from tests.remote_stack import region_env as bring_up
 
+    name = test_region()
+    started_here = not region_is_up(name)
     try:
-        return bring_up()
+        env = bring_up(name)
     except Exception as exc:  # a missing service is a failure with its reason, never a skip
         pytest.fail(str(exc), pytrace=False)
+    yield env
+    if started_here:
+        region_down(name)
 
 
 @pytest.fixture(scope="session")

@@ -33,9 +33,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def test_region() -> str:
+    return os.environ.get("GRANARY_TEST_REGION", "test")
+
+
+def region_is_up(name: str) -> bool:
+    """``ops/region up`` writes the env file and ``down`` removes it."""
+    return (REPO / ".regions" / name / "env").exists()
+
+
+def region_down(name: str) -> None:
+    subprocess.run(["bash", str(REPO / "ops" / "region"), "down", name], capture_output=True, timeout=300)
+
+
 def region_env(name: str | None = None) -> dict[str, str]:
     """Bring the test region up (idempotent) and return its GRANARY_* variables."""
-    name = name or os.environ.get("GRANARY_TEST_REGION", "test")
+    name = name or test_region()
     env_file = REPO / ".regions" / name / "env"
     result = subprocess.run(
         ["bash", str(REPO / "ops" / "region"), "up", name],
