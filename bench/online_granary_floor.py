@@ -3,9 +3,9 @@
 
 Granary reads a batch of feature vectors as ONE ``MGET`` of ``entries x groups`` keys
 (``{project}:{group}:{version}:{key}``), each value a packed row. The floor is that
-same ``MGET`` sent with plain redis-py, keys precomputed, replies left as bytes: the
-least any client of this layout pays. ``bench/online.py`` can time it beside
-``granary-redis``::
+same ``MGET`` with keys precomputed in wire form, sent and read on a plain redis-py
+connection, replies left as bytes: the least any client of this layout pays.
+``bench/online.py`` can time it beside ``granary-redis``::
 
     from online_granary_floor import floor_serving
     many = floor_serving(fv, users)   # fv: a FeatureView after fv.init_serving(), on Redis
@@ -46,8 +46,11 @@ def lookup_keys(fv: Any, entries: list[dict[str, Any]]) -> list[str]:
 def floor_serving(fv: Any, users: Iterable[int], key: str = KEY) -> Callable[[list[int]], list[Any]]:
     """``many(uids)``: one raw MGET of the keys Granary would read (keys precomputed).
 
-    Uses its own redis-py client on the same server and database as the view's online
-    store, so nothing of Granary's runs in the timed call.
+    The keys are precomputed in wire form (RESP), so a call joins them, sends the
+    command and reads the reply as bytes on one redis-py connection of its own: the
+    bytes Granary sends and reads, with nothing of Granary's in the timed call, and
+    without redis-py's command layer (packing argument by argument, pool and metrics
+    bookkeeping), which Granary skips too.
     """
     import redis
 
@@ -55,16 +58,20 @@ def floor_serving(fv: Any, users: Iterable[int], key: str = KEY) -> Callable[[li
     config = getattr(store, "config", None)
     if config is None:
         raise SystemExit("the floor needs a Redis online store (granary.login(online_store='redis://...'))")
-    client = redis.Redis(
+    connection = redis.Connection(
         host=config.host, port=config.port, db=config.db, username=config.username, password=config.password
     )
-    per_user = {u: lookup_keys(fv, [{key: int(u)}]) for u in set(int(u) for u in users)}
+    per_user = {
+        u: [b"$%d\r\n%b\r\n" % (len(k.encode()), k.encode()) for k in lookup_keys(fv, [{key: int(u)}])]
+        for u in set(int(u) for u in users)
+    }
     groups = len(next(iter(per_user.values())))
 
     def many(uids: list[int]) -> list[Any]:
         # Granary's order: all entries of group 0, then of group 1, ...
         keys = [per_user[u][g] for g in range(groups) for u in uids]
-        return client.mget(keys)
+        connection.send_packed_command([b"*%d\r\n$4\r\nMGET\r\n%b" % (len(keys) + 1, b"".join(keys))], False)
+        return connection.read_response()
 
     return many
 

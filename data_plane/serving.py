@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -104,9 +105,29 @@ class ServingPlan:
                 f"(serving keys: {self.required}); pass feature values as passed_features"
             )
 
-    def keys(self, entries: Sequence[Mapping[str, Any]]) -> list[tuple[GroupReader, list[Hashable]]]:
-        """The store key of every (group, entry): what one round trip fetches."""
-        values: dict[str, list[Any]] = {}
+    def checked_keys(self, entries: Sequence[Mapping[str, Any]]) -> list[tuple[GroupReader, list[Hashable]]]:
+        """:meth:`check_entries`, then :meth:`keys`; in one pass over the entries when
+        they are plain dicts of the only serving key (the common case)."""
+        if len(self.required) == 1 and type(entries) is list and entries:
+            name = self.required[0]
+            if set(map(type, entries)) == {dict} and set(map(len, entries)) == {1}:
+                try:
+                    column = list(map(itemgetter(name), entries))
+                except KeyError:
+                    pass  # check_entries says which entry lacks it
+                else:
+                    return self.keys(entries, {name: column})
+        self.check_entries(entries)
+        return self.keys(entries)
+
+    def keys(
+        self, entries: Sequence[Mapping[str, Any]], values: dict[str, list[Any]] | None = None
+    ) -> list[tuple[GroupReader, list[Hashable]]]:
+        """The store key of every (group, entry): what one round trip fetches.
+
+        ``values`` may give the entries' values of some serving keys already.
+        """
+        values = {} if values is None else values
         requests = []
         for lookup in self.lookups:
             columns = []
@@ -121,8 +142,7 @@ class ServingPlan:
     def get_vectors(
         self, store: OnlineStore, entries: Sequence[Mapping[str, Any]], allow_missing: bool = False
     ) -> pa.Table:
-        self.check_entries(entries)
-        rows = store.get_rows(self.keys(entries))
+        rows = store.get_rows(self.checked_keys(entries))
         if not allow_missing:
             self._check_found(entries, rows)
         decoded = [r.arrays() for r in rows]
@@ -133,8 +153,7 @@ class ServingPlan:
         self, store: OnlineStore, entries: Sequence[Mapping[str, Any]], allow_missing: bool = False
     ) -> list[list[Any]]:
         """The same vectors as :meth:`get_vectors`, as Python rows (for a few entries)."""
-        self.check_entries(entries)
-        rows = store.get_rows(self.keys(entries))
+        rows = store.get_rows(self.checked_keys(entries))
         if not allow_missing:
             self._check_found(entries, rows)
         decoded = [r.pylist() for r in rows]

@@ -14,10 +14,11 @@ schema, little-endian, no padding::
     variable the bytes of the variable-length columns, in schema order (nested
              types such as lists and decimals as JSON text)
 
-A batch is decoded with numpy (``decode_arrays``): the fixed parts of all rows are
-joined into one (rows x bytes) array, values of the same width are gathered for all
-columns at once and wrapped as Arrow buffers without per-value work, and each string
-column is gathered into one Arrow string array. A handful of rows is cheaper to decode
+A batch is decoded with numpy (``decode_arrays``): all rows are joined into one
+buffer, their fixed parts read as one (rows x bytes) array (in place when all rows
+have one length), values of the same width copied for all columns at once by strided
+views and wrapped as Arrow buffers without per-value work, and each string column cut
+out of the joined rows with one Arrow ``take``. A handful of rows is cheaper to decode
 with one ``struct.unpack_from`` per row (``decode_rows``), because making an Arrow
 array costs microseconds per column; both give equal values. Schemas only grow by
 appending columns, so a
@@ -139,13 +140,13 @@ class RowCodec:
     ) -> tuple[list[pa.Array], np.ndarray]:
         """Like :meth:`decode`, as one Arrow array per wanted column position."""
         n = len(values)
-        missing = values.count(None)
-        if missing == n:
+        present = list(filter(None, values))  # a stored row is never empty
+        if not present:
             return [pa.nulls(n, self.columns[i].type) for i in wanted], np.zeros(n, bool)
-        if not missing:
-            return self._decode_present(values, wanted), np.ones(n, bool)  # type: ignore[arg-type]
+        if len(present) == n:
+            return self._decode_present(present, wanted), np.ones(n, bool)
         found = np.fromiter((v is not None for v in values), bool, count=n)
-        arrays = self._decode_present([v for v in values if v is not None], wanted)
+        arrays = self._decode_present(present, wanted)
         index = pa.array(np.cumsum(found) - 1, pa.int64(), mask=~found)
         return [a.take(index) for a in arrays], found
 
@@ -193,19 +194,32 @@ class RowCodec:
         return schema
 
     def _decode_present(self, values: list[bytes], wanted: list[int]) -> list[pa.Array]:
-        head = np.frombuffer(values[0], HEADER, count=1)[0]
+        n = len(values)
+        data = b"".join(values)
+        head = np.frombuffer(data, HEADER, count=1)[0]
         ncols, fixed_size = int(head["ncols"]), int(head["fixed_size"])
-        fixed_bytes = b"".join([v[:fixed_size] for v in values])
-        if len(fixed_bytes) == fixed_size * len(values):
-            raw = np.frombuffer(fixed_bytes, np.uint8).reshape(len(values), fixed_size)
-            counts = raw[:, 8:10].view("<u2")
-            if (counts == ncols).all():
-                recipe = self._recipe(ncols, fixed_size, tuple(wanted))
-                return recipe.run(values, raw)
+        lengths = np.fromiter(map(len, values), np.int64, count=n)
+        shortest, longest = int(lengths.min()), int(lengths.max())
+        fixed: Any = None
+        if shortest == longest >= fixed_size:
+            # Rows of one length (e.g. groups without strings): read in place.
+            fixed, stride, lengths = data, shortest, None
+        elif shortest >= fixed_size:
+            ends = np.zeros(n + 1, np.int64)
+            np.cumsum(lengths, out=ends[1:])
+            buffers = [None, pa.py_buffer(ends), pa.py_buffer(data)]
+            whole = pa.Array.from_buffers(pa.large_binary(), n, buffers)
+            fixed, stride = pc.binary_slice(whole, 0, fixed_size).buffers()[2], fixed_size
+        if fixed is not None and (np.ndarray(n, "<u2", fixed, 8, (stride,)) == ncols).all():
+            recipe = self._recipe(ncols, fixed_size, tuple(wanted))
+            return recipe.run(n, data, lengths, fixed, stride)
         # Rows written with different schemas (the group grew): decode each kind apart.
         heads = np.frombuffer(b"".join([v[: HEADER.itemsize] for v in values]), HEADER)
+        counts = np.unique(heads["ncols"])
+        if len(counts) == 1:
+            raise ValueError(f"online rows of {counts[0]} columns shorter than their fixed part")
         parts, order = [], []
-        for count in np.unique(heads["ncols"]):
+        for count in counts:
             rows = np.flatnonzero(heads["ncols"] == count)
             parts.append(self._decode_present([values[i] for i in rows], wanted))
             order.append(rows)
@@ -217,38 +231,37 @@ class RowCodec:
         recipe = self._recipes.get(key)
         if recipe is None:
             known = min(ncols, len(self.columns))
-            recipe = self._recipes[key] = _Recipe(self.columns, known, ncols, fixed_size, wanted)
+            recipe = self._recipes[key] = _Recipe(self.columns, known, fixed_size, wanted)
         return recipe
 
 
 class _Recipe:
     """How to decode rows of one layout into some columns, worked out once.
 
-    Fixed-width values of the same width are gathered for all wanted columns at once
-    into a (columns, rows, width) array, so a request costs a constant number of numpy
-    calls plus one Arrow ``from_buffers`` per column, however wide the group.
+    Fixed-width values of the same width are copied for all wanted columns at once
+    into a (columns, rows, width) array (one strided copy per run of adjacent columns),
+    and the string values of all variable columns are cut out of the joined rows by
+    one Arrow array of every row's segments, so a request costs a constant number of
+    numpy and Arrow calls plus one ``from_buffers`` per column, however wide the group.
     """
 
-    def __init__(
-        self, columns: list[_Column], known: int, ncols: int, fixed_size: int, wanted: tuple[int, ...]
-    ) -> None:
+    def __init__(self, columns: list[_Column], known: int, fixed_size: int, wanted: tuple[int, ...]) -> None:
         self.columns = columns
         self.wanted = wanted
         self.fixed_size = fixed_size
-        self.newer_writer = ncols > known
         offsets, offset = {}, HEADER.itemsize
         for i, column in enumerate(columns[:known]):
             offsets[i] = offset
             offset += 1 + np.dtype(column.format).itemsize
         self.present = [i for i in wanted if i < known]
         self.flag_index = np.array([offsets[i] for i in self.present], np.intp)
-        # Fixed columns grouped by width: byte positions of their values in a row.
-        self.groups: list[tuple[int, list[int], np.ndarray]] = []
+        # Fixed columns grouped by width, each group cut into runs of evenly spaced
+        # values: (first value byte, distance between values, how many).
+        self.groups: list[tuple[int, list[int], list[tuple[int, int, int]]]] = []
         for width in (8, 4, 1):
             members = [i for i in self.present if columns[i].kind == "fixed" and _width(columns[i]) == width]
             if members:
-                index = np.concatenate([np.arange(offsets[i] + 1, offsets[i] + 1 + width) for i in members])
-                self.groups.append((width, members, index))
+                self.groups.append((width, members, _runs([offsets[i] + 1 for i in members])))
         # Every variable column up to ``known`` matters: each one shifts the next.
         self.var_all = [i for i in range(known) if columns[i].kind != "fixed"]
         self.var_wanted = [i for i in self.present if columns[i].kind != "fixed"]
@@ -258,45 +271,76 @@ class _Recipe:
             else None
         )
 
-    def run(self, values: list[bytes], raw: np.ndarray) -> list[pa.Array]:
-        n = raw.shape[0]
+    def run(self, n: int, data: bytes, lengths: np.ndarray | None, fixed: Any, stride: int) -> list[pa.Array]:
+        """Decode ``n`` rows: ``data`` all values joined, ``lengths`` their sizes (None:
+        all equal), ``fixed`` (a buffer) the rows' fixed parts, every ``stride`` bytes."""
+        raw = np.ndarray((n, stride), np.uint8, fixed)
         out: dict[int, pa.Array] = {}
         flags = raw[:, self.flag_index] if len(self.present) else raw[:, :0]
         has_nulls = flags.any(axis=0).tolist()
         nulls = {i: (flags[:, j] == 1 if has_nulls[j] else None) for j, i in enumerate(self.present)}
-        for width, members, index in self.groups:
-            block = np.ascontiguousarray(raw[:, index].reshape(n, len(members), width).transpose(1, 0, 2))
+        for width, members, runs in self.groups:
+            # Values of one width as one (columns x rows) array, a strided copy per run; the
+            # columns are slices of its one buffer, so readers can see they follow each other.
+            block = np.empty((len(members), n), f"<u{width}")
+            j = 0
+            for first, step, count in runs:
+                block[j : j + count] = np.ndarray((count, n), block.dtype, fixed, first, (step, stride))
+                j += count
             buffer = pa.py_buffer(block)
             size = n * width
             for j, i in enumerate(members):
-                column = self.columns[i]
                 if width == 1:
-                    data = pa.py_buffer(np.packbits(block[j].reshape(-1).astype(bool), bitorder="little"))
+                    values = pa.py_buffer(np.packbits(block[j].astype(bool), bitorder="little"))
                 else:
-                    data = buffer.slice(j * size, size)
-                out[i] = pa.Array.from_buffers(column.type, n, [_validity(nulls[i]), data])
+                    values = buffer.slice(j * size, size)
+                out[i] = pa.Array.from_buffers(self.columns[i].type, n, [_validity(nulls[i]), values])
         if self.var_wanted:
-            out.update(self._variable(values, raw, nulls))
+            out.update(self._variable(data, lengths, raw, nulls))
         return [out[i] if i in out else pa.nulls(n, self.columns[i].type) for i in self.wanted]
 
     def _variable(
-        self, values: list[bytes], raw: np.ndarray, nulls: dict[int, np.ndarray | None]
+        self, data: bytes, lengths: np.ndarray | None, raw: np.ndarray, nulls: dict[int, np.ndarray | None]
     ) -> dict[int, pa.Array]:
-        n = raw.shape[0]
-        lengths = raw[:, self.var_index].reshape(n, len(self.var_all), 4).copy().view("<u4")
-        lengths = lengths.reshape(n, len(self.var_all)).astype(np.int64)
-        data = np.frombuffer(b"".join([v[self.fixed_size :] for v in values]), np.uint8)
-        if self.newer_writer:  # a newer writer's extra columns follow ours in each row
-            row_var = np.fromiter(map(len, values), np.int64, count=n) - self.fixed_size
-        else:
-            row_var = lengths.sum(axis=1)
-        start = np.cumsum(row_var) - row_var
+        """Variable columns: every row is cut into segments (fixed part, one per variable
+        column, then whatever a newer writer appended), all rows' segments form one Arrow
+        binary array over ``data`` without copying, and a column is one ``take``."""
+        n, k = raw.shape[0], len(self.var_all)
+        sizes = raw[:, self.var_index].copy().view("<u4").reshape(n, k)
+        segments = np.empty((n, k + 2), np.int64)
+        segments[:, 0] = self.fixed_size
+        segments[:, 1 : k + 1] = sizes
+        row = np.full(n, len(data) // n, np.int64) if lengths is None else lengths
+        segments[:, k + 1] = row - self.fixed_size - segments[:, 1 : k + 1].sum(axis=1)
+        if (segments[:, k + 1] < 0).any():
+            raise ValueError("online row shorter than its variable-length columns say")
+        wide = len(data) >= 2**31  # past int32 offsets: large types, then cast down
+        ends = np.zeros(n * (k + 2) + 1, np.int64 if wide else np.int32)
+        np.cumsum(segments.reshape(-1), out=ends[1:])
+        flat = pa.Array.from_buffers(
+            pa.large_binary() if wide else pa.binary(),
+            n * (k + 2),
+            [None, pa.py_buffer(ends), pa.py_buffer(data)],
+        )
         out = {}
         for j, i in enumerate(self.var_all):
             if i in self.var_wanted:
-                out[i] = _var_array(data, start, lengths[:, j], nulls[i], self.columns[i])
-            start = start + lengths[:, j]
+                cut = flat.take(np.arange(j + 1, n * (k + 2), k + 2))
+                out[i] = _var_array(cut, nulls[i], self.columns[i], wide)
         return out
+
+
+def _runs(starts: list[int]) -> list[tuple[int, int, int]]:
+    """Byte positions as runs of equal distance: (first, distance, count)."""
+    runs: list[tuple[int, int, int]] = []
+    for at in starts:
+        if runs:
+            first, step, count = runs[-1]
+            if count == 1 or at - first == step * count:
+                runs[-1] = (first, at - first if count == 1 else step, count + 1)
+                continue
+        runs.append((at, 0, 1))
+    return runs
 
 
 _SIZES = struct.Struct("<HI")
@@ -401,27 +445,19 @@ def _validity(nulls: np.ndarray | None) -> pa.Buffer | None:
     return None if nulls is None else pa.py_buffer(np.packbits(~nulls, bitorder="little"))
 
 
-def _var_array(
-    data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, nulls: np.ndarray | None, column: _Column
-) -> pa.Array:
-    """Gather each row's bytes of one column into one contiguous Arrow buffer."""
-    total = int(lengths.sum())
-    wide = total >= 2**31  # past int32 offsets: large types, then cast down
-    offsets = np.zeros(len(lengths) + 1, np.int64 if wide else np.int32)
-    np.cumsum(lengths, out=offsets[1:])
-    if len(lengths) == 1:
-        payload = data[starts[0] : starts[0] + total]
-    else:
-        payload = data[np.repeat(starts - offsets[:-1], lengths) + np.arange(total)]
-    buffers = [_validity(nulls), pa.py_buffer(offsets), pa.py_buffer(payload)]
+def _var_array(cut: pa.Array, nulls: np.ndarray | None, column: _Column, wide: bool) -> pa.Array:
+    """One variable column from its values cut out of the rows (binary, no nulls yet)."""
+    if cut.offset:
+        cut = pa.concat_arrays([cut])  # offset 0, so the validity bitmap lines up
+    buffers = [_validity(nulls), *cut.buffers()[1:]]
     if column.kind == "json":
-        raw = pa.Array.from_buffers(pa.large_binary() if wide else pa.binary(), len(lengths), buffers)
+        raw = pa.Array.from_buffers(cut.type, len(cut), buffers)
         values = [None if v is None else _from_json(json.loads(v), column.type) for v in raw.to_pylist()]
         return pa.array(values, column.type)
     if not wide:
-        return pa.Array.from_buffers(column.type, len(lengths), buffers)
+        return pa.Array.from_buffers(column.type, len(cut), buffers)
     typ = pa.large_binary() if pa.types.is_binary(column.type) else pa.large_string()
-    return pa.Array.from_buffers(typ, len(lengths), buffers).cast(column.type)
+    return pa.Array.from_buffers(typ, len(cut), buffers).cast(column.type)
 
 
 def _from_json(value: Any, typ: pa.DataType) -> Any:

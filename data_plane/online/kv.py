@@ -92,10 +92,17 @@ class KeyValueRows:
     def __init__(self, reader: KeyValueReader, values: list[bytes | None]) -> None:
         self.reader = reader
         self.values = values
+        self._found: np.ndarray | None = None
 
     @property
     def found(self) -> np.ndarray:
-        return np.array([v is not None for v in self.values], bool)
+        if self._found is None:
+            values = self.values
+            if all(values):  # a stored row is never empty
+                self._found = np.ones(len(values), bool)
+            else:
+                self._found = np.fromiter((v is not None for v in values), bool, count=len(values))
+        return self._found
 
     def arrays(self) -> list[pa.Array]:
         return self.reader.codec.decode_arrays(self.values, self.reader.positions)[0]
