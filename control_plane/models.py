@@ -68,6 +68,18 @@ class EmailVerification(ControlPlaneBase):
     used_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
 
 
+class PasswordReset(ControlPlaneBase):
+    """A mailed password-reset token: single use, short-lived, kept apart from sign-up
+    tokens so neither can stand in for the other."""
+
+    __tablename__ = "password_resets"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+
+
 class Project(ControlPlaneBase):
     __tablename__ = "projects"
     __table_args__ = (UniqueConstraint("tenant_id", "name"),)

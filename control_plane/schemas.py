@@ -49,6 +49,27 @@ class VerifyPublic(BaseModel):
     verified: bool = True
 
 
+class PasswordResetCreate(_In):
+    email: Email
+
+
+class PasswordResetRequested(BaseModel):
+    #: The same for unknown addresses: the answer reveals no account.
+    status: str = "reset_mail_sent_if_registered"
+    email: str
+
+
+class PasswordResetConfirm(_In):
+    token: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    password: Password
+
+
+class PasswordResetDone(BaseModel):
+    email: str
+    #: Keys issued by ``login`` before the reset, now revoked; named keys are kept.
+    revoked_login_keys: int
+
+
 class LoginCreate(_In):
     email: Email
     password: Password

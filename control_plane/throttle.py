@@ -1,4 +1,5 @@
-"""Failed-login throttling per (email, client IP) in Redis: a fixed window counter."""
+"""Throttling per (email, client IP) in Redis, a fixed window counter: failed logins, and
+password-reset mails (``kind="reset"``), so neither can be used to hammer an address."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from granary.errors import BackendUnavailable, TooManyRequests
 
 
 class LoginThrottle:
-    def __init__(self, client: redis.Redis, settings: ControlPlaneSettings) -> None:
+    def __init__(self, client: redis.Redis, settings: ControlPlaneSettings, kind: str = "loginfail") -> None:
         self._redis = client
-        self._prefix = f"{settings.redis_prefix}:loginfail"
+        self._prefix = f"{settings.redis_prefix}:{kind}"
+        self._what = "failed logins" if kind == "loginfail" else f"{kind} requests"
         self._max = settings.login_max_failures
         self._window = settings.login_window_seconds
 
@@ -32,7 +34,7 @@ class LoginThrottle:
             raise BackendUnavailable(f"login throttle: Redis is unreachable: {exc}") from exc
         if count is not None and int(count) >= self._max:
             error = TooManyRequests(
-                f"too many failed logins for this address from {ip}: "
+                f"too many {self._what} for this address from {ip}: "
                 f"{int(count)} in {self._window} s; retry in {max(ttl, 1)} s"
             )
             error.retry_after = max(int(ttl), 1)

@@ -13,13 +13,19 @@ from typing import Any
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from control_plane.access_events import ACCESS_ACTIONS
 from control_plane.models import AuditEvent
 from granary.errors import BackendUnavailable
 
 
 class UnitOfWork:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        on_access_change: Callable[[str | None], Any] | None = None,
+    ) -> None:
         self._sessions = sessions
+        self._on_access_change = on_access_change
         self._after: list[Callable[[], Any]] = []
         self.committed = False
         self.session: Session
@@ -41,8 +47,15 @@ class UnitOfWork:
         self._after.append(fn)
 
     def audit(self, event: AuditEvent) -> None:
-        """Record a mutation in the same transaction as the mutation itself."""
+        """Record a mutation in the same transaction as the mutation itself.
+
+        A change of access (see ``ACCESS_ACTIONS``) is announced to the data planes
+        once the transaction commits.
+        """
         self.session.add(event)
+        if self._on_access_change is not None and event.action in ACCESS_ACTIONS:
+            notify, tenant_id = self._on_access_change, event.tenant_id
+            self._after.append(lambda: notify(tenant_id))
 
     def commit(self) -> None:
         try:

@@ -2,8 +2,9 @@
 
 Settings come from ``GRANARY_*`` variables (``source .regions/NAME/env``). ``all``
 runs the three in one process (threads) for a laptop; production runs them apart.
-``create-key PROJECT`` prints a new API key for a project (until the control plane
-issues them).
+``create-key PROJECT`` prints a new operator API key for a project; tenants' keys come
+from the control plane (``GRANARY_CONTROL_PLANE_URL``). With a control plane the
+materializer also reports each project's sizes to it.
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ def _materializer(settings, region, stop: threading.Event) -> None:
 
     if settings.materializer_metrics_port:
         start_http_server(settings.materializer_metrics_port, addr=settings.api_host)
+    if region.control_plane is not None:
+        from data_plane.usage import UsageReporter
+
+        reporter = UsageReporter(region)
+        threading.Thread(target=reporter.run, args=(stop,), daemon=True, name="usage").start()
     Materializer(region).run(stop)
 
 

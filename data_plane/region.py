@@ -24,9 +24,13 @@ from data_plane.ingest.gateway import IngestGateway
 from data_plane.ingest.topics import Topics
 from data_plane.metadata.db import upgrade as upgrade_metadata
 from data_plane.offline.s3 import S3Config, S3DeltaOfflineStore, ensure_bucket
+from data_plane.quotas import QuotaGate
 from data_plane.settings import DataPlaneSettings
 from granary.errors import BackendUnavailable, NotSupported
+from tenancy.authn import ACCESS_CHANNEL, AccessEvents, RegionAuthenticator
+from tenancy.control_plane_client import ControlPlaneClient
 from tenancy.db import upgrade as upgrade_tenancy
+from tenancy.quotas import RateLimiter
 from tenancy.store import KeyStore
 
 
@@ -41,6 +45,26 @@ def _metadata_engine(url: str) -> Engine:
                 cursor.execute("SET TIME ZONE 'UTC'")
 
     return engine
+
+
+def _control_plane(
+    settings: DataPlaneSettings,
+) -> tuple[ControlPlaneClient | None, AccessEvents | None, RateLimiter | None]:
+    """The control plane client, its access-change listener and the shared rate buckets."""
+    if not settings.control_plane_url:
+        return None, None, None
+    import redis
+
+    assert settings.control_plane_token and settings.control_plane_redis_url  # settings validate it
+    client = ControlPlaneClient(
+        settings.control_plane_url, settings.control_plane_token, cache_seconds=settings.key_cache_seconds
+    )
+    shared = redis.Redis.from_url(
+        settings.control_plane_redis_url, socket_timeout=5, socket_connect_timeout=5
+    )
+    prefix = settings.control_plane_redis_prefix
+    events = AccessEvents(shared, f"{prefix}:{ACCESS_CHANNEL}", client)
+    return client, events, RateLimiter(shared, prefix=f"{prefix}:rl")
 
 
 class Region:
@@ -65,6 +89,9 @@ class Region:
             self.offline = PauseAfterOfflineWrite(self.offline, settings.fault_pause_after_offline_write_s)
         self.filesystem = self.s3.filesystem()
         self.keys = KeyStore(self.metadata, settings.key_cache_seconds)
+        self.control_plane, self._access_events, limiter = _control_plane(settings)
+        self.auth = RegionAuthenticator(self.keys, self.control_plane)
+        self.quotas = QuotaGate(self.control_plane, limiter)
         self._sessions = sessionmaker(self.metadata, expire_on_commit=False)
         self._engines: dict[str, FeatureStoreEngine] = {}
         self._ingest: IngestGateway | None = None
@@ -149,6 +176,10 @@ class Region:
             connection.execute(text("SELECT 1"))
 
     def close(self) -> None:
+        if self._access_events is not None:
+            self._access_events.close()
+        if self.control_plane is not None:
+            self.control_plane.close()
         if self._ingest is not None:
             self._ingest.close()
             self._ingest.topics.close()

@@ -6,7 +6,7 @@ services build :class:`DataPlaneSettings` once at their entrypoint and pass it d
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -37,11 +37,35 @@ class DataPlaneSettings(BaseSettings):
     max_body_bytes: int = 64 * 1024 * 1024
     #: How long ``wait=True`` writes wait for the materializer, in seconds.
     write_wait_seconds: float = 120.0
-    #: API key look-ups are cached this long (seconds): revocation takes this long.
+    #: API key look-ups are cached this long (seconds). With a control plane, its
+    #: access-change messages drop cached answers at once; this is only the backstop.
     key_cache_seconds: float = 5.0
+
+    #: The control plane this region serves (``/v1/internal`` API): it checks the keys
+    #: of tenant users and the tenants' size quotas, and receives usage. Without it only
+    #: the region's own operator keys (``create-key``) work and no quota applies.
+    control_plane_url: str | None = None
+    #: The control plane's ``GRANARY_CP_REGION_TOKEN``.
+    control_plane_token: str | None = None
+    #: The control plane's Redis: the tenants' rate buckets, shared by every region,
+    #: and the channel of access changes. Required with ``control_plane_url``.
+    control_plane_redis_url: str | None = None
+    #: The control plane's ``GRANARY_CP_REDIS_PREFIX``.
+    control_plane_redis_prefix: str = "granary:cp"
+    #: How often the materializer reports each project's sizes to the control plane (s).
+    usage_report_seconds: float = 15.0
     log_level: str = "INFO"
     #: Crash tests only: sleep this long after each offline write (see ingest/faults.py).
     fault_pause_after_offline_write_s: float = 0.0
+
+    @model_validator(mode="after")
+    def _control_plane_complete(self) -> DataPlaneSettings:
+        if self.control_plane_url and not (self.control_plane_token and self.control_plane_redis_url):
+            raise ValueError(
+                "GRANARY_CONTROL_PLANE_URL needs GRANARY_CONTROL_PLANE_TOKEN and "
+                "GRANARY_CONTROL_PLANE_REDIS_URL"
+            )
+        return self
 
     @property
     def flight_uri(self) -> str:

@@ -32,8 +32,10 @@ def login(
 ) -> Project:
     """Open a project.
 
-    With ``host`` (or ``GRANARY_HOST``) the project is remote: the data plane at that
-    URL, reached with ``api_key`` (or ``GRANARY_API_KEY``), whose key names the project.
+    With ``host`` (or ``GRANARY_HOST``) the project is remote, reached with ``api_key``
+    (or ``GRANARY_API_KEY``): ``host`` is a region's data plane, or the control plane,
+    which tells where ``project`` lives. Without ``project`` a key bound to one project
+    opens that one.
     Without ``host`` the project is embedded: metadata in
     SQLite and features in Parquet under ``home`` (``$GRANARY_HOME``, else
     ``./granary-data``). Its online store is SQLite in the same folder unless
@@ -41,12 +43,12 @@ def login(
     """
     host = host or os.environ.get("GRANARY_HOST")
     if host:
-        from granary.remote import RemoteBackend
+        from granary.remote import connect
 
         api_key = api_key or os.environ.get("GRANARY_API_KEY")
         if not api_key:
             raise errors.Unauthenticated(f"remote login to {host!r} needs api_key= (or GRANARY_API_KEY)")
-        return Project(RemoteBackend(host, api_key, project))
+        return Project(connect(host, api_key, project))
     from granary.embedded import EmbeddedBackend
 
     home = Path(home or os.environ.get("GRANARY_HOME") or DEFAULT_HOME)

@@ -118,7 +118,7 @@ def parser() -> argparse.ArgumentParser:
         if noun == "fg":
             show.add_argument("--commits", type=int, default=10, help="how many recent commits to list")
         show.set_defaults(run=show_fn)
-    cli_cloud.add_commands(commands)  # signup, verify, login, project, key: the managed service
+    cli_cloud.add_commands(commands)  # signup, verify, login, password-reset, project, key
     return root
 
 

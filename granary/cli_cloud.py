@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from granary.cloud import DEFAULT_HOST, ControlPlaneClient
-from granary.errors import Unauthenticated
+from granary.errors import InvalidInput, Unauthenticated
 
 console = Console()
 
@@ -70,6 +70,22 @@ def _verify(args: argparse.Namespace) -> None:
     with _client(args, authenticated=False) as cp:
         result = cp.verify(args.token)
     console.print(f"{result['email']} verified (tenant {result['tenant']}). Now run [bold]granary login[/].")
+
+
+def _password_reset(args: argparse.Namespace) -> None:
+    with _client(args, authenticated=False) as cp:
+        if args.token:
+            result = cp.reset_password(args.token, _password("New password: "))
+            revoked = result["revoked_login_keys"]
+            console.print(f"Password changed; {revoked} login key(s) revoked. Run [bold]granary login[/].")
+            return
+        if not args.email:
+            raise InvalidInput("give the account's EMAIL, or --token TOKEN from the reset mail")
+        cp.request_password_reset(args.email)
+    console.print(
+        f"If {args.email} has an account, a reset token is on its way; then run "
+        "[bold]granary password-reset --token TOKEN[/]."
+    )
 
 
 def _login(args: argparse.Namespace) -> None:
@@ -149,6 +165,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     cmd(commands, "signup", "sign up for a free sandbox", _signup).add_argument("email")
     cmd(commands, "verify", "verify your email with the mailed token", _verify).add_argument("token")
     cmd(commands, "login", "log in and save an API key", _login).add_argument("email")
+    reset = cmd(commands, "password-reset", "mail a reset token, then set a new password", _password_reset)
+    reset.add_argument("email", nargs="?")
+    reset.add_argument("--token", help="the token from the reset mail: asks for the new password")
 
     project = commands.add_parser("project", help="projects in the managed service")
     actions = project.add_subparsers(dest="action", required=True)

@@ -64,9 +64,18 @@ class ControlPlaneClient:
     def login(self, email: str, password: str) -> dict:
         return self._call("POST", "/v1/login", {"email": email, "password": password})
 
+    def request_password_reset(self, email: str) -> dict:
+        return self._call("POST", "/v1/password-reset", {"email": email})
+
+    def reset_password(self, token: str, password: str) -> dict:
+        return self._call("POST", "/v1/password-reset/confirm", {"token": token, "password": password})
+
     # projects
     def create_project(self, name: str) -> dict:
         return self._call("POST", "/v1/projects", {"name": name})
+
+    def get_project(self, name: str) -> dict:
+        return self._call("GET", f"/v1/projects/{name}")
 
     def list_projects(self) -> list[dict]:
         return self._call("GET", "/v1/projects")

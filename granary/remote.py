@@ -6,7 +6,8 @@ record batches. Errors are re-raised by their stable code (``error_from_dict``),
 notebook catches the same exception classes as embedded.
 
 Only two endpoints are ever contacted: ``host`` and the Flight URI the host names in
-``GET /api/v1/whoami``.
+``GET /api/v1/whoami`` (plus, when ``host`` is the control plane, one look-up of where
+the project lives).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pyarrow.flight as flight
 
 from data_plane.specs import CommitInfo, FeatureGroupInfo, FeatureViewInfo, TrainingDatasetInfo
 from granary import wire
-from granary.errors import BackendUnavailable, GranaryError, PermissionDenied, error_from_dict
+from granary.errors import BackendUnavailable, GranaryError, InvalidInput, NotFound, error_from_dict
 
 API = "/api/v1"
 
@@ -35,6 +36,8 @@ def _raise_for(response: httpx.Response) -> None:
         body = None
     if isinstance(body, dict) and "code" in body:
         raise error_from_dict(body)
+    if response.status_code == 404:
+        raise NotFound(f"{response.request.url} does not exist here (is it a Granary data plane?)")
     raise GranaryError(f"HTTP {response.status_code} from {response.request.url}: {response.text[:300]}")
 
 
@@ -49,6 +52,28 @@ def _flight_error(exc: flight.FlightError) -> GranaryError:
     if isinstance(exc, flight.FlightUnavailableError):
         return BackendUnavailable(f"Arrow Flight server unavailable: {exc}")
     return GranaryError(f"Arrow Flight call failed: {exc}")
+
+
+def connect(host: str, api_key: str, project: str | None = None) -> RemoteBackend:
+    """The project's backend, whether ``host`` is a region's data plane or the control plane.
+
+    A control plane (it has no ``/api/v1/whoami``) is asked where the project lives,
+    its directory of regions answering with the data plane's URL and the project's name
+    there; the data plane is then used directly.
+    """
+    try:
+        return RemoteBackend(host, api_key, project)
+    except NotFound:
+        pass
+    from granary.cloud import ControlPlaneClient
+
+    if project is None:
+        raise InvalidInput(f"{host} is a control plane: name the project, login(host, api_key, project=...)")
+    with ControlPlaneClient(host, api_key) as control_plane:
+        found = control_plane.get_project(project)
+    if not found.get("data_plane_url"):
+        raise NotFound(f"project '{project}' is in region '{found.get('region')}', which has no public URL")
+    return RemoteBackend(found["data_plane_url"], api_key, found["metadata_scope"])
 
 
 class RemoteBackend:
@@ -69,11 +94,7 @@ class RemoteBackend:
             timeout=timeout,
             transport=transport,
         )
-        who = self._call("GET", f"{API}/whoami")
-        if project is not None and project != who["project"]:
-            raise PermissionDenied(
-                f"this API key belongs to project '{who['project']}', not '{project}'"
-            )
+        who = self._call("GET", f"{API}/whoami", params={"project": project} if project else None)
         self.project_name: str = who["project"]
         self.flight_uri: str = who["flight_uri"]
         self._flight = flight.FlightClient(self.flight_uri)

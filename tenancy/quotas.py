@@ -7,7 +7,9 @@ counts its own rows; the data plane passes what its metadata says)::
                 current=existing_groups, adding=1, subject="project 'fraud'")
 
 Rates are token buckets in Redis, one per (tenant, quota), refilled continuously at
-the plan's rate with a burst of one second's worth. A Lua script makes
+the plan's rate with a burst of one second's worth. A request larger than the burst
+(one big insert) is let through when the bucket is full and leaves it in debt: later
+requests wait until the debt is paid, so the average rate still holds. A Lua script makes
 refill-check-take atomic across all data plane processes, and meters what was
 consumed per project in the same step (``usage``)::
 
@@ -41,13 +43,15 @@ local ts = tonumber(b[2])
 if tokens == nil then tokens = capacity; ts = now end
 tokens = math.min(capacity, tokens + math.max(0, now - ts) * rate)
 local allowed = 0
-if amount <= tokens then
+-- a request larger than the burst needs a full bucket and leaves it in debt, so a
+-- big batch gets through and the tenant's average rate still holds
+if math.min(amount, capacity) <= tokens then
   tokens = tokens - amount
   allowed = 1
   redis.call('HINCRBYFLOAT', KEYS[2], ARGV[4], amount)
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
-redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate * 1000) + 1000)
+redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - math.min(tokens, 0)) / rate * 1000) + 1000)
 return {allowed, tostring(tokens)}
 """
 
@@ -133,11 +137,12 @@ class RateLimiter:
             raise BackendUnavailable(f"rate limiter: Redis is unreachable: {exc}") from exc
         left = float(tokens)
         if not int(allowed):
+            need = min(amount, capacity)
             used = capacity - left
             raise RateLimitExceeded(
                 f"tenant {tenant}: quota '{quota}' exceeded: limit {_num(rate)}/s (burst {_num(capacity)}), "
                 f"current use {_num(used)} in the bucket, this request needs {_num(amount)}; "
-                f"retry in {math.ceil(max(amount - left, 0) / rate * 1000)} ms",
+                f"retry in {math.ceil(max(need - left, 0) / rate * 1000)} ms",
                 quota=quota,
                 limit=rate,
                 current=round(used, 3),

@@ -50,6 +50,16 @@ class KeyStore:
         """The caller's principal; ``Unauthenticated`` for a missing, malformed or unknown key."""
         if not key:
             raise Unauthenticated("missing API key: send 'Authorization: Bearer <key>'")
+        principal = self.find(key)
+        if principal is None:
+            key_id = key_id_of(key)
+            if key_id is None:
+                raise Unauthenticated("the API key is malformed")
+            raise Unauthenticated(f"API key {key_id} is unknown or revoked")
+        return principal
+
+    def find(self, key: str) -> Principal | None:
+        """The principal of a live key of this store, else None (malformed, unknown, revoked)."""
         now = time.monotonic()
         with self._lock:
             cached = self._cache.get(key)
@@ -57,11 +67,11 @@ class KeyStore:
             return cached[1]
         key_id = key_id_of(key)
         if key_id is None:
-            raise Unauthenticated("the API key is malformed")
+            return None
         with self._sessions() as session:
             record = session.scalar(select(ApiKeyRecord).where(ApiKeyRecord.key_id == key_id))
         if record is None or record.revoked_at is not None or not matches(key, record.key_hash):
-            raise Unauthenticated(f"API key {key_id} is unknown or revoked")
+            return None
         principal = Principal(key_id=key_id, project=record.project)
         with self._lock:
             if len(self._cache) > 10_000:

@@ -98,8 +98,12 @@ class DataPlane:
             stop()
 
 
-def start_data_plane(env: dict[str, str], materializer: bool = True) -> DataPlane:
-    """Start REST, Flight and (optionally) a materializer in threads; returns when ready."""
+def start_data_plane(env: dict[str, str], materializer: bool = True, **overrides: object) -> DataPlane:
+    """Start REST, Flight and (optionally) a materializer in threads; returns when ready.
+
+    ``overrides`` replace settings (e.g. ``api_port``, ``namespace``, the control plane's).
+    With a control plane, the materializer thread is joined by a usage reporter.
+    """
     for key, value in env.items():
         if key.startswith("AWS_"):
             os.environ.setdefault(key, value)
@@ -109,8 +113,7 @@ def start_data_plane(env: dict[str, str], materializer: bool = True) -> DataPlan
     from data_plane.region import Region
     from data_plane.settings import DataPlaneSettings
 
-    api_port, flight_port = free_port(), free_port()
-    settings = DataPlaneSettings(
+    fields: dict[str, object] = dict(
         pg_url=env["GRANARY_PG_URL"],
         redis_url=env["GRANARY_REDIS_URL"],
         kafka_bootstrap=env["GRANARY_KAFKA_BOOTSTRAP"],
@@ -118,15 +121,17 @@ def start_data_plane(env: dict[str, str], materializer: bool = True) -> DataPlan
         s3_access_key=env["GRANARY_S3_ACCESS_KEY"],
         s3_secret_key=env["GRANARY_S3_SECRET_KEY"],
         namespace=f"t{uuid.uuid4().hex[:8]}",
-        api_port=api_port,
-        flight_port=flight_port,
+        api_port=free_port(),
+        flight_port=free_port(),
         write_wait_seconds=60,
         max_body_bytes=8 * 1024 * 1024,
     )
+    settings = DataPlaneSettings(**{**fields, **overrides})
+    api_port = settings.api_port
     region = Region(settings)
     plane = DataPlane(settings, region, f"http://127.0.0.1:{api_port}", settings.flight_uri)
 
-    flight_server = GranaryFlightServer(region, f"grpc://127.0.0.1:{flight_port}")
+    flight_server = GranaryFlightServer(region, f"grpc://127.0.0.1:{settings.flight_port}")
     threading.Thread(target=flight_server.serve, daemon=True, name="flight").start()
     plane._stops.append(flight_server.shutdown)
 
@@ -157,12 +162,19 @@ def start_data_plane(env: dict[str, str], materializer: bool = True) -> DataPlan
     if materializer:
         stop = threading.Event()
         worker = Materializer(region)
-        thread = threading.Thread(target=worker.run, args=(stop,), daemon=True, name="materializer")
-        thread.start()
+        threads = [threading.Thread(target=worker.run, args=(stop,), daemon=True, name="materializer")]
+        if region.control_plane is not None:
+            from data_plane.usage import UsageReporter
+
+            reporter = UsageReporter(region)
+            threads.append(threading.Thread(target=reporter.run, args=(stop,), daemon=True, name="usage"))
+        for thread in threads:
+            thread.start()
 
         def stop_materializer() -> None:
             stop.set()
-            thread.join(10)
+            for thread in threads:
+                thread.join(10)
 
         plane._stops.append(stop_materializer)
     plane._stops.insert(0, region.close)

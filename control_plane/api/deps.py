@@ -10,6 +10,7 @@ import redis
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session, sessionmaker
 
+from control_plane import access_events
 from control_plane.auth import Caller, authenticate_key, bearer, check_token
 from control_plane.mail import Mailer
 from control_plane.models import AuditEvent
@@ -33,6 +34,9 @@ class Services:
     mailer: Mailer
     passwords: Passwords
 
+    def access_changed(self, tenant_id: str | None) -> None:
+        access_events.publish(self.redis, self.settings.redis_prefix, tenant_id)
+
 
 def get_services(request: Request) -> Services:
     return request.app.state.services
@@ -42,7 +46,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 def get_uow(services: ServicesDep) -> Iterator[UnitOfWork]:
-    with UnitOfWork(services.sessions) as uow:
+    with UnitOfWork(services.sessions, services.access_changed) as uow:
         yield uow
 
 

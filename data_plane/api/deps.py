@@ -1,27 +1,31 @@
 """Dependencies shared by the routers: the region, the caller, the project's engine.
 
-Tenant scoping lives here: a route that takes ``ProjectEngine`` can only ever get the
-engine of the project its API key is bound to.
+Tenant scoping lives here: a route that takes ``ProjectEngine`` (or one of the writer
+aliases) can only ever get the engine of a project its API key may reach, and only
+when the key's role grants the permission the alias names.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from data_plane.engine import FeatureStoreEngine
 from data_plane.region import Region
-from tenancy.scope import Principal, authorize
+from tenancy import roles
+from tenancy.scope import Principal
 
 _bearer = HTTPBearer(auto_error=False, description="an API key bound to one project")
 
 PROJECT_PATTERN = r"^[A-Za-z0-9_.\-]{1,128}$"
 
 
-# The dependencies are ``async``: they never block (key look-ups are cached; a miss is
-# one indexed query), and a sync dependency would cost a thread-pool hop per request.
+# The dependencies are ``async``: key checks are cached (a miss is one indexed query or
+# one call to the control plane), and a sync dependency costs a thread-pool hop on
+# every request, hits included.
 async def get_region(request: Request) -> Region:
     return request.app.state.region
 
@@ -29,26 +33,49 @@ async def get_region(request: Request) -> Region:
 RegionDep = Annotated[Region, Depends(get_region)]
 
 
-async def get_principal(
+def _key(credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    return credentials.credentials if credentials else None
+
+
+async def get_caller(
+    project: Annotated[str, Path(pattern=PROJECT_PATTERN)],
     region: RegionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    return region.keys.authenticate(credentials.credentials if credentials else None)
+    """The caller, who must be a member of ``project``; FastAPI resolves it once per request."""
+    return region.auth.authenticate(_key(credentials), project, None)
 
 
-PrincipalDep = Annotated[Principal, Depends(get_principal)]
+CallerDep = Annotated[Principal, Depends(get_caller)]
 
 
-async def get_project_engine(
-    project: Annotated[str, Path(pattern=PROJECT_PATTERN)],
-    principal: PrincipalDep,
+async def get_whoami(
     region: RegionDep,
-) -> FeatureStoreEngine:
-    authorize(principal, project)
-    return region.engine(project)
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    project: Annotated[str | None, Query(pattern=PROJECT_PATTERN)] = None,
+) -> Principal:
+    return region.auth.authenticate(_key(credentials), project, None)
 
 
-ProjectEngine = Annotated[FeatureStoreEngine, Depends(get_project_engine)]
+WhoAmIDep = Annotated[Principal, Depends(get_whoami)]
+
+
+def _engine_for(permission: str) -> Callable[..., Awaitable[FeatureStoreEngine]]:
+    async def project_engine(caller: CallerDep, region: RegionDep) -> FeatureStoreEngine:
+        caller.require(permission)
+        return region.engine(caller.project)
+
+    return project_engine
+
+
+#: The engine of the caller's project, for reading it (``project:read``).
+ProjectEngine = Annotated[FeatureStoreEngine, Depends(_engine_for(roles.READ))]
+#: ... for creating, writing and deleting feature groups.
+GroupWriter = Annotated[FeatureStoreEngine, Depends(_engine_for(roles.FEATURE_GROUPS_WRITE))]
+#: ... for creating and deleting feature views.
+ViewWriter = Annotated[FeatureStoreEngine, Depends(_engine_for(roles.FEATURE_VIEWS_WRITE))]
+#: ... for materializing training datasets.
+TrainingDataWriter = Annotated[FeatureStoreEngine, Depends(_engine_for(roles.TRAINING_DATA_WRITE))]
 
 Name = Annotated[str, Path(max_length=256)]
 Version = Annotated[int, Path(ge=1, le=2**31 - 1)]

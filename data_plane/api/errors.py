@@ -1,4 +1,5 @@
-"""One exception handler per kind: every error leaves as ``{code, message}``.
+"""One exception handler per kind: every error leaves as ``{code, message}`` (quota
+errors add ``quota``, ``limit`` and ``current``).
 
 ``GranaryError`` carries its own status. Request validation becomes 422
 ``invalid_input`` with the failing fields named. Anything else is a bug: 500
@@ -26,7 +27,9 @@ def _body(status: int, code: str, message: str) -> JSONResponse:
 def install(app: FastAPI) -> None:
     @app.exception_handler(GranaryError)
     async def granary_error(_request: Request, exc: GranaryError) -> JSONResponse:
-        return _body(exc.status, exc.code, exc.message)
+        # quota errors add the quota, its limit and the current use to {code, message}
+        headers = {"Retry-After": "1"} if exc.status == 429 else None
+        return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -3,8 +3,8 @@
 A ticket (``DoGet``) or descriptor command (``DoExchange``, when the client uploads a
 spine first) is a JSON object ``{"kind": ..., "project": ..., ...}``; see
 :mod:`data_plane.flight.commands`. Every call carries ``authorization: Bearer <key>``;
-the middleware authenticates it once per call and the command's project must be the
-key's project, exactly as over REST.
+the key is checked against the command's project and must grant reading it, exactly as
+over REST.
 
 Multi-table answers (training splits) are one stream: each batch's app metadata names
 the split it belongs to, so no split is buffered twice.
@@ -29,7 +29,7 @@ from prometheus_client import Histogram
 from data_plane.flight.commands import Answer, run_command
 from data_plane.region import Region
 from granary.errors import GranaryError, InvalidInput, PermissionDenied, Unauthenticated
-from tenancy.scope import Principal, authorize
+from tenancy.roles import READ
 
 log = logging.getLogger("granary.flight")
 
@@ -54,29 +54,27 @@ def flight_error(exc: GranaryError) -> flight.FlightError:
 
 
 class _AuthMiddleware(flight.ServerMiddleware):
-    def __init__(self, principal: Principal) -> None:
-        self.principal = principal
+    """The call's API key; checked against the command's project once it is read."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
 
 
 class _AuthFactory(flight.ServerMiddlewareFactory):
-    def __init__(self, region: Region) -> None:
-        self._region = region
-
     def start_call(self, info: Any, headers: dict[str, list[Any]]) -> _AuthMiddleware:
         values = headers.get("authorization") or []
         raw = values[0] if values else ""
         if isinstance(raw, bytes):
             raw = raw.decode(errors="replace")
-        key = raw[7:].strip() if raw.lower().startswith("bearer ") else None
-        try:
-            return _AuthMiddleware(self._region.keys.authenticate(key))
-        except GranaryError as exc:
-            raise flight_error(exc) from None
+        key = raw[7:].strip() if raw.lower().startswith("bearer ") else ""
+        if not key:
+            raise flight_error(Unauthenticated("missing API key: send 'authorization: Bearer <key>'"))
+        return _AuthMiddleware(key)
 
 
 class GranaryFlightServer(flight.FlightServerBase):
     def __init__(self, region: Region, location: str) -> None:
-        super().__init__(location, middleware={"auth": _AuthFactory(region)})
+        super().__init__(location, middleware={"auth": _AuthFactory()})
         self.region = region
 
     # the two read verbs --------------------------------------------------------------
@@ -112,7 +110,7 @@ class GranaryFlightServer(flight.FlightServerBase):
 
     # plumbing -------------------------------------------------------------------------
     def _command(self, context: Any, raw: bytes) -> dict[str, Any]:
-        principal: Principal = context.get_middleware("auth").principal
+        key: str = context.get_middleware("auth").key
         try:
             command = json.loads(raw)
         except ValueError:
@@ -120,7 +118,7 @@ class GranaryFlightServer(flight.FlightServerBase):
         if not isinstance(command, dict) or not isinstance(command.get("project"), str):
             raise flight_error(InvalidInput("the ticket must be an object with 'kind' and 'project'"))
         try:
-            authorize(principal, command["project"])
+            self.region.auth.authenticate(key, command["project"], READ)
         except GranaryError as exc:
             raise flight_error(exc) from None
         return command

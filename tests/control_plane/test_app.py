@@ -64,7 +64,7 @@ def test_unit_of_work_rolls_back_unless_committed(cp_database):
 def test_migrations_are_at_head_and_separate_from_the_data_plane(cp_database):
     engine = open_database(cp_database)  # idempotent
     with engine.connect() as c:
-        assert c.execute(text("SELECT version_num FROM cp_alembic_version")).scalar_one() == "c0001"
+        assert c.execute(text("SELECT version_num FROM cp_alembic_version")).scalar_one() == "c0002"
         tables = set(c.execute(text("SELECT tablename FROM pg_tables WHERE schemaname='public'")).scalars())
     assert "alembic_version" not in tables and "feature_groups" not in tables
     engine.dispose()

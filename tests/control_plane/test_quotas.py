@@ -50,6 +50,19 @@ def test_token_bucket_allows_the_burst_then_refuses_then_refills(limiter):
     assert limiter.usage("t1") == {"p1": {"online_reads_per_second": 12.0}}
 
 
+def test_a_batch_larger_than_the_burst_passes_on_a_full_bucket_and_leaves_debt(limiter):
+    """100 rows at 50 rows/s: admitted once, then nothing until the 2 s of debt are repaid."""
+    with pytest.raises(RateLimitExceeded):  # not yet full: the first 10 took part of it
+        limiter.check_and_consume("t1", "ingestion_rows_per_second", amount=10, rate=50)
+        limiter.check_and_consume("t1", "ingestion_rows_per_second", amount=100, rate=50)
+    time.sleep(0.3)  # full again (burst 50 refills in 0.2 s)
+    limiter.check_and_consume("t1", "ingestion_rows_per_second", amount=100, rate=50)
+    with pytest.raises(RateLimitExceeded) as info:
+        limiter.check_and_consume("t1", "ingestion_rows_per_second", amount=1, rate=50)
+    assert info.value.current > 50  # the bucket is in debt: more than the burst is used
+    assert limiter.usage("t1") == {"-": {"ingestion_rows_per_second": 110.0}}
+
+
 def test_token_bucket_holds_the_rate_under_concurrency(limiter):
     """8 threads hammer one bucket for ~1 s: admitted = burst + rate x elapsed, never more."""
     rate, admitted, lock = 200.0, [0], threading.Lock()

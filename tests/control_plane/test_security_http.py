@@ -149,6 +149,8 @@ def tenant_operations(url: str) -> list[tuple[str, str]]:
             "/v1/signup",
             "/v1/verify",
             "/v1/login",
+            "/v1/password-reset",
+            "/v1/password-reset/confirm",
         ):
             continue
         if path == "/healthz":

@@ -106,3 +106,63 @@ def test_unknown_email_and_wrong_password_answer_alike(client, mailbox):
     a = client.post("/v1/login", json={"email": EMAIL, "password": "wrong password!"})
     b = client.post("/v1/login", json={"email": "nobody@example.com", "password": "wrong password!"})
     assert (a.status_code, a.json()) == (b.status_code, b.json())
+
+
+def reset_token_from(message) -> str:
+    body = message.get_payload(decode=True).decode()
+    marker = "granary password-reset --token "
+    return body[body.index(marker) + len(marker) :].split()[0]
+
+
+def test_signing_up_again_before_verifying_mails_a_new_token(client, mailbox):
+    before = mailbox.count()
+    client.post("/v1/signup", json={"email": EMAIL, "password": PASSWORD})
+    first = token_from(mailbox.wait_for(EMAIL, after=before))
+    before = mailbox.count()
+    assert client.post("/v1/signup", json={"email": EMAIL, "password": PASSWORD}).status_code == 202
+    second = token_from(mailbox.wait_for(EMAIL, after=before))
+    assert second != first
+    assert client.post("/v1/verify", json={"token": second}).status_code == 200
+
+
+def test_password_reset_sets_a_new_password_and_revokes_login_keys(client, mailbox):
+    login_key = signup_and_verify(client, mailbox)
+    named = client.post("/v1/keys", json={"name": "notebook"}, headers=bearer(login_key)).json()["api_key"]
+
+    before = mailbox.count()
+    r = client.post("/v1/password-reset", json={"email": EMAIL})
+    assert r.status_code == 202
+    mail = mailbox.wait_for(EMAIL, after=before)
+    assert mail["Subject"] == "Reset your Granary password"
+    token = reset_token_from(mail)
+
+    # a sign-up token is not a reset token, and the policy applies to the new password
+    before = mailbox.count()
+    client.post("/v1/signup", json={"email": "eve@example.com", "password": PASSWORD})
+    signup_token = token_from(mailbox.wait_for("eve@example.com", after=before))
+    confirm = "/v1/password-reset/confirm"
+    assert client.post(confirm, json={"token": signup_token, "password": "x" * 12}).status_code == 400
+    r = client.post("/v1/password-reset/confirm", json={"token": token, "password": "short"})
+    assert r.status_code == 400, r.text
+
+    r = client.post("/v1/password-reset/confirm", json={"token": token, "password": "a brand new password"})
+    assert r.status_code == 200 and r.json() == {"email": EMAIL, "revoked_login_keys": 1}
+    assert client.post(confirm, json={"token": token, "password": "x" * 12}).status_code == 400  # once
+
+    assert client.get("/v1/tenant", headers=bearer(login_key)).status_code == 401  # minted by a login
+    assert client.get("/v1/tenant", headers=bearer(named)).status_code == 200  # a named key stays
+    assert client.post("/v1/login", json={"email": EMAIL, "password": PASSWORD}).status_code == 401
+    r = client.post("/v1/login", json={"email": EMAIL, "password": "a brand new password"})
+    assert r.status_code == 200
+
+
+def test_password_reset_reveals_no_account_and_is_throttled(client, mailbox, cp_settings):
+    before = mailbox.count()
+    r = client.post("/v1/password-reset", json={"email": "nobody@example.com"})
+    assert r.status_code == 202
+    assert r.json() == {"email": "nobody@example.com", "status": "reset_mail_sent_if_registered"}
+    for _ in range(cp_settings.login_max_failures - 1):
+        assert client.post("/v1/password-reset", json={"email": "nobody@example.com"}).status_code == 202
+    r = client.post("/v1/password-reset", json={"email": "nobody@example.com"})
+    assert r.status_code == 429 and "reset requests" in r.json()["message"]
+    assert mailbox.count() == before  # no account, no mail

@@ -114,7 +114,7 @@ def test_login_with_a_key_for_another_project_is_refused(data_plane):
     from granary import errors
 
     _, key = data_plane.new_key()
-    with pytest.raises(errors.PermissionDenied, match="belongs to project"):
+    with pytest.raises(errors.PermissionDenied, match="not allowed to access project 'someone_else'"):
         granary.login(host=data_plane.api_url, api_key=key, project="someone_else")
     with pytest.raises(errors.Unauthenticated):
         granary.login(host=data_plane.api_url, api_key="gk_000000000000_nope")

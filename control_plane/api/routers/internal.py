@@ -31,17 +31,23 @@ class AuthenticateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     api_key: Annotated[str, StringConstraints(max_length=256)]
-    #: The project's name in the region (``metadata_scope``).
-    project: Annotated[str, StringConstraints(max_length=128)]
-    permission: Annotated[str, StringConstraints(max_length=64)] = "project:read"
+    #: The project's name in the region (``metadata_scope``); omitted, the project the
+    #: key is bound to.
+    project: Annotated[str, StringConstraints(max_length=128)] | None = None
+    #: Refuse (403) unless the key may do this; omitted, only membership is checked.
+    permission: Annotated[str, StringConstraints(max_length=64)] | None = None
 
 
 class AuthenticateOut(BaseModel):
     tenant_id: str
     project_id: str
+    #: The project's name in the region, which the data plane's routes use.
+    project: str
     user_id: str
     key_id: str
     role: Role
+    #: What the key may do on the project: its holder's role narrowed by its scopes.
+    permissions: list[str]
     quotas: Quotas
 
 
@@ -56,33 +62,49 @@ def _project(uow, project_id: str) -> tuple[Project, Tenant]:
 
 @router.post("/authenticate", response_model=AuthenticateOut)
 def authenticate(body: AuthenticateIn, _: RegionDep, uow: UowDep) -> AuthenticateOut:
-    """Whether a key may do ``permission`` on a project, for a data plane; never cached here."""
-    if body.permission not in ALL_SCOPES:
+    """What a key may do on a project, for a data plane; never cached here.
+
+    Data planes cache the answer for a few seconds and drop it as soon as the control
+    plane publishes an access change (see :mod:`control_plane.access_events`).
+    """
+    if body.permission is not None and body.permission not in ALL_SCOPES:
         raise InvalidInput(f"permission: unknown '{body.permission}'")
     caller = authenticate_key(uow.session, body.api_key)
-    project = uow.session.scalar(
-        select(Project).where(Project.metadata_scope == body.project, Project.tenant_id == caller.tenant_id)
-    )
+    if body.project is None:
+        if caller.project_id is None:
+            raise InvalidInput(
+                f"API key {caller.key_id} is not bound to one project: name the project to use"
+            )
+        where = Project.id == caller.project_id
+    else:
+        where = Project.metadata_scope == body.project
+    project = uow.session.scalar(select(Project).where(where, Project.tenant_id == caller.tenant_id))
+    named = body.project or caller.project_id
     if project is None or project.status != "active":
-        raise PermissionDenied(f"API key {caller.key_id} is not allowed to access project '{body.project}'")
+        raise PermissionDenied(f"API key {caller.key_id} is not allowed to access project '{named}'")
     if caller.project_id is not None and caller.project_id != project.id:
-        raise PermissionDenied(f"API key {caller.key_id} is not allowed to access project '{body.project}'")
+        raise PermissionDenied(f"API key {caller.key_id} is not allowed to access project '{named}'")
     role = uow.session.scalar(
         select(Membership.role).where(
             Membership.project_id == project.id, Membership.user_id == caller.user_id
         )
     )
     effective = Role(role) if role else (Role.OWNER if caller.is_tenant_admin else None)
-    if effective is None or not allows(effective, list(caller.scopes), body.permission):
+    if effective is None:
+        raise PermissionDenied(f"API key {caller.key_id} is not allowed to access project '{named}'")
+    permissions = [p for p in ALL_SCOPES if allows(effective, list(caller.scopes), p)]
+    if body.permission is not None and body.permission not in permissions:
         raise PermissionDenied(
-            f"API key {caller.key_id}: '{body.permission}' on project '{body.project}' is not allowed"
+            f"API key {caller.key_id}: '{body.permission}' on project '{named}' is not allowed"
         )
     return AuthenticateOut(
         tenant_id=caller.tenant_id,
         project_id=project.id,
+        project=project.metadata_scope,
         user_id=caller.user_id,
         key_id=caller.key_id,
         role=effective,
+        permissions=permissions,
         quotas=caller.plan.quotas,
     )
 

@@ -1,4 +1,5 @@
-"""Serverless sandbox: sign up, verify the address, log in for an API key."""
+"""Serverless sandbox: sign up, verify the address, log in for an API key, reset a
+forgotten password. Signing up again with an unverified address mails a new token."""
 
 from __future__ import annotations
 
@@ -11,10 +12,14 @@ from sqlalchemy import select
 
 from control_plane.api.deps import InfoDep, ServicesDep, UowDep
 from control_plane.handlers import issue_key, utcnow
-from control_plane.models import EmailVerification, Tenant, User, new_id
+from control_plane.models import ApiKey, EmailVerification, PasswordReset, Tenant, User, new_id
 from control_plane.schemas import (
     LoginCreate,
     LoginPublic,
+    PasswordResetConfirm,
+    PasswordResetCreate,
+    PasswordResetDone,
+    PasswordResetRequested,
     SignupCreate,
     SignupPublic,
     VerifyCreate,
@@ -158,3 +163,80 @@ def login(body: LoginCreate, uow: UowDep, services: ServicesDep, info: InfoDep) 
     )
     uow.commit()
     return LoginPublic(email=user.email, **created.model_dump())
+
+
+RESET_TTL = dt.timedelta(hours=1)
+
+
+@router.post("/password-reset", status_code=202, response_model=PasswordResetRequested)
+def request_password_reset(
+    body: PasswordResetCreate, uow: UowDep, services: ServicesDep, info: InfoDep
+) -> PasswordResetRequested:
+    """Mail a one-hour reset token to a verified address.
+
+    The answer is the same for unknown addresses, so it reveals no account; requests per
+    (address, client IP) are throttled like failed logins, so it cannot flood a mailbox.
+    """
+    throttle = LoginThrottle(services.redis, services.settings, kind="reset")
+    throttle.check(body.email, info.client_ip)
+    throttle.failed(body.email, info.client_ip)
+    user = uow.session.scalar(select(User).where(User.email == body.email))
+    if user is None or user.verified_at is None:
+        return PasswordResetRequested(email=body.email)
+    token = secrets.token_urlsafe(32)
+    expires_at = utcnow() + RESET_TTL
+    uow.session.add(PasswordReset(token_hash=_token_hash(token), user_id=user.id, expires_at=expires_at))
+    uow.audit(
+        info.event(
+            actor="anonymous",
+            action="password.reset_request",
+            tenant_id=user.tenant_id,
+            target=body.email,
+            status=202,
+        )
+    )
+    uow.after_commit(
+        lambda: services.mailer.send(
+            body.email,
+            "Reset your Granary password",
+            "Someone (maybe you) asked to reset the password of this account.\n\n"
+            f"Your reset token (valid 1 h):\n\n    {token}\n\n"
+            f"Choose a new password with:\n\n    granary password-reset --token {token}\n\n"
+            "If it was not you, nothing needs doing: the password is unchanged.\n",
+        )
+    )
+    uow.commit()
+    return PasswordResetRequested(email=body.email)
+
+
+@router.post("/password-reset/confirm", response_model=PasswordResetDone)
+def confirm_password_reset(
+    body: PasswordResetConfirm, uow: UowDep, services: ServicesDep, info: InfoDep
+) -> PasswordResetDone:
+    """Set the new password and revoke the keys earlier logins issued (a leaked password
+    may have minted them); keys created by name for projects and notebooks stay."""
+    password_hash = services.passwords.hash(body.password)  # policy first
+    record = uow.session.get(PasswordReset, _token_hash(body.token), with_for_update=True)
+    now = utcnow()
+    if record is None or record.used_at is not None or record.expires_at <= now:
+        raise InvalidInput("reset token is unknown, already used or expired; ask for a new one")
+    user = uow.session.get(User, record.user_id)
+    assert user is not None
+    record.used_at = now
+    user.password_hash = password_hash
+    login_keys = uow.session.scalars(
+        select(ApiKey).where(ApiKey.user_id == user.id, ApiKey.name == "login", ApiKey.revoked_at.is_(None))
+    ).all()
+    for key in login_keys:
+        key.revoked_at = now
+    uow.audit(
+        info.event(
+            actor=f"user:{user.id}",
+            action="password.reset",
+            tenant_id=user.tenant_id,
+            target=user.email,
+            detail={"revoked_login_keys": len(login_keys)},
+        )
+    )
+    uow.commit()
+    return PasswordResetDone(email=user.email, revoked_login_keys=len(login_keys))

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from data_plane.api.bodies import ARROW_BODY, arrow_body
-from data_plane.api.deps import Name, ProjectEngine, RegionDep, Version
+from data_plane.api.deps import CallerDep, GroupWriter, Name, ProjectEngine, RegionDep, Version
 from data_plane.api.schemas import (
     CommitPublic,
     FeatureGroupCreate,
@@ -25,7 +25,10 @@ router = APIRouter(prefix="/projects/{project}/feature-groups", tags=["feature g
 
 
 @router.post("", status_code=201, response_model=FeatureGroupPublic)
-def create_feature_group(body: FeatureGroupCreate, engine: ProjectEngine, region: RegionDep) -> Any:
+def create_feature_group(
+    body: FeatureGroupCreate, engine: GroupWriter, caller: CallerDep, region: RegionDep
+) -> Any:
+    region.quotas.new_feature_group(caller, existing=len(engine.catalog.list_groups(None)))
     info = engine.create_feature_group(**body.model_dump())
     region.ingest.topics.ensure(info.id)
     return to_jsonable(info)
@@ -47,7 +50,7 @@ def get_feature_group(
 
 
 @router.delete("/{name}/versions/{version}", status_code=204)
-def delete_feature_group(name: Name, version: Version, engine: ProjectEngine, region: RegionDep) -> Response:
+def delete_feature_group(name: Name, version: Version, engine: GroupWriter, region: RegionDep) -> Response:
     info = engine.catalog.get_group(name, version)
     engine.delete_feature_group(name, version)
     region.ingest.topics.delete(info.id)
@@ -65,9 +68,11 @@ def commit_details(
 
 
 def _write(
-    region: Any, engine: Any, name: str, version: int, table: Any, operation: str, wait: bool
+    region: Any, engine: Any, caller: Any, name: str, version: int, table: Any, operation: str, wait: bool
 ) -> dict[str, Any]:
     info = engine.catalog.get_group(name, version)
+    if operation != "delete":
+        region.quotas.ingestion(caller, rows=table.num_rows, nbytes=table.nbytes, online=info.online_enabled)
     receipt = region.ingest.submit(engine, info, table, operation)
     if not wait:
         return to_jsonable(receipt)
@@ -84,7 +89,8 @@ async def insert_rows(
     request: Request,
     name: Name,
     version: Version,
-    engine: ProjectEngine,
+    engine: GroupWriter,
+    caller: CallerDep,
     region: RegionDep,
     response: Response,
     overwrite: bool = False,
@@ -97,7 +103,7 @@ async def insert_rows(
     """
     table, _ = await arrow_body(request, f"insert into feature group '{name}' v{version}")
     operation = "overwrite" if overwrite else "upsert"
-    result = await run_in_threadpool(_write, region, engine, name, version, table, operation, wait)
+    result = await run_in_threadpool(_write, region, engine, caller, name, version, table, operation, wait)
     if not wait:
         response.status_code = 202
     return result
@@ -105,8 +111,8 @@ async def insert_rows(
 
 @router.post("/{name}/versions/{version}/rows/delete", response_model=CommitPublic, openapi_extra=ARROW_BODY)
 async def remove_rows(
-    request: Request, name: Name, version: Version, engine: ProjectEngine, region: RegionDep
+    request: Request, name: Name, version: Version, engine: GroupWriter, caller: CallerDep, region: RegionDep
 ) -> Any:
     """Delete the rows whose primary key and event time match a row of the Arrow body."""
     table, _ = await arrow_body(request, f"remove_rows from feature group '{name}' v{version}")
-    return await run_in_threadpool(_write, region, engine, name, version, table, "delete", True)
+    return await run_in_threadpool(_write, region, engine, caller, name, version, table, "delete", True)

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from data_plane.api.deps import Name, ProjectEngine, RegionDep, Version
+from data_plane.api.deps import Name, ProjectEngine, RegionDep, Version, ViewWriter
 from data_plane.api.schemas import ColumnPublic, FeatureViewCreate, FeatureViewPublic
 from data_plane.query.validate import check_query_spec
 from granary.wire import to_jsonable
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/projects/{project}/feature-views", tags=["feature vi
 
 
 @router.post("", status_code=201, response_model=FeatureViewPublic)
-def create_feature_view(body: FeatureViewCreate, engine: ProjectEngine) -> Any:
+def create_feature_view(body: FeatureViewCreate, engine: ViewWriter) -> Any:
     check_query_spec(body.query)
     return to_jsonable(engine.create_feature_view(**body.model_dump()))
 
@@ -35,7 +35,7 @@ def get_feature_view(
 
 
 @router.delete("/{name}/versions/{version}", status_code=204)
-def delete_feature_view(name: Name, version: Version, engine: ProjectEngine, region: RegionDep) -> Response:
+def delete_feature_view(name: Name, version: Version, engine: ViewWriter, region: RegionDep) -> Response:
     engine.catalog.delete_view(name, version)
     region.forget_serving(engine, name, version)
     return Response(status_code=204)

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from data_plane.api.deps import PrincipalDep, RegionDep
+from data_plane.api.deps import RegionDep, WhoAmIDep
 from data_plane.api.schemas import WhoAmI
 
 router = APIRouter(tags=["operations"])
@@ -46,6 +46,7 @@ def metrics() -> Response:
 
 
 @router.get("/api/v1/whoami", response_model=WhoAmI)
-def whoami(principal: PrincipalDep, region: RegionDep) -> Any:
+def whoami(principal: WhoAmIDep, region: RegionDep) -> Any:
+    """The key's project: the one named with ``?project=``, else the one it is bound to."""
     flight_uri = region.settings.flight_uri
     return {"project": principal.project, "key_id": principal.key_id, "flight_uri": flight_uri}

@@ -15,7 +15,7 @@ import pyarrow as pa
 from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
-from data_plane.api.deps import Name, ProjectEngine, RegionDep, Version
+from data_plane.api.deps import CallerDep, Name, ProjectEngine, RegionDep, Version
 from data_plane.api.schemas import Strict
 from granary.wire import ARROW_STREAM, table_to_ipc, to_jsonable
 
@@ -43,6 +43,7 @@ async def get_feature_vectors(
     body: VectorsRequest,
     request: Request,
     engine: ProjectEngine,
+    caller: CallerDep,
     region: RegionDep,
 ) -> Response:
     """The vectors, one per entry, in entry order.
@@ -50,6 +51,7 @@ async def get_feature_vectors(
     ``async`` on purpose: one pipelined online-store round trip is cheaper than the
     thread-pool hop a sync endpoint costs, and latency is this endpoint's whole job.
     """
+    region.quotas.online_reads(caller, len(body.entries))
     table = region.serving(engine).get_feature_vectors(name, version, body.entries, body.allow_missing)
     if ARROW_STREAM in request.headers.get("accept", ""):
         return Response(table_to_ipc(table), media_type=ARROW_STREAM)

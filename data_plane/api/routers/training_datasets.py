@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from data_plane import training
 from data_plane.api.bodies import arrow_body
-from data_plane.api.deps import Name, ProjectEngine, RegionDep, Version
+from data_plane.api.deps import Name, ProjectEngine, RegionDep, TrainingDataWriter, Version
 from data_plane.api.schemas import TrainingDatasetCreate, TrainingDatasetPublic
 from granary.errors import InvalidInput
 from granary.wire import ARROW_STREAM, to_jsonable
@@ -56,7 +56,7 @@ async def _request(request: Request, what: str) -> tuple[TrainingDatasetCreate, 
 
 @router.post("", status_code=201, response_model=TrainingDatasetPublic, openapi_extra=_BODY)
 async def create_training_dataset(
-    request: Request, name: Name, version: Version, engine: ProjectEngine, region: RegionDep
+    request: Request, name: Name, version: Version, engine: TrainingDataWriter, region: RegionDep
 ) -> Any:
     body, spine = await _request(request, f"training dataset of feature view '{name}' v{version}")
 
