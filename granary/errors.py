@@ -86,7 +86,11 @@ class _QuotaMixin:
     """Carries which quota was hit, its limit and the use at that moment, into the body."""
 
     def __init__(
-        self, message: str, *, quota: str | None = None, limit: float | None = None,
+        self,
+        message: str,
+        *,
+        quota: str | None = None,
+        limit: float | None = None,
         current: float | None = None,
     ) -> None:
         super().__init__(message)  # type: ignore[call-arg]
@@ -177,6 +181,8 @@ def error_from_dict(body: dict[str, str]) -> GranaryError:
     if issubclass(cls, _QuotaMixin):
         return cls(
             body.get("message", "unknown error"),
-            quota=body.get("quota"), limit=body.get("limit"), current=body.get("current"),
+            quota=body.get("quota"),
+            limit=body.get("limit"),
+            current=body.get("current"),
         )
     return cls(body.get("message", "unknown error"))
