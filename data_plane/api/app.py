@@ -60,7 +60,8 @@ def create_app(settings: DataPlaneSettings, region: Region | None = None) -> Fas
     app.state.settings = settings
     errors.install(app)
     api = APIRouter(prefix=API_PREFIX, responses=_ERRORS)
-    for module in (feature_groups, feature_views, training_datasets, queries, serving):
+    # Serving first: routes are matched in order, and vectors are the latency-bound route.
+    for module in (serving, feature_groups, feature_views, training_datasets, queries):
         api.include_router(module.router)
     app.include_router(health.router)
     app.include_router(api)
