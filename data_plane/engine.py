@@ -19,12 +19,12 @@ import pyarrow as pa
 
 from data_plane import schema as schemas
 from data_plane.catalog import Catalog, Checkpoint
-from data_plane.offline.base import OfflineStore, WriteResult
+from data_plane.offline.base import OfflineStore, SupportsCompaction, WriteResult
 from data_plane.query.plan import SPINE, output_columns, to_sql
 from data_plane.query.resolve import Resolver, duckdb_type
 from data_plane.specs import CommitInfo, FeatureGroupInfo, FeatureViewInfo
 from data_plane.transformation_specs import check_view_inputs
-from granary.errors import InvalidInput
+from granary.errors import InvalidInput, NotSupported
 
 OnInsert = Callable[[FeatureGroupInfo, pa.Table], pa.Table]
 
@@ -196,6 +196,41 @@ class FeatureStoreEngine:
                 rows_deleted=result.rows_deleted,
                 source=source,
             )
+
+    def compact(
+        self,
+        name: str,
+        version: int,
+        source: Checkpoint | None = None,
+        target_file_bytes: int | None = None,
+    ) -> CommitInfo:
+        """Rewrite the group's offline table, one or more small files per insert, into few
+        large files: a new ``compact`` commit with the same rows, so reads open fewer files.
+
+        Time travel is kept: every earlier commit stays readable, so the files its version
+        reads stay stored (until the group is deleted); files no recorded commit reads (left
+        by failed writes, or older than the first commit) are deleted. ``source`` is as for
+        :meth:`insert` (the materializer's Kafka offset of a compaction request).
+        """
+        info = self.catalog.get_group(name, version)
+        where = f"feature group '{name}' v{version}: compact"
+        if not isinstance(self.offline, SupportsCompaction):
+            raise NotSupported(f"{where}: this offline store cannot compact")
+        location = self._location(info)
+        with self._write_lock:
+            previous = self.catalog.version_at(info.id, None)
+            if previous < 0:
+                raise InvalidInput(f"{where}: the group has no data")
+            keep = {c.table_version for c in self.catalog.commits(info.id)}
+            result = self.offline.compact(location, keep, target_file_bytes)
+            features = [{"name": f.name, "type": f.type} for f in info.features]
+            try:
+                return self.catalog.record_commit(
+                    info.id, features, "compact", result.table_version, source=source
+                )
+            except BaseException:
+                self.offline.restore(location, previous)
+                raise
 
     def relation_for(
         self,

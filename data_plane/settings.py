@@ -37,6 +37,9 @@ class DataPlaneSettings(BaseSettings):
     max_body_bytes: int = 64 * 1024 * 1024
     #: How long ``wait=True`` writes wait for the materializer, in seconds.
     write_wait_seconds: float = 120.0
+    #: The materializer compacts a group's offline table (``fg.compact()``) after this many
+    #: of its commits since the last compaction (each adds files); 0 turns it off.
+    compact_after_commits: int = 100
     #: API key look-ups are cached this long (seconds). With a control plane, its
     #: access-change messages drop cached answers at once; this is only the backstop.
     key_cache_seconds: float = 5.0

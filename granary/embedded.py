@@ -70,6 +70,10 @@ class EmbeddedBackend(SupportsVectorRows):
     def remove_rows(self, name: str, version: int, table: pa.Table) -> CommitInfo:
         return self.engine.remove_rows(name, version, table)
 
+    def compact(self, name: str, version: int, wait: bool = True) -> CommitInfo:
+        """``wait`` is ignored: an embedded compaction is done when it returns."""
+        return self.engine.compact(name, version)
+
     def commit_details(self, name: str, version: int, limit: int | None = None) -> list[CommitInfo]:
         return self.engine.commit_details(name, version, limit)
 

@@ -136,6 +136,18 @@ class FeatureGroup:
         table = to_arrow(rows, f"feature group '{self.name}' v{self.version}: remove_rows")
         return self._backend.remove_rows(self.name, self.version, table)
 
+    def compact(self, wait: bool = True) -> CommitInfo | None:
+        """Rewrite the offline table from many small files (each insert adds some) into
+        few large ones, so reads open fewer files; returns the ``compact`` commit.
+
+        The rows do not change, and time travel is kept: every earlier commit stays
+        readable, so the files its version reads stay stored until the group is deleted.
+        A remote data plane also compacts on its own after many commits (the region's
+        ``GRANARY_COMPACT_AFTER_COMMITS``). ``wait=False`` returns None once a remote data
+        plane has queued the compaction.
+        """
+        return self._backend.compact(self.name, self.version, wait=wait)
+
     def delete(self) -> None:
         """Drop the group: its metadata, every commit and its online rows."""
         self._backend.delete_feature_group(self.name, self.version)

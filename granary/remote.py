@@ -191,6 +191,11 @@ class RemoteBackend:
         path = self._project("feature-groups", name, "versions", version, "rows", "delete")
         return wire.commit_info(self._call("POST", path, **self._arrow(table)))
 
+    def compact(self, name: str, version: int, wait: bool = True) -> CommitInfo | None:
+        path = self._project("feature-groups", name, "versions", version, "compact")
+        body = self._call("POST", path, params={"wait": wait})
+        return wire.commit_info(body) if wait else None
+
     def commit_details(self, name: str, version: int, limit: int | None = None) -> list[CommitInfo]:
         params = {} if limit is None else {"limit": limit}
         path = self._project("feature-groups", name, "versions", version, "commits")

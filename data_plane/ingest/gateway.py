@@ -83,7 +83,9 @@ class IngestGateway:
             if record is None:
                 raise FeatureGroupNotFound(f"feature group '{info.name}' v{info.version} was deleted")
             current = _group_info(record)
-            if operation == "delete":
+            if operation == "compact":  # no rows; in the topic so it runs in order with writes
+                table, grown = pa.table({}), None
+            elif operation == "delete":
                 where = f"feature group '{info.name}' v{info.version}: remove_rows"
                 table = schemas.normalize(data)
                 schemas.check_keys(table, where, current.primary_key, current.event_time)

@@ -20,6 +20,11 @@ run for availability.
 
 Consecutive upserts with the same columns are applied as one commit: under load a
 poll returns many records, and one Delta merge per poll is what keeps up.
+
+Every commit adds Parquet files, so a group fed by many small writes is read from many
+small files. A ``compact`` record (``fg.compact()``) rewrites them in order with the
+writes, and the materializer compacts on its own after ``compact_after_commits`` commits
+of a group (counted in memory since this process took the topic or last compacted).
 """
 
 from __future__ import annotations
@@ -90,6 +95,8 @@ class Materializer:
         self._owned_lock = threading.Lock()
         self._last_discovery = 0.0
         self._last_lag = 0.0
+        self._compact_after = region.settings.compact_after_commits
+        self._commits_since_compact: dict[int, int] = {}  # group id -> commits
 
     # ownership ----------------------------------------------------------------------
     def _discover(self) -> None:
@@ -210,7 +217,10 @@ class Materializer:
             if message.group_id not in owned.repaired:
                 self._repair(engine, message)
                 owned.repaired.add(message.group_id)
-            if message.operation == "delete":
+            if message.operation == "compact":
+                engine.compact(message.name, message.version, source=source)
+                self._commits_since_compact.pop(message.group_id, None)
+            elif message.operation == "delete":
                 engine.remove_rows(message.name, message.version, table, source=source, write_online=False)
             else:
                 engine.insert(
@@ -229,7 +239,26 @@ class Materializer:
         else:
             ROWS.labels(message.operation).inc(table.num_rows)
             MATERIALIZATION_LAG.observe(max(0.0, time.time() - message.produced_ms / 1000))
+            if message.operation != "compact":
+                self._maybe_compact(engine, message)
         owned.next_offset = last + 1
+
+    def _maybe_compact(self, engine, message: IngestMessage) -> None:
+        """Compact after ``compact_after_commits`` commits of the group. Best effort: the
+        writes are committed already, and a failed compaction is retried at the next
+        commit."""
+        if self._compact_after <= 0:
+            return
+        count = self._commits_since_compact.get(message.group_id, 0) + 1
+        self._commits_since_compact[message.group_id] = count
+        if count < self._compact_after:
+            return
+        try:
+            engine.compact(message.name, message.version)
+        except Exception:
+            log.exception("compacting feature group '%s' v%d failed", message.name, message.version)
+        else:
+            self._commits_since_compact.pop(message.group_id, None)
 
     def _repair(self, engine, message: IngestMessage) -> None:
         """Roll the table back to its last recorded version (see the module docstring)."""

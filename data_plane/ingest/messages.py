@@ -1,4 +1,4 @@
-"""The ingestion record: one insert (or delete) of one feature group.
+"""The ingestion record: one insert (or delete, or compaction) of one feature group.
 
 The value is the rows as an Arrow IPC stream, already validated and transformed by
 the REST API; headers say what to do with them. ``produced_ms`` (epoch milliseconds,
@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from granary.wire import ipc_to_table, table_to_ipc
 
-OPERATIONS = ("upsert", "overwrite", "delete")
+OPERATIONS = ("upsert", "overwrite", "delete", "compact")  # compact carries no rows
 
 
 @dataclass(frozen=True)

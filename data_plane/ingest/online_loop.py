@@ -113,7 +113,7 @@ class OnlineLoop:
             info = engine.catalog.get_group(message.name, message.version)
         except GranaryError:
             return  # deleted: nothing to serve
-        if info.id != message.group_id or not info.online_enabled:
+        if info.id != message.group_id or not info.online_enabled or message.operation == "compact":
             return
         if message.operation == "delete":
             engine.online.remove(info, message.table)

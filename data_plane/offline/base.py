@@ -7,8 +7,9 @@ committed. The engine imports this module only, never an adapter.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import duckdb
 import pyarrow as pa
@@ -20,6 +21,16 @@ class WriteResult:
     rows_inserted: int = 0
     rows_updated: int = 0
     rows_deleted: int = 0
+
+
+@dataclass(frozen=True)
+class CompactResult:
+    """What a compaction did; ``table_version`` is the newest version after it."""
+
+    table_version: int
+    files_removed: int = 0
+    files_added: int = 0
+    files_deleted: int = 0  # unreferenced files removed from storage (vacuum)
 
 
 class OfflineStore(Protocol):
@@ -57,4 +68,20 @@ class OfflineStore(Protocol):
 
     def drop(self, location: str) -> None:
         """Remove every version; used when a feature group is deleted."""
+        ...
+
+
+@runtime_checkable
+class SupportsCompaction(Protocol):
+    """An offline store that can rewrite a table's many small files into few large ones."""
+
+    def compact(
+        self, location: str, keep_versions: Collection[int], target_file_bytes: int | None = None
+    ) -> CompactResult:
+        """Rewrite small files as a new version with the same rows, then delete the files
+        that neither that version nor any version in ``keep_versions`` reads.
+
+        ``keep_versions`` are the versions readers may still ask for (every recorded
+        commit), so time travel to them keeps working; other old versions may break.
+        """
         ...

@@ -8,6 +8,7 @@ Parquet files of the chosen version directly: no Delta reader on the hot path.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Collection
 from pathlib import Path
 
 import duckdb
@@ -15,7 +16,7 @@ import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
-from data_plane.offline.base import WriteResult
+from data_plane.offline.base import CompactResult, WriteResult
 
 
 def _quote(name: str) -> str:
@@ -112,6 +113,35 @@ class DeltaOfflineStore:
         if missing:
             return f"(SELECT *, {', '.join(missing)} FROM {scan})"
         return scan
+
+    def compact(
+        self, location: str, keep_versions: Collection[int], target_file_bytes: int | None = None
+    ) -> CompactResult:
+        """``optimize.compact()`` (bin-packing into files of ``target_file_bytes``, delta-rs
+        default 100 MiB), then vacuum with ``keep_versions``: a file goes only when no kept
+        version and not the newest reads it. Vacuum records two commits of its own (no data
+        change), so the version returned is the newest one, the same rows as the compacted.
+        """
+        table = self._open(location)
+        if table is None:
+            return CompactResult(-1)
+        metrics = table.optimize.compact(target_size=target_file_bytes)
+        removed = int(metrics.get("numFilesRemoved", 0))
+        deleted = []
+        if removed:
+            deleted = table.vacuum(
+                retention_hours=0,
+                dry_run=False,
+                enforce_retention_duration=False,
+                keep_versions=sorted({v for v in keep_versions if v >= 0}),
+            )
+            table.update_incremental()
+        return CompactResult(
+            table.version(),
+            files_removed=removed,
+            files_added=int(metrics.get("numFilesAdded", 0)),
+            files_deleted=len(deleted),
+        )
 
     def restore(self, location: str, table_version: int) -> None:
         if table_version < 0:

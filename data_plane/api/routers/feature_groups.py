@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import pyarrow as pa
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
@@ -116,3 +117,30 @@ async def remove_rows(
     """Delete the rows whose primary key and event time match a row of the Arrow body."""
     table, _ = await arrow_body(request, f"remove_rows from feature group '{name}' v{version}")
     return await run_in_threadpool(_write, region, engine, caller, name, version, table, "delete", True)
+
+
+@router.post(
+    "/{name}/versions/{version}/compact",
+    response_model=CommitPublic | WriteAccepted,
+    responses={202: {"model": WriteAccepted, "description": "queued, not yet done"}},
+)
+def compact(
+    name: Name,
+    version: Version,
+    engine: GroupWriter,
+    region: RegionDep,
+    response: Response,
+    wait: bool = True,
+) -> Any:
+    """Rewrite the group's offline table from many small files into few large ones.
+
+    The rows do not change; the result is a ``compact`` commit, and every earlier commit
+    stays readable (time travel). It runs in the materializer, in order with the group's
+    writes; with ``wait`` (default) this answers with the commit once it is done.
+    """
+    info = engine.catalog.get_group(name, version)
+    receipt = region.ingest.submit(engine, info, pa.table({}), "compact")
+    if not wait:
+        response.status_code = 202
+        return to_jsonable(receipt)
+    return to_jsonable(region.ingest.wait(engine, info, receipt, region.settings.write_wait_seconds))
