@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,16 @@ from data_plane.transformation_specs import check_view_inputs
 from granary.errors import InvalidInput, NotSupported
 
 OnInsert = Callable[[FeatureGroupInfo, pa.Table], pa.Table]
+
+STREAM_BATCH_ROWS = 64 * 1024  # rows per streamed batch: ~1.5 MB at 3 numeric columns
+
+
+def _read_spec(name: str, version: int, wallclock_time: dt.datetime | None) -> dict[str, Any]:
+    """The query of a plain feature group read: every feature, as of ``wallclock_time``."""
+    spec: dict[str, Any] = {"fg": {"name": name, "version": version}, "features": None, "joins": []}
+    if wallclock_time is not None:
+        spec["as_of"] = wallclock_time.isoformat()
+    return spec
 
 
 def _dedupe_last(table: pa.Table, keys: list[str]) -> pa.Table:
@@ -254,10 +264,20 @@ class FeatureStoreEngine:
         start_time: dt.datetime | None = None,
         end_time: dt.datetime | None = None,
     ) -> pa.Table:
-        spec = {"fg": {"name": name, "version": version}, "features": None, "joins": []}
-        if wallclock_time is not None:
-            spec["as_of"] = wallclock_time.isoformat()
+        spec = _read_spec(name, version, wallclock_time)
         return self.run_query(spec, start_time=start_time, end_time=end_time)
+
+    def stream_read(
+        self,
+        name: str,
+        version: int,
+        wallclock_time: dt.datetime | None = None,
+        start_time: dt.datetime | None = None,
+        end_time: dt.datetime | None = None,
+    ) -> pa.RecordBatchReader:
+        """:meth:`read` as record batches, produced while the scan runs (see :meth:`stream_query`)."""
+        spec = _read_spec(name, version, wallclock_time)
+        return self.stream_query(spec, start_time=start_time, end_time=end_time)
 
     def commit_details(self, name: str, version: int, limit: int | None = None) -> list[CommitInfo]:
         info = self.catalog.get_group(name, version)
@@ -291,20 +311,74 @@ class FeatureStoreEngine:
         ``include_keys`` adds the first group's primary key and event time even when
         not selected: feature views need them to return keys on request.
         """
-        cursor = self.cursor()
-        spine_columns = None
-        if spine is not None:
-            spine = schemas.normalize(spine)
-            spine_columns = spine.column_names
-            cursor.register(SPINE, spine)
-        plan = self._resolver(cursor).plan(spec, spine_columns, start_time, end_time, include_keys)
-        sql = to_sql(plan)
+        cursor, relation = self._relation(spec, spine, start_time, end_time, include_keys)
         try:
-            return cursor.sql(sql).to_arrow_table()
+            return relation.to_arrow_table()
         except duckdb.BinderException as exc:
             raise InvalidInput(f"query could not be planned: {exc}") from exc
         finally:
             cursor.close()
+
+    def stream_query(
+        self,
+        spec: dict[str, Any],
+        spine: pa.Table | None = None,
+        start_time: dt.datetime | None = None,
+        end_time: dt.datetime | None = None,
+        include_keys: bool = False,
+        batch_rows: int = STREAM_BATCH_ROWS,
+    ) -> pa.RecordBatchReader:
+        """:meth:`run_query` as record batches of up to ``batch_rows`` rows, handed out as
+        DuckDB produces them, so memory stays at a few batches however large the result
+        (blocking operators, such as the build side of a join, still hold their input).
+
+        Planning errors are raised here; errors while the query runs are raised by the
+        reader. The DuckDB cursor is closed when the reader is exhausted or dropped.
+        """
+        cursor, relation = self._relation(spec, spine, start_time, end_time, include_keys)
+        try:
+            reader = relation.to_arrow_reader(batch_rows)
+        except duckdb.BinderException as exc:
+            cursor.close()
+            raise InvalidInput(f"query could not be planned: {exc}") from exc
+        except BaseException:
+            cursor.close()
+            raise
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                yield from reader
+            finally:
+                reader.close()
+                cursor.close()
+
+        return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+    def _relation(
+        self,
+        spec: dict[str, Any],
+        spine: pa.Table | None,
+        start_time: dt.datetime | None,
+        end_time: dt.datetime | None,
+        include_keys: bool,
+    ) -> tuple[duckdb.DuckDBPyConnection, duckdb.DuckDBPyRelation]:
+        """A fresh cursor and the query's (not yet run) relation on it; the caller closes
+        the cursor."""
+        cursor = self.cursor()
+        try:
+            spine_columns = None
+            if spine is not None:
+                spine = schemas.normalize(spine)
+                spine_columns = spine.column_names
+                cursor.register(SPINE, spine)
+            plan = self._resolver(cursor).plan(spec, spine_columns, start_time, end_time, include_keys)
+            return cursor, cursor.sql(to_sql(plan))
+        except duckdb.BinderException as exc:
+            cursor.close()
+            raise InvalidInput(f"query could not be planned: {exc}") from exc
+        except BaseException:
+            cursor.close()
+            raise
 
     # feature views ----------------------------------------------------------------------
     def create_feature_view(

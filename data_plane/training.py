@@ -8,7 +8,9 @@ model-dependent transformations later read so training and serving scale alike.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,6 +121,33 @@ def split_tables(
     primary_key, event_time = key_columns(engine, view)
     order = [*primary_key, *([event_time] if event_time else []), *table.column_names]
     return _random_split(table, options, order)
+
+
+def split_streams(
+    engine: FeatureStoreEngine,
+    view: FeatureViewInfo,
+    options: SplitOptions,
+    start_time: dt.datetime | None = None,
+    end_time: dt.datetime | None = None,
+    spine: pa.Table | None = None,
+) -> dict[str, pa.Table | Callable[[], pa.RecordBatchReader]]:
+    """:func:`split_tables` for streaming: each split that is a query of its own (no
+    split, or time ranges) is a callable opening a reader, run only when called, so one
+    query runs at a time. A random split needs every row before it can cut (the seeded
+    permutation is over the sorted rows), so its splits are tables.
+    """
+    if options.ranges:
+        return {
+            name: functools.partial(engine.stream_query, view.query, spine, lo, hi, include_keys=True)
+            for name, (lo, hi) in options.ranges.items()
+        }
+    if not options.names:
+        return {
+            "train": functools.partial(
+                engine.stream_query, view.query, spine, start_time, end_time, include_keys=True
+            )
+        }
+    return split_tables(engine, view, options, start_time, end_time, spine)
 
 
 def statistics(table: pa.Table) -> dict[str, dict[str, Any]]:
@@ -242,20 +271,60 @@ def _filesystem(location: str, filesystem: pafs.FileSystem | None) -> tuple[pafs
 def read_training_dataset(
     info: TrainingDatasetInfo, filesystem: pafs.FileSystem | None = None
 ) -> dict[str, pa.Table]:
+    return {
+        name: open_split().read_all() for name, open_split in open_training_dataset(info, filesystem).items()
+    }
+
+
+def open_training_dataset(
+    info: TrainingDatasetInfo, filesystem: pafs.FileSystem | None = None, batch_rows: int = 64 * 1024
+) -> dict[str, Callable[[], pa.RecordBatchReader]]:
+    """Each split's file as a callable opening a reader of its record batches: a file is
+    opened only when called and read a batch at a time."""
     fs, folder = _filesystem(info.location, filesystem)
     if fs.get_file_info(f"{folder}/schema.json").type == pafs.FileType.NotFound:
         raise InvalidInput(f"training dataset files are missing at {info.location}")
     with fs.open_input_stream(f"{folder}/schema.json") as stream:
         fields = json.loads(stream.read())
-    out = {}
-    for name in info.options["rows"]:
-        path = f"{folder}/{name}.{info.data_format}"
-        if info.data_format == "parquet":
-            out[name] = pq.read_table(path, filesystem=fs)
-        else:
-            from data_plane.schema import type_from_string
+    opener = _open_parquet if info.data_format == "parquet" else _open_csv
+    return {
+        name: functools.partial(opener, fs, f"{folder}/{name}.{info.data_format}", fields, batch_rows)
+        for name in info.options["rows"]
+    }
 
-            types = {f["name"]: type_from_string(f["type"]) for f in fields}
-            with fs.open_input_stream(path) as stream:
-                out[name] = pacsv.read_csv(stream, convert_options=pacsv.ConvertOptions(column_types=types))
-    return out
+
+def _open_parquet(
+    fs: pafs.FileSystem, path: str, fields: list[dict[str, str]], batch_rows: int
+) -> pa.RecordBatchReader:
+    source = fs.open_input_file(path)
+    try:
+        file = pq.ParquetFile(source)
+    except BaseException:
+        source.close()
+        raise
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        with source:
+            yield from file.iter_batches(batch_size=batch_rows)
+
+    return pa.RecordBatchReader.from_batches(file.schema_arrow, batches())
+
+
+def _open_csv(
+    fs: pafs.FileSystem, path: str, fields: list[dict[str, str]], batch_rows: int
+) -> pa.RecordBatchReader:
+    from data_plane.schema import type_from_string
+
+    types = {f["name"]: type_from_string(f["type"]) for f in fields}
+    stream = fs.open_input_stream(path)
+    try:
+        reader = pacsv.open_csv(stream, convert_options=pacsv.ConvertOptions(column_types=types))
+    except BaseException:
+        stream.close()
+        raise
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        with stream:
+            yield from reader
+
+    return pa.RecordBatchReader.from_batches(reader.schema, batches())

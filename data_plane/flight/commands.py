@@ -1,13 +1,15 @@
-"""What a Flight ticket can ask for, and how each is answered with Arrow tables.
+"""What a Flight ticket can ask for, and how each is answered with Arrow record batches.
 
 Every command is JSON with ``kind`` and ``project`` (already authorized by the
-server); times are ISO-8601 strings. The answer is one or more named tables of one
+server); times are ISO-8601 strings. The answer is one or more named parts of one
 schema (a single read is the part ``""``; training splits are ``train``/``test``...).
+Parts are streamed: a query's batches leave as DuckDB produces them, never as one
+table built first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,18 +22,46 @@ from data_plane.region import Region
 from granary.errors import InvalidInput, NotSupported
 from granary.wire import parse_time
 
+Source = pa.Table | pa.RecordBatchReader
+Part = Source | Callable[[], Source]  # a callable part is opened when the stream reaches it
+
 
 @dataclass
 class Answer:
+    """Named parts of one schema. The first part is opened when the answer is made, so
+    planning errors are raised before anything is sent and the schema is known; later
+    parts may be callables, opened in turn, so one query runs at a time."""
+
     schema: pa.Schema
-    parts: dict[str, pa.Table]
+    parts: list[tuple[str, Part]]
     started: float = field(default=0.0)
 
     @classmethod
-    def of(cls, parts: dict[str, pa.Table]) -> Answer:
-        first = next(iter(parts.values()))
-        schema = first.schema
-        return cls(schema, {k: t if t.schema.equals(schema) else t.cast(schema) for k, t in parts.items()})
+    def of(cls, parts: dict[str, Part]) -> Answer:
+        items = list(parts.items())
+        name, first = items[0]
+        if callable(first):
+            first = first()
+        items[0] = (name, first)
+        return cls(first.schema, items)
+
+    def batches(self, max_rows: int) -> Iterator[tuple[str, pa.RecordBatch]]:
+        """(part name, batch) in order, at most ``max_rows`` rows per batch; an empty part
+        still yields one empty batch, so the client sees every part's name."""
+        for name, part in self.parts:
+            source = part() if callable(part) else part
+            if isinstance(source, pa.Table):
+                source = pa.RecordBatchReader.from_batches(source.schema, source.to_batches(max_rows))
+            empty = True
+            for batch in source:
+                for offset in range(0, batch.num_rows, max_rows):
+                    empty = False
+                    yield name, self._conform(batch.slice(offset, max_rows))
+            if empty:
+                yield name, pa.RecordBatch.from_pylist([], schema=self.schema)
+
+    def _conform(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        return batch if batch.schema.equals(self.schema) else batch.cast(self.schema)
 
 
 def _str(command: dict[str, Any], key: str) -> str:
@@ -49,14 +79,14 @@ def _int(command: dict[str, Any], key: str) -> int:
 
 
 def _read(region: Region, engine: FeatureStoreEngine, c: dict[str, Any], spine: Any) -> Answer:
-    table = engine.read(
+    reader = engine.stream_read(
         _str(c, "name"),
         _int(c, "version"),
         parse_time(c.get("wallclock_time"), "wallclock_time"),
         parse_time(c.get("start_time"), "start_time"),
         parse_time(c.get("end_time"), "end_time"),
     )
-    return Answer.of({"": table})
+    return Answer.of({"": reader})
 
 
 def _read_online(region: Region, engine: FeatureStoreEngine, c: dict[str, Any], spine: Any) -> Answer:
@@ -69,14 +99,14 @@ def _read_online(region: Region, engine: FeatureStoreEngine, c: dict[str, Any], 
 def _query(region: Region, engine: FeatureStoreEngine, c: dict[str, Any], spine: Any) -> Answer:
     spec = c.get("query")
     check_query_spec(spec)
-    table = engine.run_query(
+    reader = engine.stream_query(
         spec,
         spine=spine,
         start_time=parse_time(c.get("start_time"), "start_time"),
         end_time=parse_time(c.get("end_time"), "end_time"),
         **({"include_keys": True} if c.get("include_keys") else {}),
     )
-    return Answer.of({"": table})
+    return Answer.of({"": reader})
 
 
 def _options(c: dict[str, Any]) -> training.SplitOptions:
@@ -91,7 +121,7 @@ def _options(c: dict[str, Any]) -> training.SplitOptions:
 
 def _training_splits(region: Region, engine: FeatureStoreEngine, c: dict[str, Any], spine: Any) -> Answer:
     view = engine.catalog.get_view(_str(c, "name"), _int(c, "version"))
-    splits = training.split_tables(
+    splits = training.split_streams(
         engine,
         view,
         _options(c),
@@ -104,7 +134,7 @@ def _training_splits(region: Region, engine: FeatureStoreEngine, c: dict[str, An
 
 def _training_dataset(region: Region, engine: FeatureStoreEngine, c: dict[str, Any], spine: Any) -> Answer:
     info = engine.catalog.get_training_dataset(_str(c, "name"), _int(c, "version"), _int(c, "td_version"))
-    return Answer.of(training.read_training_dataset(info, filesystem=region.filesystem))
+    return Answer.of(training.open_training_dataset(info, filesystem=region.filesystem))
 
 
 Handler = Callable[[Region, FeatureStoreEngine, dict[str, Any], pa.Table | None], Answer]

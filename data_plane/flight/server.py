@@ -6,8 +6,10 @@ spine first) is a JSON object ``{"kind": ..., "project": ..., ...}``; see
 the key is checked against the command's project and must grant reading it, exactly as
 over REST.
 
-Multi-table answers (training splits) are one stream: each batch's app metadata names
-the split it belongs to, so no split is buffered twice.
+Answers stream: batches of up to ``BATCH_ROWS`` rows leave as DuckDB produces them, so
+the server holds a few batches per call (gRPC flow control pauses it for a slow client)
+and the first batch leaves before the query ends. Multi-table answers (training splits)
+are one stream: each batch's app metadata names the split it belongs to.
 
 Errors leave as Flight errors whose ``extra_info`` is the JSON ``{code, message}`` the
 REST API would send; the SDK re-raises the same class.
@@ -131,22 +133,41 @@ class GranaryFlightServer(flight.FlightServerBase):
         except GranaryError as exc:
             FLIGHT_LATENCY.labels(kind, exc.code).observe(time.perf_counter() - started)
             raise flight_error(exc) from None
-        except Exception:
+        except Exception as exc:
             log.exception("flight command %s failed", kind)
             FLIGHT_LATENCY.labels(kind, "internal_error").observe(time.perf_counter() - started)
-            raise
+            raise flight_error(GranaryError(f"{kind}: {exc}")) from None
         answer.started = started
         return answer
 
     def _batches(self, answer: Answer, kind: str) -> Iterator[tuple[pa.RecordBatch, pa.Buffer]]:
-        for name, table in answer.parts.items():
-            tag = pa.py_buffer(name.encode())
-            batches = table.to_batches(max_chunksize=BATCH_ROWS)
-            if not batches:  # an empty part still announces itself
-                batches = [pa.RecordBatch.from_pylist([], schema=answer.schema)]
-            for batch in batches:
+        """The answer's batches as they are produced, each tagged with its part's name.
+
+        A failure after streaming began (a file gone from the object store, a value
+        DuckDB cannot cast) still ends the call as a Flight error with ``{code, message}``;
+        a client that hangs up closes the generator, which closes the query.
+        """
+        outcome = "ok"
+        tags: dict[str, pa.Buffer] = {}
+        try:
+            for name, batch in answer.batches(BATCH_ROWS):
+                tag = tags.get(name)
+                if tag is None:
+                    tag = tags[name] = pa.py_buffer(name.encode())
                 yield batch, tag
-        FLIGHT_LATENCY.labels(kind, "ok").observe(time.perf_counter() - answer.started)
+        except GeneratorExit:
+            outcome = "cancelled"
+            raise
+        except GranaryError as exc:
+            outcome = exc.code
+            raise flight_error(exc) from None
+        except Exception as exc:
+            outcome = "internal_error"
+            log.exception("flight command %s failed while streaming", kind)
+            # DuckDB's reader reports every failure as OSError; its text says what failed.
+            raise flight_error(GranaryError(f"{kind}: failed while streaming the answer: {exc}")) from None
+        finally:
+            FLIGHT_LATENCY.labels(kind, outcome).observe(time.perf_counter() - answer.started)
 
 
 def serve(region: Region, location: str) -> tuple[GranaryFlightServer, threading.Thread]:
