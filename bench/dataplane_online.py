@@ -33,6 +33,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -104,7 +105,12 @@ RECEIVED: dict[str, list[float]] = {}  # (system batch) -> seconds until the bod
 
 
 def time_calls(
-    client: Client, path: str, bodies: list[dict[str, Any]], warmup: int, label: str = ""
+    client: Client,
+    path: str,
+    bodies: list[dict[str, Any]],
+    warmup: int,
+    label: str = "",
+    parse: Any = json.loads,
 ) -> list[float]:
     """Seconds per call (request sent -> JSON response parsed), after ``warmup`` calls.
 
@@ -113,13 +119,13 @@ def time_calls(
     half of the total, and the same for both systems.
     """
     for body in bodies[:warmup]:
-        client.post(path, body)
+        parse(client.post_raw(path, body))
     samples, received = [], []
     for body in bodies[warmup:]:
         started = time.perf_counter()
         data = client.post_raw(path, body)
         received.append(time.perf_counter() - started)
-        json.loads(data)
+        parse(data)
         samples.append(time.perf_counter() - started)
     if label:
         RECEIVED[label] = received
@@ -166,6 +172,13 @@ def start_feast(workdir: Path, redis_port: int) -> tuple[subprocess.Popen, str, 
     return process, url, timings
 
 
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+
+
+def _arrow(data: bytes) -> Any:
+    return pa.ipc.open_stream(data).read_all()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls1", type=int, default=2000)
@@ -202,6 +215,13 @@ def main(argv: list[str] | None = None) -> int:
             }
             sample = client.post(f"{base}/vectors", {"entries": [{KEY: u} for u in singles[:20]]})["vectors"]
             client.close()
+            # the SDK's own wire format: an Arrow IPC stream, read into a table
+            arrow = Client(services.api_url, {"authorization": f"Bearer {key}", "accept": ARROW_STREAM})
+            results["granary_rest_arrow"] = {
+                "batch1": dps.percentiles(time_calls(arrow, f"{base}/vectors", one, 200, parse=_arrow)),
+                "batch500": dps.percentiles(time_calls(arrow, f"{base}/vectors", many, 20, parse=_arrow)),
+            }
+            arrow.close()
             results["service_rss_mib"] = services.rss_mib()
 
             if not args.no_feast:
