@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import create_engine, inspect, text
 
 from control_plane.settings import RegionSettings
+from data_plane.online.keys import scan_pattern
 from granary.errors import BackendUnavailable, NotFound
 
 log = logging.getLogger(__name__)
@@ -222,7 +223,7 @@ class ServicesRegionClient(RegionClient):
         client = self._redis()
         try:
             found: list[str] = []
-            pattern = _escape_glob(scope.redis_key_prefix) + "*"
+            pattern = scan_pattern(scope.redis_key_prefix)
             for key in client.scan_iter(match=pattern, count=1000):
                 found.append(key.decode() if isinstance(key, bytes) else key)
                 if limit and len(found) >= limit:
@@ -239,7 +240,7 @@ class ServicesRegionClient(RegionClient):
         client = self._redis()
         try:
             batch: list[bytes] = []
-            for key in client.scan_iter(match=_escape_glob(scope.redis_key_prefix) + "*", count=1000):
+            for key in client.scan_iter(match=scan_pattern(scope.redis_key_prefix), count=1000):
                 batch.append(key)
                 if len(batch) >= 1000:
                     client.unlink(*batch)
@@ -335,10 +336,6 @@ class ServicesRegionClient(RegionClient):
     def close(self) -> None:
         if self._pg is not None:
             self._pg.dispose()
-
-
-def _escape_glob(text_: str) -> str:
-    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text_)
 
 
 class Regions:

@@ -19,6 +19,7 @@ import pyarrow.fs as pafs
 import redis
 from sqlalchemy import text
 
+from data_plane.online.keys import scan_pattern
 from data_plane.region import Region
 from granary.errors import GranaryError
 
@@ -48,7 +49,7 @@ class UsageReporter:
         files = self._region.filesystem.get_file_info(selector)
         sizes = {"feature_groups": feature_groups, "offline_bytes": sum(f.size or 0 for f in files)}
         if self._online is not None:
-            pattern = _escape_glob(f"{settings.namespace}.{project}:") + "*"
+            pattern = scan_pattern(f"{settings.namespace}.{project}:")
             sizes["online_rows"] = len(set(self._online.scan_iter(match=pattern, count=1000)))
         return sizes
 
@@ -82,7 +83,3 @@ class UsageReporter:
                 self.report_once()
             except (GranaryError, redis.RedisError, OSError) as exc:
                 log.warning("usage report failed, retrying in %.0f s: %s", interval, exc)
-
-
-def _escape_glob(text_: str) -> str:
-    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text_)

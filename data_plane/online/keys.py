@@ -24,6 +24,12 @@ import pyarrow.compute as pc
 from data_plane.specs import FeatureGroupInfo
 from granary.errors import InvalidInput, NotSupported
 
+
+def scan_pattern(prefix: str) -> str:
+    """The Redis ``SCAN MATCH`` pattern of every key starting with ``prefix`` (a project's
+    or a group's), with the glob characters of ``prefix`` itself escaped."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in prefix) + "*"
+
 SEPARATOR = "|"
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 

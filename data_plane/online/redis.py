@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import redis
 
+from data_plane.online.keys import scan_pattern
 from data_plane.online.kv import Batch, KeyValueOnlineStore
 from granary.errors import BackendUnavailable, InvalidInput
 
@@ -124,10 +125,6 @@ class RedisOnlineStoreConfig:
         return f"redis://{self.host}:{self.port}/{self.db}"
 
 
-def _escape_glob(text: str) -> str:
-    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
-
-
 class RedisOnlineStore(KeyValueOnlineStore):
     def __init__(self, config: RedisOnlineStoreConfig, project: str) -> None:
         super().__init__(project)
@@ -190,7 +187,7 @@ class RedisOnlineStore(KeyValueOnlineStore):
 
     def _keys_under(self, prefix: str) -> Iterator[list[bytes]]:
         cursor: int | str = 0
-        pattern = _escape_glob(prefix) + "*"
+        pattern = scan_pattern(prefix)
         while True:
             cursor, keys = self.client.scan(cursor=cursor, match=pattern, count=1000)
             if keys:
