@@ -13,6 +13,8 @@ would have fit. Operator keys (no tenant) are not limited.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from tenancy.control_plane_client import ControlPlaneClient
 from tenancy.quotas import RateLimiter, check_count
 from tenancy.scope import Principal
@@ -23,13 +25,14 @@ class QuotaGate:
         self._control_plane = control_plane
         self._limiter = limiter
 
-    def new_feature_group(self, principal: Principal, existing: int) -> None:
+    def new_feature_group(self, principal: Principal, existing: Callable[[], int]) -> None:
+        """``existing`` counts the project's groups; it runs only when a quota applies."""
         if principal.quotas is None:
             return
         check_count(
             "feature_groups_per_project",
             limit=principal.quotas.feature_groups_per_project,
-            current=existing,
+            current=existing(),
             adding=1,
             subject=f"project '{principal.project}'",
         )

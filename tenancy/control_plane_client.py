@@ -8,7 +8,6 @@ control plane announces an access change.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import httpx
 
 from granary.errors import BackendUnavailable, NotFound, error_from_dict
+from tenancy.keys import hash_key
 from tenancy.plans import Quotas
 from tenancy.scope import Principal
 
@@ -34,7 +34,7 @@ class ControlPlaneClient:
         self._lock = threading.Lock()
 
     def authenticate(self, key: str, project: str | None) -> Principal:
-        cache_key = (hashlib.sha256(key.encode()).hexdigest(), project)
+        cache_key = (hash_key(key), project)
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(cache_key)
