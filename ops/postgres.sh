@@ -39,6 +39,24 @@ ensure_installed() {
   update-rc.d postgresql disable >/dev/null 2>&1 || true
 }
 
+# As root the server runs as 'postgres', which must be able to walk down to $DATA. A
+# checkout under a private directory (mktemp -d makes 0700 ones) would stop it, so the
+# directories on the way that it cannot enter get the search bit for others (not read),
+# and the script says which.
+grant_traverse() {
+  (( EUID == 0 )) || return 0
+  local dir="" part
+  IFS=/ read -ra parts <<< "${DATA#/}"
+  for part in "${parts[@]:0:${#parts[@]}-1}"; do
+    dir="$dir/$part"
+    [[ -d "$dir" ]] || break
+    if ! runuser -u postgres -- test -x "$dir"; then
+      chmod o+x "$dir"
+      log "gave others search permission on $dir: the postgres user must reach $DATA"
+    fi
+  done
+}
+
 init_cluster() {
   [[ -f "$DATA/PG_VERSION" ]] && return 0
   # unix socket paths are limited to 107 bytes; fail clearly instead of cryptically
@@ -46,6 +64,7 @@ init_cluster() {
   log "initdb $DATA"
   mkdir -p "$DATA"
   chmod 700 "$DATA"
+  grant_traverse
   (( EUID == 0 )) && chown postgres:postgres "$DATA"
   # trust on the socket (it sits inside the 0700 data dir, only postgres can reach it);
   # passwords (scram) over TCP, so apps really use granary/granary.
