@@ -46,6 +46,26 @@ class _Lookup:
     outputs: list[tuple[str, str]] = field(default_factory=list)  # (group column, output name)
 
 
+FEW_ROWS = 8  # up to this many entries, Python rows are decoded row by row (see OnlineRows)
+
+
+class _RowLayout:
+    """Where the output columns of Python rows come from, worked out once per column set:
+    per group, which of its reader's columns are wanted (in output order) and at which
+    output positions; a row of a few entries is the groups' values concatenated, then
+    put in output order by one ``itemgetter`` (none when already in order)."""
+
+    def __init__(self, sources: list[tuple[int, int]], groups: int) -> None:
+        self.width = len(sources)
+        self.targets = [[at for at, (li, _) in enumerate(sources) if li == g] for g in range(groups)]
+        self.columns = [tuple(sources[at][1] for at in targets) for targets in self.targets]
+        self.empty = [[None] * len(targets) for targets in self.targets]
+        concatenated = [at for targets in self.targets for at in targets]
+        position = {at: k for k, at in enumerate(concatenated)}
+        order = [position[at] for at in range(self.width)]
+        self.order = None if order == list(range(self.width)) or not order else itemgetter(*order)
+
+
 @dataclass
 class ServingPlan:
     view: FeatureViewInfo
@@ -57,6 +77,7 @@ class ServingPlan:
     def __post_init__(self) -> None:
         self.required = [k.feature_name for k in self.serving_keys]
         self.required_set = frozenset(self.required)
+        self._layouts: dict[tuple[int, ...] | None, _RowLayout] = {}
         self._sources: list[tuple[int, int]] = []  # output column -> (lookup, column in its rows)
         for name in self.schema.names:
             for li, lookup in enumerate(self.lookups):
@@ -150,25 +171,45 @@ class ServingPlan:
         return pa.Table.from_arrays(arrays, schema=self.schema)
 
     def get_vector_rows(
-        self, store: OnlineStore, entries: Sequence[Mapping[str, Any]], allow_missing: bool = False
+        self,
+        store: OnlineStore,
+        entries: Sequence[Mapping[str, Any]],
+        allow_missing: bool = False,
+        columns: Sequence[int] | None = None,
     ) -> list[list[Any]]:
-        """The same vectors as :meth:`get_vectors`, as Python rows (for a few entries)."""
+        """The same vectors as :meth:`get_vectors`, as Python rows; only the output columns
+        at ``columns`` (default all), which is cheaper than dropping them from each row."""
         rows = store.get_rows(self.checked_keys(entries))
         if not allow_missing:
             self._check_found(entries, rows)
-        decoded = [r.pylist() for r in rows]
-        sources = self._sources
-        out = []
+        layout = self._layout(None if columns is None else tuple(columns))
+        if len(entries) > FEW_ROWS:
+            out = np.empty((len(entries), layout.width), object)
+            for got, wanted, targets in zip(rows, layout.columns, layout.targets, strict=True):
+                if wanted:
+                    got.objects(wanted, out, targets)
+            return out.tolist()
+        decoded = [got.pylist(wanted) for got, wanted in zip(rows, layout.columns, strict=True)]
+        vectors = []
         for e in range(len(entries)):
-            per_group = [d[e] for d in decoded]
-            out.append([None if per_group[li] is None else per_group[li][ci] for li, ci in sources])  # type: ignore[index]
-        return out
+            row: list[Any] = []
+            for group, empty in zip(decoded, layout.empty, strict=True):
+                row += group[e] or empty
+            vectors.append(row if layout.order is None else list(layout.order(row)))
+        return vectors
+
+    def _layout(self, columns: tuple[int, ...] | None) -> _RowLayout:
+        layout = self._layouts.get(columns)
+        if layout is None:
+            sources = self._sources if columns is None else [self._sources[c] for c in columns]
+            layout = self._layouts[columns] = _RowLayout(sources, len(self.lookups))
+        return layout
 
     def _check_found(self, entries: Sequence[Mapping[str, Any]], rows: list[Any]) -> None:
         for lookup, got in zip(self.lookups, rows, strict=True):
             if lookup.index != 0 and lookup.join_type == "left":
                 continue  # a left join serves nulls, as training data has them
-            if got.found.all():
+            if got.complete:
                 continue
             lost = np.flatnonzero(~got.found)
             shown = ", ".join(repr(dict(entries[i])) for i in lost[:3])
@@ -316,9 +357,14 @@ class FeatureServer:
         return self.plan(name, version).get_vectors(self.store, entries, allow_missing)
 
     def get_feature_vector_rows(
-        self, name: str, version: int, entries: Sequence[Mapping[str, Any]], allow_missing: bool = False
+        self,
+        name: str,
+        version: int,
+        entries: Sequence[Mapping[str, Any]],
+        allow_missing: bool = False,
+        columns: Sequence[int] | None = None,
     ) -> list[list[Any]]:
-        return self.plan(name, version).get_vector_rows(self.store, entries, allow_missing)
+        return self.plan(name, version).get_vector_rows(self.store, entries, allow_missing, columns)
 
     def lookup_keys(self, name: str, version: int, entries: Sequence[Mapping[str, Any]]) -> list[Hashable]:
         """The store keys a request reads, in order: for measuring the store's raw floor."""

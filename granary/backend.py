@@ -16,16 +16,23 @@ from data_plane.specs import CommitInfo, FeatureGroupInfo, FeatureViewInfo, Trai
 
 
 class SupportsVectorRows:
-    """A backend that can return a few feature vectors as Python rows, not Arrow.
+    """A backend that can return feature vectors as Python rows, not Arrow.
 
     Building Arrow arrays costs microseconds per column, more than a single-entity
-    lookup itself; the SDK checks ``isinstance(backend, SupportsVectorRows)`` and uses
-    this for small batches that need no transformation. Rows hold the columns of
-    ``init_serving()["columns"]``, in that order.
+    lookup itself, and turning them back into Python rows costs more than decoding into
+    Python values directly; the SDK checks ``isinstance(backend, SupportsVectorRows)``
+    and uses this for ``list`` and ``dict`` results that need no transformation. Rows
+    hold the columns of ``init_serving()["columns"]`` at positions ``columns`` (default
+    all), in that order.
     """
 
     def get_feature_vector_rows(
-        self, name: str, version: int, entries: list[dict[str, Any]], allow_missing: bool = False
+        self,
+        name: str,
+        version: int,
+        entries: list[dict[str, Any]],
+        allow_missing: bool = False,
+        columns: list[int] | None = None,
     ) -> list[list[Any]]:
         raise NotImplementedError
 

@@ -133,9 +133,14 @@ class EmbeddedBackend(SupportsVectorRows):
         return self.serving.get_feature_vectors(name, version, entries, allow_missing)
 
     def get_feature_vector_rows(
-        self, name: str, version: int, entries: list[dict[str, Any]], allow_missing: bool = False
+        self,
+        name: str,
+        version: int,
+        entries: list[dict[str, Any]],
+        allow_missing: bool = False,
+        columns: list[int] | None = None,
     ) -> list[list[Any]]:
-        return self.serving.get_feature_vector_rows(name, version, entries, allow_missing)
+        return self.serving.get_feature_vector_rows(name, version, entries, allow_missing, columns)
 
     # training data ------------------------------------------------------------------
     def training_splits(

@@ -40,7 +40,6 @@ if TYPE_CHECKING:
     from granary.backend import Backend
 
 RETURN_TYPES = ("list", "dict", "pandas", "polars", "numpy", "pyarrow")
-SMALL_BATCH = 32  # up to this many entries, list/dict vectors skip Arrow (see SupportsVectorRows)
 
 
 @dataclass(frozen=True)
@@ -88,10 +87,7 @@ class VectorServer:
 
     # one request --------------------------------------------------------------------
     def python_rows(self, rows: list[list[Any]], return_type: str, single: bool) -> Any:
-        """Rows from a backend's Python path: drop the key and time, shape as asked."""
-        if len(self.visible) != len(self.columns):
-            visible = self.visible
-            rows = [[row[i] for i in visible] for row in rows]
+        """Rows of the visible columns from a backend's Python path, shaped as asked."""
         if return_type == "dict":
             names = self.visible_names
             rows = [dict(zip(names, row, strict=True)) for row in rows]  # type: ignore[misc]
@@ -507,13 +503,14 @@ class ServingMixin:
         server = self._server()
         if (
             return_type in ("list", "dict")
-            and len(entries) <= SMALL_BATCH
             and not passed
             and not request
             and not (transform and server.model_dependent)
             and isinstance(self._backend, SupportsVectorRows)
         ):
-            rows = self._backend.get_feature_vector_rows(self.name, self.version, entries, allow_missing)  # type: ignore[arg-type]
+            rows = self._backend.get_feature_vector_rows(  # type: ignore[attr-defined]
+                self.name, self.version, entries, allow_missing, server.visible
+            )
             return server.python_rows(rows, return_type, single)
         table = self._backend.get_feature_vectors(self.name, self.version, entries, allow_missing)  # type: ignore[arg-type]
         table = server.finish(table, passed, request, transform)

@@ -30,11 +30,17 @@ from data_plane.specs import FeatureGroupInfo
 class OnlineRows(Protocol):
     """Rows for the keys asked for, in the same order, decoded on demand.
 
-    Two decodings of the same rows: ``arrays`` (columnar, for batches and for
-    transformations) and ``pylist`` (Python values, for a few rows: building Arrow
-    arrays costs microseconds per column, more than decoding one row). Both give the
-    reader's columns in its order, and must give equal values (tests check it).
+    Three decodings of the same rows: ``arrays`` (columnar, for transformations and
+    Arrow results), ``objects`` (Python values of many rows as one matrix) and ``pylist``
+    (Python values of a few rows: building arrays costs microseconds per column, more
+    than decoding one row). All give the reader's columns in its order, and must give
+    equal values (tests check it).
     """
+
+    @property
+    def complete(self) -> bool:
+        """True when every key has a row (cheaper than ``found.all()`` for a few keys)."""
+        ...
 
     @property
     def found(self) -> np.ndarray:
@@ -45,8 +51,17 @@ class OnlineRows(Protocol):
         """One array per column; missing rows are null."""
         ...
 
-    def pylist(self) -> list[list[Any] | None]:
-        """One list of values per key, None where missing."""
+    def objects(
+        self, columns: tuple[int, ...] | None = None, out: np.ndarray | None = None, place: Any = None
+    ) -> np.ndarray:
+        """A (keys x columns) object matrix of Python values; missing rows all None.
+        Only the reader's columns at ``columns`` (default all), in that order; put in
+        ``out`` at columns ``place`` when given (else a new matrix)."""
+        ...
+
+    def pylist(self, columns: tuple[int, ...] | None = None) -> list[list[Any] | None]:
+        """One list of values per key, None where missing (only the reader's columns at
+        ``columns``, default all)."""
         ...
 
 

@@ -18,11 +18,13 @@ A batch is decoded with numpy (``decode_arrays``): all rows are joined into one
 buffer, their fixed parts read as one (rows x bytes) array (in place when all rows
 have one length), values of the same width copied for all columns at once by strided
 views and wrapped as Arrow buffers without per-value work, and each string column cut
-out of the joined rows with one Arrow ``take``. A handful of rows is cheaper to decode
-with one ``struct.unpack_from`` per row (``decode_rows``), because making an Arrow
-array costs microseconds per column; both give equal values. Schemas only grow by
-appending columns, so a
-row written with fewer columns decodes with the trailing ones null, and a row written
+out of the joined rows with one Arrow ``take``. Python rows of a batch
+(``decode_objects``) come from the same copies: numpy turns a block of numeric columns
+into Python values with one assignment into an object matrix, whose ``tolist`` makes
+the rows. A handful of rows is cheaper to decode with one ``struct.unpack_from`` per
+row (``decode_rows``), because each numpy or Arrow call costs microseconds; all three
+give equal values. Schemas only grow by appending columns, so a row written with fewer
+columns decodes with the trailing ones null, and a row written
 with more (by a newer writer) decodes the known prefix: the header says where its
 variable part starts.
 
@@ -36,8 +38,9 @@ import datetime as dt
 import decimal
 import json
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -150,12 +153,34 @@ class RowCodec:
         index = pa.array(np.cumsum(found) - 1, pa.int64(), mask=~found)
         return [a.take(index) for a in arrays], found
 
-    def decode_rows(self, values: list[bytes | None], wanted: list[int]) -> list[list[Any] | None]:
+    def decode_objects(
+        self, values: list[bytes | None], wanted: list[int], out: np.ndarray | None = None, place: Any = None
+    ) -> np.ndarray:
+        """Like :meth:`decode_rows`, as an object matrix (missing rows all None): numpy
+        makes the Python values of whole column blocks in C, and one ``tolist`` makes rows.
+
+        The values go into ``out`` (rows x anything, None-filled, e.g. ``np.empty(...,
+        object)``) at columns ``place`` (one per wanted column), so a caller assembling
+        several groups copies nothing; by default into a new (rows x wanted) matrix.
+        """
+        n = len(values)
+        if out is None:
+            out, place = np.empty((n, len(wanted)), object), np.arange(len(wanted))
+        place = np.asarray(place)
+        present = list(filter(None, values))
+        if len(present) == n:
+            self._decode_present(present, wanted, (out, place))
+        elif present:
+            found = np.flatnonzero(np.fromiter((v is not None for v in values), bool, count=n))
+            out[np.ix_(found, place)] = self.decode_objects(present, wanted)
+        return out
+
+    def decode_rows(self, values: list[bytes | None], wanted: Sequence[int]) -> list[list[Any] | None]:
         """Python values per row (None = no row), as Arrow's ``to_pylist`` would give them.
 
         For a few rows this beats building Arrow arrays, which costs per column.
         """
-        key = tuple(wanted)
+        key = wanted if type(wanted) is tuple else tuple(wanted)
         out: list[list[Any] | None] = []
         for value in values:
             if value is None:
@@ -165,7 +190,7 @@ class RowCodec:
             recipe = self._row_recipes.get((ncols, fixed_size, key))
             if recipe is None:
                 known = min(ncols, len(self.columns))
-                recipe = _RowRecipe(self.columns, known, fixed_size, wanted)
+                recipe = _RowRecipe(self.columns, known, fixed_size, list(key))
                 self._row_recipes[(ncols, fixed_size, key)] = recipe
             out.append(recipe.row(value))
         return out
@@ -193,7 +218,11 @@ class RowCodec:
             self._schema_cache[key] = schema
         return schema
 
-    def _decode_present(self, values: list[bytes], wanted: list[int]) -> list[pa.Array]:
+    def _decode_present(
+        self, values: list[bytes], wanted: list[int], into: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> list[pa.Array] | None:
+        """Arrow arrays of rows that all exist, or their Python values put ``into`` a
+        matrix at the given columns (see :meth:`decode_objects`)."""
         n = len(values)
         data = b"".join(values)
         head = np.frombuffer(data, HEADER, count=1)[0]
@@ -212,12 +241,21 @@ class RowCodec:
             fixed, stride = pc.binary_slice(whole, 0, fixed_size).buffers()[2], fixed_size
         if fixed is not None and (np.ndarray(n, "<u2", fixed, 8, (stride,)) == ncols).all():
             recipe = self._recipe(ncols, fixed_size, tuple(wanted))
+            if into is not None:
+                recipe.objects(n, data, lengths, fixed, stride, *into)
+                return None
             return recipe.run(n, data, lengths, fixed, stride)
         # Rows written with different schemas (the group grew): decode each kind apart.
         heads = np.frombuffer(b"".join([v[: HEADER.itemsize] for v in values]), HEADER)
         counts = np.unique(heads["ncols"])
         if len(counts) == 1:
             raise ValueError(f"online rows of {counts[0]} columns shorter than their fixed part")
+        if into is not None:
+            out, place = into
+            for count in counts:
+                rows = np.flatnonzero(heads["ncols"] == count)
+                out[np.ix_(rows, place)] = self.decode_objects([values[i] for i in rows], wanted)
+            return None
         parts, order = [], []
         for count in counts:
             rows = np.flatnonzero(heads["ncols"] == count)
@@ -243,6 +281,8 @@ class _Recipe:
     and the string values of all variable columns are cut out of the joined rows by
     one Arrow array of every row's segments, so a request costs a constant number of
     numpy and Arrow calls plus one ``from_buffers`` per column, however wide the group.
+    Python values (``objects``) come from the same copies: numpy turns a whole block of
+    int64, uint64, float64 or bool columns into Python values with one assignment.
     """
 
     def __init__(self, columns: list[_Column], known: int, fixed_size: int, wanted: tuple[int, ...]) -> None:
@@ -255,13 +295,19 @@ class _Recipe:
             offset += 1 + np.dtype(column.format).itemsize
         self.present = [i for i in wanted if i < known]
         self.flag_index = np.array([offsets[i] for i in self.present], np.intp)
+        # Where each column goes in an object matrix (a column may be asked for twice).
+        self.targets: dict[int, list[int]] = {}
+        for at, i in enumerate(wanted):
+            self.targets.setdefault(i, []).append(at)
         # Fixed columns grouped by width, each group cut into runs of evenly spaced
         # values: (first value byte, distance between values, how many).
         self.groups: list[tuple[int, list[int], list[tuple[int, int, int]]]] = []
+        self.object_plans: list[_ObjectPlan] = []
         for width in (8, 4, 1):
             members = [i for i in self.present if columns[i].kind == "fixed" and _width(columns[i]) == width]
             if members:
                 self.groups.append((width, members, _runs([offsets[i] + 1 for i in members])))
+                self.object_plans.append(_ObjectPlan(columns, members, self.targets))
         # Every variable column up to ``known`` matters: each one shifts the next.
         self.var_all = [i for i in range(known) if columns[i].kind != "fixed"]
         self.var_wanted = [i for i in self.present if columns[i].kind != "fixed"]
@@ -275,29 +321,76 @@ class _Recipe:
         """Decode ``n`` rows: ``data`` all values joined, ``lengths`` their sizes (None:
         all equal), ``fixed`` (a buffer) the rows' fixed parts, every ``stride`` bytes."""
         raw = np.ndarray((n, stride), np.uint8, fixed)
+        nulls = self._nulls(raw)
         out: dict[int, pa.Array] = {}
+        for (_, members, _), block in zip(self.groups, self._blocks(n, fixed, stride), strict=True):
+            # The columns are slices of the block's one buffer, so readers can see they follow each other.
+            buffer = pa.py_buffer(block)
+            for j, i in enumerate(members):
+                out[i] = self._fixed_array(i, block, j, buffer, nulls[i])
+        if self.var_wanted:
+            out.update(self._variable(data, lengths, raw, nulls))
+        return [out[i] if i in out else pa.nulls(n, self.columns[i].type) for i in self.wanted]
+
+    def objects(
+        self,
+        n: int,
+        data: bytes,
+        lengths: np.ndarray | None,
+        fixed: Any,
+        stride: int,
+        out: np.ndarray,
+        place: np.ndarray,
+    ) -> None:
+        """The same rows as :meth:`run`, as the Python values Arrow's ``to_pylist`` gives,
+        put in ``out`` at columns ``place[k]`` for wanted column ``k``. Columns the rows
+        were written without are left as they are (None)."""
+        raw = np.ndarray((n, stride), np.uint8, fixed)
+        nulls = self._nulls(raw)
+        for plan, block in zip(self.object_plans, self._blocks(n, fixed, stride), strict=True):
+            for dtype, rows, targets in plan.numeric:
+                out[:, place[targets]] = block[rows].view(dtype).T
+            for j, fmt, convert, targets in plan.other:
+                values = map(convert, block[j].view(fmt).tolist())
+                out[:, place[targets]] = np.fromiter(values, object, count=n)[:, None]
+        if self.var_wanted:
+            for i, array in self._variable(data, lengths, raw, nulls).items():
+                if self.columns[i].kind == "bytes":
+                    values = array.to_numpy(zero_copy_only=False)
+                else:
+                    values = np.fromiter(array.to_pylist(), object, count=n)
+                out[:, place[self.targets[i]]] = values[:, None]
+        for i, mask in nulls.items():
+            if mask is not None:
+                for at in place[self.targets[i]]:
+                    out[mask, at] = None
+
+    def _nulls(self, raw: np.ndarray) -> dict[int, np.ndarray | None]:
+        """Per present column, its null mask, or None when no row is null."""
         flags = raw[:, self.flag_index] if len(self.present) else raw[:, :0]
         has_nulls = flags.any(axis=0).tolist()
-        nulls = {i: (flags[:, j] == 1 if has_nulls[j] else None) for j, i in enumerate(self.present)}
+        return {i: (flags[:, j] == 1 if has_nulls[j] else None) for j, i in enumerate(self.present)}
+
+    def _blocks(self, n: int, fixed: Any, stride: int) -> Iterator[np.ndarray]:
+        """Per width group, its values as one (columns x rows) array, a strided copy per run."""
         for width, members, runs in self.groups:
-            # Values of one width as one (columns x rows) array, a strided copy per run; the
-            # columns are slices of its one buffer, so readers can see they follow each other.
             block = np.empty((len(members), n), f"<u{width}")
             j = 0
             for first, step, count in runs:
                 block[j : j + count] = np.ndarray((count, n), block.dtype, fixed, first, (step, stride))
                 j += count
-            buffer = pa.py_buffer(block)
-            size = n * width
-            for j, i in enumerate(members):
-                if width == 1:
-                    values = pa.py_buffer(np.packbits(block[j].astype(bool), bitorder="little"))
-                else:
-                    values = buffer.slice(j * size, size)
-                out[i] = pa.Array.from_buffers(self.columns[i].type, n, [_validity(nulls[i]), values])
-        if self.var_wanted:
-            out.update(self._variable(data, lengths, raw, nulls))
-        return [out[i] if i in out else pa.nulls(n, self.columns[i].type) for i in self.wanted]
+            yield block
+
+    def _fixed_array(
+        self, i: int, block: np.ndarray, j: int, buffer: pa.Buffer, nulls: np.ndarray | None
+    ) -> pa.Array:
+        """Column ``i``, row ``j`` of ``block`` (whose buffer is ``buffer``), as Arrow."""
+        n, width = block.shape[1], block.itemsize
+        if width == 1:
+            values = pa.py_buffer(np.packbits(block[j].astype(bool), bitorder="little"))
+        else:
+            values = buffer.slice(j * n * width, n * width)
+        return pa.Array.from_buffers(self.columns[i].type, n, [_validity(nulls), values])
 
     def _variable(
         self, data: bytes, lengths: np.ndarray | None, raw: np.ndarray, nulls: dict[int, np.ndarray | None]
@@ -328,6 +421,27 @@ class _Recipe:
                 cut = flat.take(np.arange(j + 1, n * (k + 2), k + 2))
                 out[i] = _var_array(cut, nulls[i], self.columns[i], wide)
         return out
+
+
+class _ObjectPlan:
+    """How one width group's block becomes Python values: columns whose stored value is
+    already their Python value (integers, floats; bools as numpy's) go by numpy dtype,
+    one fancy-indexed assignment per dtype; the others (timestamps, dates) value by value,
+    with the converters of the per-row decoder, so both give the same values."""
+
+    def __init__(self, columns: list[_Column], members: list[int], targets: dict[int, list[int]]) -> None:
+        by_dtype: dict[str, tuple[list[int], list[int]]] = {}
+        self.other: list[tuple[int, str, Callable[[Any], Any], list[int]]] = []
+        for j, i in enumerate(members):
+            column = columns[i]
+            convert = _python_converter(column)
+            if convert is not None and convert is not bool:
+                self.other.append((j, column.format, convert, targets[i]))
+                continue
+            rows, cols = by_dtype.setdefault("?" if convert is bool else column.format, ([], []))
+            rows += [j] * len(targets[i])
+            cols += targets[i]
+        self.numeric = [(dtype, np.array(rows), np.array(cols)) for dtype, (rows, cols) in by_dtype.items()]
 
 
 def _runs(starts: list[int]) -> list[tuple[int, int, int]]:
@@ -366,7 +480,12 @@ def _python_converter(column: _Column) -> Callable[[Any], Any] | None:
 
 
 class _RowRecipe:
-    """Decode one row of one layout with a single ``struct.unpack_from``."""
+    """Decode one row of one layout with a single ``struct.unpack_from``.
+
+    The wanted values are picked out of the unpacked fields by one ``itemgetter``; only
+    strings, converted types (timestamps, dates, bools, nested) and nulls need a step of
+    their own, so a row of plain numbers costs a few C calls whatever its width.
+    """
 
     def __init__(self, columns: list[_Column], known: int, fixed_size: int, wanted: list[int]) -> None:
         codes = "".join("B" + _STRUCT_CODES[c.format] for c in columns[:known])
@@ -374,35 +493,53 @@ class _RowRecipe:
         self.fixed_size = fixed_size
         var = [i for i in range(known) if columns[i].kind != "fixed"]
         self.var_fields = [4 + 2 * i for i in var]
-        self.steps: list[tuple[int, int, Callable[[Any], Any] | None, int | None] | None] = []
-        for i in wanted:
+        # A column the row was written without is picked from a None appended to the fields.
+        self.pad = any(i >= known for i in wanted)
+        missing = 3 + 2 * known
+        picks = [4 + 2 * i if i < known else missing for i in wanted]
+        self.pick = _picker(picks)
+        self.flags = _picker([3 + 2 * i for i in wanted if i < known])
+        self.nulls = {k: 3 + 2 * i for k, i in enumerate(wanted) if i < known}
+        self.strings: list[tuple[int, int, Callable[[Any], Any]]] = []  # (k, var position, convert)
+        self.converts: list[tuple[int, Callable[[Any], Any]]] = []
+        for k, i in enumerate(wanted):
             if i >= known:
-                self.steps.append(None)
                 continue
-            position = var.index(i) if i in var else None
-            self.steps.append((3 + 2 * i, 4 + 2 * i, _python_converter(columns[i]), position))
+            convert = _python_converter(columns[i])
+            if i in var:
+                self.strings.append((k, var.index(i), convert))  # type: ignore[arg-type]
+            elif convert is not None:
+                self.converts.append((k, convert))
 
     def row(self, value: bytes) -> list[Any]:
         fields = self.struct.unpack_from(value)
-        starts = []
-        if self.var_fields:
-            at = self.fixed_size
+        if self.pad:
+            fields += (None,)
+        out = list(self.pick(fields))
+        null = {k for k, flag in self.nulls.items() if fields[flag]} if any(self.flags(fields)) else ()
+        if self.strings:
+            starts, at = [], self.fixed_size
             for field in self.var_fields:
                 starts.append(at)
                 at += fields[field]
-        out: list[Any] = []
-        for step in self.steps:
-            if step is None or fields[step[0]]:
-                out.append(None)
-                continue
-            _, at_value, convert, var = step
-            if var is not None:
-                start = starts[var]
-                out.append(convert(value[start : start + fields[at_value]]))  # type: ignore[misc]
-            else:
-                raw = fields[at_value]
-                out.append(raw if convert is None else convert(raw))
+            for k, position, convert in self.strings:
+                start = starts[position]
+                out[k] = None if k in null else convert(value[start : start + out[k]])
+        for k, convert in self.converts:
+            out[k] = None if k in null else convert(out[k])
+        for k in null:
+            out[k] = None
         return out
+
+
+def _picker(indices: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """``itemgetter(*indices)``, always giving a tuple (also for one index, or none)."""
+    if len(indices) > 1:
+        return itemgetter(*indices)
+    if indices:
+        only = indices[0]
+        return lambda fields: (fields[only],)
+    return lambda fields: ()
 
 
 def _width(column: _Column) -> int:

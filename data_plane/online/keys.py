@@ -30,6 +30,7 @@ def scan_pattern(prefix: str) -> str:
     or a group's), with the glob characters of ``prefix`` itself escaped."""
     return "".join("\\" + c if c in "*?[]\\" else c for c in prefix) + "*"
 
+
 SEPARATOR = "|"
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 

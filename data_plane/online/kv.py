@@ -67,6 +67,16 @@ class KeyValueReader:
         types = {f.name: f.type for f in schema}
         self.kinds = [key_kind(types[k], where(info)) if k in types else "str" for k in info.primary_key]
         self._single = self.kinds[0] if len(self.kinds) == 1 else None
+        self._subsets: dict[tuple[int, ...], tuple[int, ...]] = {}
+
+    def wanted(self, columns: tuple[int, ...] | None) -> tuple[int, ...]:
+        """Schema positions of the reader's columns at ``columns`` (default all), cached."""
+        if columns is None:
+            columns = tuple(range(len(self.positions)))
+        subset = self._subsets.get(columns)
+        if subset is None:
+            subset = self._subsets[columns] = tuple(self.positions[c] for c in columns)
+        return subset
 
     def keys(self, columns: Sequence[Sequence[Any]], names: Sequence[str]) -> list[str]:
         prefix = self.prefix
@@ -95,6 +105,10 @@ class KeyValueRows:
         self._found: np.ndarray | None = None
 
     @property
+    def complete(self) -> bool:
+        return all(self.values)  # a stored row is never empty
+
+    @property
     def found(self) -> np.ndarray:
         if self._found is None:
             values = self.values
@@ -107,8 +121,13 @@ class KeyValueRows:
     def arrays(self) -> list[pa.Array]:
         return self.reader.codec.decode_arrays(self.values, self.reader.positions)[0]
 
-    def pylist(self) -> list[list[Any] | None]:
-        return self.reader.codec.decode_rows(self.values, self.reader.positions)
+    def objects(
+        self, columns: tuple[int, ...] | None = None, out: np.ndarray | None = None, place: Any = None
+    ) -> np.ndarray:
+        return self.reader.codec.decode_objects(self.values, list(self.reader.wanted(columns)), out, place)
+
+    def pylist(self, columns: tuple[int, ...] | None = None) -> list[list[Any] | None]:
+        return self.reader.codec.decode_rows(self.values, self.reader.wanted(columns))
 
     @property
     def table(self) -> pa.Table:

@@ -157,7 +157,10 @@ class RedisOnlineStore(KeyValueOnlineStore):
         try:
             yield
         except redis.RedisError as exc:
-            raise BackendUnavailable(f"online store {self.config.url}: {action} failed: {exc}") from exc
+            raise self._unavailable(action, exc) from exc
+
+    def _unavailable(self, action: str, exc: Exception) -> BackendUnavailable:
+        return BackendUnavailable(f"online store {self.config.url}: {action} failed: {exc}")
 
     def _chunks(self, n: int) -> Iterator[slice]:
         step = self.config.write_chunk
@@ -210,15 +213,22 @@ class RedisOnlineStore(KeyValueOnlineStore):
 
     def _multi_get(self, keys: list[str]) -> list[bytes | None]:
         command = [pack_mget(keys)]
-        with self._errors("read"):
-            connection = self._reader()
+        connection = self._reader()
+        try:
+            return _send_and_read(connection, command)
+        except (redis.ConnectionError, redis.TimeoutError):
+            # What redis-py's own commands do: reconnect and retry, per the client's policy.
             try:
-                # What redis-py's own commands do: retry on a broken connection, reconnected.
+                connection.disconnect()
                 return connection.retry.call_with_retry(
                     lambda: _send_and_read(connection, command), lambda _: connection.disconnect()
                 )
-            finally:
-                self._idle.append(connection)
+            except redis.RedisError as exc:
+                raise self._unavailable("read", exc) from exc
+        except redis.RedisError as exc:
+            raise self._unavailable("read", exc) from exc
+        finally:
+            self._idle.append(connection)
 
     def _reader(self) -> redis.Connection:
         """An idle read connection, else a new one (made like the pool's).

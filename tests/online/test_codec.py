@@ -1,8 +1,10 @@
 """The row codec: columnar and per-row decoding agree, whatever the layout of the rows.
 
-``decode_arrays`` (numpy and Arrow over whole batches) and ``decode_rows`` (one
-``struct.unpack`` per row) are two implementations of one format; serving uses the
-first for batches and the second for a few entries, so they must give equal values,
+``decode_arrays`` (numpy and Arrow over whole batches), ``decode_objects`` (the same
+copies, as one matrix of Python values) and ``decode_rows`` (one ``struct.unpack`` per
+row) are three implementations of one format; serving uses the first for Arrow results,
+the second for Python rows of batches and the third for a few entries, so they must
+give equal values,
 equal to what was encoded, including nulls, strings, nested values, missing rows, rows
 of an older schema (fewer columns) and of a newer one (more columns).
 """
@@ -57,6 +59,11 @@ def _check(codec: RowCodec, values: list, expected: list, columns: list[str]) ->
     wanted = codec.positions(columns)
     arrays, found = codec.decode_arrays(values, wanted)
     rows = codec.decode_rows(values, wanted)
+    matrix = codec.decode_objects(values, wanted)
+    assert matrix.shape == (len(values), len(wanted))
+    want_rows = [want or [None] * len(wanted) for want in expected]
+    assert matrix.tolist() == want_rows
+    assert [list(map(type, r)) for r in matrix.tolist()] == [list(map(type, r)) for r in want_rows]
     assert found.tolist() == [v is not None for v in values]
     by_column = [a.to_pylist() for a in arrays]
     for r, (row, want) in enumerate(zip(rows, expected, strict=True)):

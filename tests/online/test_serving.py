@@ -91,11 +91,15 @@ def test_return_types(fv, return_type):
 
 
 def test_small_and_large_batches_give_identical_vectors(fv):
-    """Small batches take the Python-row path, large ones the Arrow path: same values."""
-    entries = [{"cc_num": k} for k in [1, 2, 3] * 20]
+    """Lists of a few entries are decoded row by row, of many as one matrix, and frames
+    through Arrow: three decoders, the same values (a missing row included)."""
+    entries = [{"cc_num": k} for k in [1, 2, 3, 99] * 15]
     large = fv.get_feature_vectors(entries, allow_missing=True)
-    small = [fv.get_feature_vector(e, allow_missing=True) for e in entries[:3]]
-    assert large[:3] == small
+    small = [fv.get_feature_vector(e, allow_missing=True) for e in entries[:4]]
+    arrow = fv.get_feature_vectors(entries, allow_missing=True, return_type="pyarrow").to_pylist()
+    assert large[:4] == small and small[3] == [None] * 4
+    assert large == [list(row.values()) for row in arrow]
+    assert [list(map(type, row)) for row in large] == [[type(v) for v in row.values()] for row in arrow]
     assert (
         fv.get_feature_vectors(entries[:3], allow_missing=True, return_type="dict")
         == fv.get_feature_vectors(entries, allow_missing=True, return_type="dict")[:3]
