@@ -73,3 +73,32 @@ def test_compacting_a_group_without_data_is_refused(fs):
     fg = fs.create_feature_group("empty", version=1, primary_key=["k"], event_time="ts")
     with pytest.raises(InvalidInput, match="'empty' v1: compact: the group has no data"):
         fg.compact()
+
+
+def test_time_travel_survives_delta_log_cleanup(tmp_path):
+    """delta-rs checkpoints every 100 commits and then deletes log entries past the table's
+    log retention (30 days by default); a version whose log is gone no longer loads. Ages
+    the log by 60 days and runs that checkpoint and cleanup: every commit still reads."""
+    import glob
+    import os
+    import time
+
+    import granary
+
+    project = granary.login(home=tmp_path / "home")
+    fs = project.get_feature_store()
+    fg = fs.create_feature_group("aged", version=1, primary_key=["k"], event_time="ts")
+    fg.insert(batch(0))
+    first = next(iter(fg.commit_details(limit=1).values()))["committed_on"]
+    at_first = sorted_rows(fg.read())
+    fg.insert(batch(1))
+    location = offline_location(project, "aged_v1")
+    sixty_days_ago = time.time() - 60 * 86400
+    for log in glob.glob(os.path.join(location, "_delta_log", "*.json")):
+        os.utime(log, (sixty_days_ago, sixty_days_ago))
+    table = DeltaTable(location)
+    table.create_checkpoint()
+    table.cleanup_metadata()
+
+    pd.testing.assert_frame_equal(sorted_rows(fg.read(wallclock_time=first)), at_first)
+    assert len(sorted_rows(fg.read())) == 6

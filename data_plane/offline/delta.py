@@ -18,6 +18,11 @@ from deltalake.exceptions import TableNotFoundError
 
 from data_plane.offline.base import CompactResult, WriteResult
 
+# Every version must stay readable for time travel. delta-rs checkpoints a table every
+# 100 commits and then deletes log entries older than ``logRetentionDuration`` (30 days
+# by default), after which older versions no longer load; a century keeps them all.
+TABLE_CONFIGURATION = {"delta.logRetentionDuration": "interval 36500 days"}
+
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
@@ -46,7 +51,13 @@ class DeltaOfflineStore:
     def upsert(self, location: str, table: pa.Table, keys: list[str]) -> WriteResult:
         existing = self._open(location)
         if existing is None:
-            write_deltalake(location, table, mode="append", storage_options=self.storage_options)
+            write_deltalake(
+                location,
+                table,
+                mode="append",
+                configuration=TABLE_CONFIGURATION,
+                storage_options=self.storage_options,
+            )
             return WriteResult(0, rows_inserted=table.num_rows)
         metrics = (
             existing.merge(
@@ -68,7 +79,12 @@ class DeltaOfflineStore:
 
     def overwrite(self, location: str, table: pa.Table) -> WriteResult:
         write_deltalake(
-            location, table, mode="overwrite", schema_mode="overwrite", storage_options=self.storage_options
+            location,
+            table,
+            mode="overwrite",
+            schema_mode="overwrite",
+            configuration=TABLE_CONFIGURATION,
+            storage_options=self.storage_options,
         )
         written = DeltaTable(location, storage_options=self.storage_options)
         return WriteResult(written.version(), rows_inserted=table.num_rows)
