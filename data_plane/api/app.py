@@ -5,9 +5,10 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
 from data_plane.api import errors
+from data_plane.api.fast_vectors import FastVectorsMiddleware
 from data_plane.api.middleware import BodyLimitMiddleware, MetricsMiddleware
 from data_plane.api.routers import (
     feature_groups,
@@ -59,12 +60,14 @@ def create_app(settings: DataPlaneSettings, region: Region | None = None) -> Fas
     app.state.region = region
     app.state.settings = settings
     errors.install(app)
-    api = APIRouter(prefix=API_PREFIX, responses=_ERRORS)
     # Serving first: routes are matched in order, and vectors are the latency-bound route.
+    # Each router is included straight into the app (no /api/v1 router around them):
+    # FastAPI matches every level of included routers twice per request.
     for module in (serving, feature_groups, feature_views, training_datasets, queries):
-        api.include_router(module.router)
+        app.include_router(module.router, prefix=API_PREFIX, responses=_ERRORS)
     app.include_router(health.router)
-    app.include_router(api)
+    # Innermost first: the vectors fast path runs inside the body limit and the metrics.
+    app.add_middleware(FastVectorsMiddleware, route=serving.vectors_route())
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)
     return app

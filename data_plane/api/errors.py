@@ -24,12 +24,17 @@ def _body(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"code": code, "message": message}, status_code=status)
 
 
+def granary_error_response(exc: GranaryError) -> JSONResponse:
+    """The response of a ``GranaryError``: the handler's, and the vectors fast path's."""
+    # quota errors add the quota, its limit and the current use to {code, message}
+    headers = {"Retry-After": "1"} if exc.status == 429 else None
+    return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(GranaryError)
     async def granary_error(_request: Request, exc: GranaryError) -> JSONResponse:
-        # quota errors add the quota, its limit and the current use to {code, message}
-        headers = {"Retry-After": "1"} if exc.status == 429 else None
-        return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers)
+        return granary_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -36,8 +36,7 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
+        declared = _content_length(scope)
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             await _error(send, 413, "payload_too_large", self._message(int(declared)))
             return
@@ -58,6 +57,16 @@ class BodyLimitMiddleware:
         return f"request body of {size} bytes is over this service's limit of {self.limit} bytes"
 
 
+def _content_length(scope: dict) -> bytes | None:
+    """The Content-Length header (the last one, as ``dict(headers)`` would pick), found
+    without building a dict of every header on every request."""
+    found = None
+    for name, value in scope.get("headers") or ():
+        if name == b"content-length":
+            found = value
+    return found
+
+
 async def _error(send: Any, status: int, code: str, message: str) -> None:
     body = json.dumps({"code": code, "message": message}).encode()
     await send(
@@ -75,6 +84,9 @@ class MetricsMiddleware:
 
     def __init__(self, app: Any) -> None:
         self.app = app
+        # (method, route, status) -> its histogram child: ``labels()`` takes a lock and
+        # builds a key on every call (~3 us). This holds no more than the histogram does.
+        self._children: dict[tuple[str, str, int], Any] = {}
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -94,7 +106,7 @@ class MetricsMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", "unmatched")
-            REQUEST_LATENCY.labels(scope["method"], route, str(status)).observe(elapsed)
+            self._histogram(scope["method"], route, status).observe(elapsed)
             if status >= 500 or log.isEnabledFor(logging.DEBUG):
                 log.log(
                     logging.ERROR if status >= 500 else logging.DEBUG,
@@ -106,3 +118,10 @@ class MetricsMiddleware:
                         "ms": round(elapsed * 1000, 3),
                     },
                 )
+
+    def _histogram(self, method: str, route: str, status: int) -> Any:
+        key = (method, route, status)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = REQUEST_LATENCY.labels(method, route, str(status))
+        return child
