@@ -25,10 +25,20 @@ def _api(settings, region) -> None:
     app = create_app(settings, region)
     # What exists now lives as long as the process: take it out of the cyclic collector's
     # reach, so a full collection during a request scans only young objects, not the
-    # whole app (a latency tail on the vectors route). uvicorn picks uvloop and httptools.
+    # whole app (a latency tail on the vectors route).
     gc.collect()
     gc.freeze()
-    uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_config=None, access_log=False)
+    # uvloop and httptools named, not auto-detected: without them, start-up fails instead
+    # of the latency budget quietly doubling.
+    uvicorn.run(
+        app,
+        host=settings.api_host,
+        port=settings.api_port,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+    )
 
 
 def _flight(settings, region, block: bool = True):
