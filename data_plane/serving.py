@@ -149,6 +149,7 @@ class ServingPlan:
         ``values`` may give the entries' values of some serving keys already.
         """
         values = {} if values is None else values
+        memo: dict[Any, Any] = {}
         requests = []
         for lookup in self.lookups:
             columns = []
@@ -157,7 +158,7 @@ class ServingPlan:
                 if column is None:
                     column = values[source] = [entry[source] for entry in entries]
                 columns.append(column)
-            requests.append((lookup.reader, lookup.reader.keys(columns, lookup.sources)))
+            requests.append((lookup.reader, lookup.reader.keys(columns, lookup.sources, memo)))
         return requests
 
     def get_vectors(

@@ -71,9 +71,12 @@ class GroupReader(Protocol):
     info: FeatureGroupInfo
     columns: list[str]
 
-    def keys(self, columns: Sequence[Sequence[Any]], names: Sequence[str]) -> list[Hashable]:
+    def keys(
+        self, columns: Sequence[Sequence[Any]], names: Sequence[str], memo: dict[Any, Any] | None = None
+    ) -> list[Hashable]:
         """The store keys of many primary key values, one list per key column (in
-        ``info.primary_key`` order), e.g. ``[[1, 2, 3]]`` for three entries.
+        ``info.primary_key`` order), e.g. ``[[1, 2, 3]]`` for three entries. Readers of one
+        request share ``memo`` (what is common to groups keyed by the same entry names).
 
         Raises InvalidInput naming ``names`` (the caller's names for the key columns)
         when a value has the wrong type.

@@ -316,6 +316,11 @@ class _Recipe:
             if self.var_wanted
             else None
         )
+        # When every wanted variable column is a string, ``objects`` cuts them all at once.
+        unique = [i for i in self.var_all if i in self.var_wanted]
+        plain = unique and all(columns[i].type == pa.string() for i in unique)
+        self.strings = unique if plain else []
+        self.string_slots = [self.var_all.index(i) for i in self.strings]
 
     def run(self, n: int, data: bytes, lengths: np.ndarray | None, fixed: Any, stride: int) -> list[pa.Array]:
         """Decode ``n`` rows: ``data`` all values joined, ``lengths`` their sizes (None:
@@ -353,7 +358,10 @@ class _Recipe:
             for j, fmt, convert, targets in plan.other:
                 values = map(convert, block[j].view(fmt).tolist())
                 out[:, place[targets]] = np.fromiter(values, object, count=n)[:, None]
-        if self.var_wanted:
+        if self.strings:  # every wanted variable column is a string: one take for all
+            for values, i in zip(self._strings(data, lengths, raw), self.strings, strict=True):
+                out[:, place[self.targets[i]]] = values[:, None]
+        elif self.var_wanted:
             for i, array in self._variable(data, lengths, raw, nulls).items():
                 if self.columns[i].kind == "bytes":
                     values = array.to_numpy(zero_copy_only=False)
@@ -395,9 +403,30 @@ class _Recipe:
     def _variable(
         self, data: bytes, lengths: np.ndarray | None, raw: np.ndarray, nulls: dict[int, np.ndarray | None]
     ) -> dict[int, pa.Array]:
-        """Variable columns: every row is cut into segments (fixed part, one per variable
-        column, then whatever a newer writer appended), all rows' segments form one Arrow
-        binary array over ``data`` without copying, and a column is one ``take``."""
+        """Variable columns, each one ``take`` of the rows' segments (see :meth:`_segments`)."""
+        flat, wide = self._segments(data, lengths, raw)
+        n, step = raw.shape[0], len(self.var_all) + 2
+        out = {}
+        for j, i in enumerate(self.var_all):
+            if i in self.var_wanted:
+                cut = flat.take(np.arange(j + 1, n * step, step))
+                out[i] = _var_array(cut, nulls[i], self.columns[i], wide)
+        return out
+
+    def _strings(self, data: bytes, lengths: np.ndarray | None, raw: np.ndarray) -> np.ndarray:
+        """The Python values of every wanted string column (``self.strings``), as one
+        (columns x rows) object array made by one ``take`` (nulls not applied yet)."""
+        flat, wide = self._segments(data, lengths, raw)
+        n, step = raw.shape[0], len(self.var_all) + 2
+        index = np.concatenate([np.arange(j + 1, n * step, step) for j in self.string_slots])
+        cut = flat.take(index)
+        strings = pa.Array.from_buffers(pa.large_string() if wide else pa.string(), len(cut), cut.buffers())
+        return strings.to_numpy(zero_copy_only=False).reshape(len(self.strings), n)
+
+    def _segments(self, data: bytes, lengths: np.ndarray | None, raw: np.ndarray) -> tuple[pa.Array, bool]:
+        """Every row cut into segments (fixed part, one per variable column, then whatever
+        a newer writer appended), all rows' segments as one Arrow binary array over
+        ``data`` without copying; and whether it needed 64-bit offsets."""
         n, k = raw.shape[0], len(self.var_all)
         sizes = raw[:, self.var_index].copy().view("<u4").reshape(n, k)
         segments = np.empty((n, k + 2), np.int64)
@@ -415,12 +444,7 @@ class _Recipe:
             n * (k + 2),
             [None, pa.py_buffer(ends), pa.py_buffer(data)],
         )
-        out = {}
-        for j, i in enumerate(self.var_all):
-            if i in self.var_wanted:
-                cut = flat.take(np.arange(j + 1, n * (k + 2), k + 2))
-                out[i] = _var_array(cut, nulls[i], self.columns[i], wide)
-        return out
+        return flat, wide
 
 
 class _ObjectPlan:

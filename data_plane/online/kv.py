@@ -78,19 +78,31 @@ class KeyValueReader:
             subset = self._subsets[columns] = tuple(self.positions[c] for c in columns)
         return subset
 
-    def keys(self, columns: Sequence[Sequence[Any]], names: Sequence[str]) -> list[str]:
-        prefix = self.prefix
+    def keys(
+        self, columns: Sequence[Sequence[Any]], names: Sequence[str], memo: dict[Any, list[str]] | None = None
+    ) -> list[str]:
+        """The keys under this group's prefix; ``memo`` shares the key text (the part
+        after the prefix) between groups keyed by the same entry names in one request."""
+        shape = (tuple(names), tuple(self.kinds))
+        texts = None if memo is None else memo.get(shape)
+        if texts is None:
+            texts = self._texts(columns, names)
+            if memo is not None:
+                memo[shape] = texts
+        return list(map(self.prefix.__add__, texts))
+
+    def _texts(self, columns: Sequence[Sequence[Any]], names: Sequence[str]) -> list[str]:
         if self._single is not None:
             values = columns[0]
             # The common case, integer keys, without the general checks per value.
             if self._single == "int" and set(map(type, values)) == {int}:
-                return list(map(prefix.__add__, map(str, values)))
-            return [prefix + key_value(v, self._single, names[0]) for v in values]
+                return list(map(str, values))
+            return [key_value(v, self._single, names[0]) for v in values]
         parts = [
             [key_value(v, kind, name) for v in values]
             for values, kind, name in zip(columns, self.kinds, names, strict=True)
         ]
-        return [encode_key(prefix, row, self.kinds) for row in zip(*parts, strict=True)]
+        return [encode_key("", row, self.kinds) for row in zip(*parts, strict=True)]
 
     def decode(self, values: list[bytes | None]) -> KeyValueRows:
         return KeyValueRows(self, values)
