@@ -52,6 +52,7 @@ REDIS_HOST = "127.0.0.1"
 FEAST_DB = 0
 GRANARY_DB = 1
 GRANARY_FLOOR_DB = 2
+GRANARY_REDISPY_FLOOR_DB = 3
 SEED = 20250102
 
 
@@ -335,6 +336,30 @@ def granary_redis_floor(params: dict[str, Any]) -> Serving:
     return Serving(one=lambda u: many([u]), many=many, names=names, info=base.info)
 
 
+def granary_redis_floor_redispy(params: dict[str, Any]) -> Serving:
+    """The everyday redis-py floor: ``client.mget`` of the keys Granary reads, keys
+    precomputed, replies left as bytes. redis-py packs each argument and goes through
+    its pool and command layer, which ``granary-redis-floor`` skips (as Granary does), so
+    this floor is the weaker of the two; both are reported."""
+    import redis
+    from online_granary_floor import lookup_keys
+
+    base = granary_redis(params, db=GRANARY_REDISPY_FLOOR_DB)
+    client = redis.Redis(host=REDIS_HOST, port=params["port"], db=GRANARY_REDISPY_FLOOR_DB)
+    per_user = {u: lookup_keys(base.handle, [{KEY: u}]) for u in _plan_users(params["plan"])}
+    groups = len(next(iter(per_user.values())))
+
+    def many(uids: list[int]) -> list[Any]:
+        return client.mget([per_user[u][g] for g in range(groups) for u in uids])
+
+    def names(replies: list[Any], uids: list[int]) -> list[dict[str, Any]]:
+        if any(reply is None for reply in replies):
+            return [{} for _ in uids]
+        return base.names(base.many(uids), uids)
+
+    return Serving(one=lambda u: many([u]), many=many, names=names, info=base.info)
+
+
 @dataclass(frozen=True)
 class System:
     """A system under test: its Serving factory, interpreter, and Feast needs.
@@ -357,6 +382,9 @@ SYSTEMS: dict[str, System] = {
     "granary-sqlite": System(granary_sqlite, PROJECT_PY),
     "granary-redis": System(granary_redis, PROJECT_PY, floor="granary-redis-floor"),
     "granary-redis-floor": System(granary_redis_floor, PROJECT_PY, floor="granary-redis-floor"),
+    "granary-redis-floor-redispy": System(
+        granary_redis_floor_redispy, PROJECT_PY, floor="granary-redis-floor-redispy"
+    ),
 }
 
 
