@@ -39,7 +39,10 @@ class UsageReporter:
         self._region = region
         self._control_plane = region.control_plane
         self._reported: dict[str, tuple[int, int | None]] = {}
-        self._unknown: set[str] = set()
+        # Projects the control plane did not know, with what they looked like then: asked
+        # again once they change, since the control plane writes a project to the region
+        # before it commits its own record (and operator-key projects are never known).
+        self._unknown: dict[str, tuple[int, int | None]] = {}
         self._online = redis.Redis.from_url(region.settings.redis_url) if region.settings.redis_url else None
 
     def measure(self, project: str, feature_groups: int) -> dict[str, int]:
@@ -58,19 +61,21 @@ class UsageReporter:
 
         A project is first announced with its metadata count alone (no S3 listing, no
         Redis scan): projects the control plane does not know, such as those of the
-        region's operator keys, are then never measured.
+        region's operator keys, are not measured, and asked about again only when
+        their groups or commits change.
         """
         with self._region.metadata.connect() as connection:
             current = {name: (groups, last) for name, groups, last in connection.execute(_CHANGES)}
         reported = 0
         for project, signature in current.items():
-            if project in self._unknown or self._reported.get(project) == signature:
+            if signature in (self._unknown.get(project), self._reported.get(project)):
                 continue
             if project not in self._reported and not self._control_plane.report_usage(
                 project, feature_groups=signature[0]
             ):
-                self._unknown.add(project)
+                self._unknown[project] = signature
                 continue
+            self._unknown.pop(project, None)
             self._control_plane.report_usage(project, **self.measure(project, signature[0]))
             self._reported[project] = signature
             reported += 1
