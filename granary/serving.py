@@ -253,6 +253,8 @@ def _rows(table: pa.Table) -> list[list[Any]]:
     n = table.num_rows
     if not table.num_columns:
         return []
+    if n <= 8:  # numpy's set-up costs more than a few rows of Arrow's own values
+        return [list(row) for row in zip(*(column.to_pylist() for column in table.columns), strict=True)]
     rows = np.empty((n, table.num_columns), object)
     blocks: list[tuple[list[int], pa.Array, pa.Buffer | None, int]] = []  # positions, first, buffer, end
     for j, (typ, column) in enumerate(zip(table.schema.types, table.columns, strict=True)):
