@@ -125,10 +125,19 @@ L4J
 }
 
 # Format the KRaft storage once, with a fresh random cluster id (22-char base64url uuid).
+# One id in 64 would start with "-", which the tool's argument parser takes for an option
+# ("--cluster-id: expected one argument"): such ids are drawn again.
 format_storage() {
   [[ -f "$DATA/meta.properties" ]] && return 0
   local cluster_id
-  cluster_id=$(python3 -c 'import base64,uuid;print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
+  cluster_id=$(python3 -c '
+import base64, uuid
+while True:
+    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    if not cluster_id.startswith("-"):
+        print(cluster_id)
+        break
+')
   log "formatting KRaft storage (cluster id $cluster_id)"
   kjava kafka.tools.StorageTool format -t "$cluster_id" -c "$CONF" >"$DIR/format.out" 2>&1 \
     || { cat "$DIR/format.out" >&2; die "storage format failed"; }
