@@ -215,17 +215,15 @@ class RedisOnlineStore(KeyValueOnlineStore):
         command = [pack_mget(keys)]
         connection = self._reader()
         try:
-            return _send_and_read(connection, command)
-        except (redis.ConnectionError, redis.TimeoutError):
-            # What redis-py's own commands do: reconnect and retry, per the client's policy.
             try:
+                return _send_and_read(connection, command)
+            except (redis.ConnectionError, redis.TimeoutError):
+                # What redis-py's own commands do: reconnect and retry, per the client's policy.
                 connection.disconnect()
                 return connection.retry.call_with_retry(
                     lambda: _send_and_read(connection, command), lambda _: connection.disconnect()
                 )
-            except redis.RedisError as exc:
-                raise self._unavailable("read", exc) from exc
-        except redis.RedisError as exc:
+        except redis.RedisError as exc:  # not ``_errors``: a context manager per read costs ~8 us
             raise self._unavailable("read", exc) from exc
         finally:
             self._idle.append(connection)
