@@ -16,6 +16,7 @@ from control_plane.models import ApiKey, Tenant, User
 from granary.errors import PermissionDenied, TenantSuspended, Unauthenticated
 from tenancy.keys import key_id_of, matches
 from tenancy.plans import Plan
+from tenancy.roles import effective, tenant_grants
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,18 @@ class Caller:
     @property
     def actor(self) -> str:
         return f"user:{self.user_id}"
+
+    @property
+    def tenant_grants(self) -> frozenset[str]:
+        """What the holder may do outside any one project, with a key bound as this one is."""
+        return tenant_grants(
+            is_tenant_admin=self.is_tenant_admin, bound_to_project=self.project_id is not None
+        )
+
+    @property
+    def tenant_permissions(self) -> frozenset[str]:
+        """What this key may do outside any one project: the grants narrowed by its scopes."""
+        return effective(self.tenant_grants, self.scopes)
 
 
 def bearer(authorization: str | None) -> str | None:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from control_plane.auth import Caller
 from control_plane.models import ApiKey, Membership, Project, Tenant, User
 from granary.errors import NotFound, PermissionDenied
-from tenancy.roles import Role, allows
+from tenancy.roles import KEYS_MANAGE, PROJECTS_CREATE, TENANT_ADMIN, Role, allows
 
 
 class TenantScope:
@@ -28,11 +28,20 @@ class TenantScope:
             stmt = stmt.with_for_update()
         return self.session.scalars(stmt).one()
 
-    def require_tenant_admin(self, what: str) -> None:
-        if not self.caller.is_tenant_admin:
-            raise PermissionDenied(f"{what}: only tenant admins of '{self.caller.tenant_name}' may do this")
-        if self.caller.project_id is not None or "*" not in self.caller.scopes:
-            raise PermissionDenied(f"{what}: needs an unrestricted key (scope '*', no project binding)")
+    def require(self, permission: str, what: str) -> None:
+        """Refuse ``what`` unless the caller's key holds the tenant-wide ``permission``."""
+        caller = self.caller
+        if permission in caller.tenant_permissions:
+            return
+        if permission in caller.tenant_grants:
+            why = f"API key {caller.key_id} has scopes {list(caller.scopes)}"
+            if permission in (PROJECTS_CREATE, TENANT_ADMIN):
+                why += " and this needs scope '*'"
+        elif caller.project_id is not None:
+            why = f"API key {caller.key_id} is bound to one project; this needs a key bound to none"
+        else:
+            why = f"user '{caller.email}' is not a tenant admin of '{caller.tenant_name}'"
+        raise PermissionDenied(f"{what}: needs '{permission}': {why}")
 
     # -------------------------------------------------------------- users
     def users(self) -> list[User]:
@@ -102,14 +111,16 @@ class TenantScope:
             raise missing
         return project, effective
 
-    def authorize(self, name: str, permission: str, *, for_update: bool = False) -> tuple[Project, Role]:
+    def authorize(
+        self, name: str, permission: str, *, for_update: bool = False, what: str = ""
+    ) -> tuple[Project, Role]:
         """The project, if the caller's role and key scopes allow ``permission`` on it."""
         project, role = self.project(name, for_update=for_update)
         assert role is not None
         if not allows(role, list(self.caller.scopes), permission):
             raise PermissionDenied(
-                f"project '{name}': '{permission}' is not allowed for role '{role}' "
-                f"with key scopes {list(self.caller.scopes)}"
+                f"{what or 'this'}: needs '{permission}' on project '{name}': not allowed for role "
+                f"'{role}' with key scopes {list(self.caller.scopes)}"
             )
         return project, role
 
@@ -120,19 +131,41 @@ class TenantScope:
         return Role.OWNER if self.caller.is_tenant_admin else None
 
     # -------------------------------------------------------------- keys
+    def _keys(self):
+        """Keys the caller can reach: of its tenant and, for a project-bound key, of that project."""
+        stmt = select(ApiKey).where(ApiKey.tenant_id == self.caller.tenant_id)
+        if self.caller.project_id is not None:
+            stmt = stmt.where(ApiKey.project_id == self.caller.project_id)
+        return stmt
+
     def key(self, key_id: str) -> ApiKey:
-        key = self.session.scalar(
-            select(ApiKey).where(ApiKey.tenant_id == self.caller.tenant_id, ApiKey.key_id == key_id)
-        )
+        key = self.session.scalar(self._keys().where(ApiKey.key_id == key_id))
         if key is None:
             raise NotFound(f"API key {key_id} does not exist in tenant '{self.caller.tenant_name}'")
         return key
 
     def own_keys(self) -> list[tuple[ApiKey, str | None]]:
         stmt = (
-            select(ApiKey, Project.name)
+            self._keys()
+            .add_columns(Project.name)
             .outerjoin(Project, Project.id == ApiKey.project_id)
-            .where(ApiKey.tenant_id == self.caller.tenant_id, ApiKey.user_id == self.caller.user_id)
+            .where(ApiKey.user_id == self.caller.user_id)
             .order_by(ApiKey.created_at)
         )
         return [(k, p) for k, p in self.session.execute(stmt)]
+
+    def may_manage_key(self, key: ApiKey) -> bool:
+        """Whether the caller may revoke ``key``: its own, or another user's as that key's
+        project owner, or as a tenant admin, in each case with ``keys:manage`` in scope."""
+        caller = self.caller
+        if KEYS_MANAGE not in caller.tenant_permissions:
+            return False
+        if key.user_id == caller.user_id:
+            return True
+        if key.project_id is None:
+            return caller.is_tenant_admin and caller.project_id is None
+        name = self.session.scalar(select(Project.name).where(Project.id == key.project_id))
+        if name is None:
+            return False
+        _, role = self.project(name)
+        return allows(role, list(caller.scopes), KEYS_MANAGE)

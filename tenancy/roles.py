@@ -11,11 +11,18 @@ role               may
 
 API keys carry *scopes*: permission names, or ``"*"`` for all the holder's role
 allows. A call is allowed when the role grants the permission **and** the key's
-scopes include it, so a key never exceeds its holder's role.
+scopes include it, so a key never exceeds its holder's role (:func:`effective`).
+
+Outside any one project a user holds tenant-wide grants (:func:`tenant_grants`): every
+user reads the projects they belong to and manages their own keys; creating projects
+and administering the tenant (users, usage, audit, every user's keys) need a key with
+scope ``"*"`` that is bound to no project, since those two are not scope names.
+Keys minted by ``POST /v1/login`` have scope ``"*"``: a session holds the whole role.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 from granary.errors import InvalidInput
@@ -48,6 +55,10 @@ ALL_SCOPES = (
     PROJECT_DELETE,
 )
 
+#: Tenant-wide permissions no scope name grants: only ``"*"`` carries them.
+PROJECTS_CREATE = "projects:create"
+TENANT_ADMIN = "tenant:admin"
+
 _SCIENTIST = frozenset({READ, FEATURE_VIEWS_WRITE, TRAINING_DATA_WRITE, MODELS_WRITE})
 PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.VIEWER: frozenset({READ}),
@@ -64,8 +75,26 @@ def validate_scopes(scopes: list[str]) -> list[str]:
     return sorted(set(scopes))
 
 
+def effective(granted: Iterable[str], scopes: Iterable[str]) -> frozenset[str]:
+    """What a key may do: what its holder is granted, narrowed by the key's scopes."""
+    granted, scopes = frozenset(granted), frozenset(scopes)
+    return granted if "*" in scopes else granted & scopes
+
+
+def tenant_grants(*, is_tenant_admin: bool, bound_to_project: bool) -> frozenset[str]:
+    """What a user may do outside any one project, before the key's scopes narrow it.
+
+    A key bound to a project keeps to that project: it lists only it and manages only
+    keys bound to it, and never creates projects or administers the tenant.
+    """
+    grants = {READ, KEYS_MANAGE}
+    if not bound_to_project:
+        grants.add(PROJECTS_CREATE)
+        if is_tenant_admin:
+            grants.add(TENANT_ADMIN)
+    return frozenset(grants)
+
+
 def allows(role: Role | None, scopes: list[str], permission: str) -> bool:
     """Whether a key with ``scopes`` held by a member with ``role`` may do ``permission``."""
-    if role is None or permission not in PERMISSIONS[role]:
-        return False
-    return "*" in scopes or permission in scopes
+    return role is not None and permission in effective(PERMISSIONS[role], scopes)

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import sessionmaker
 
+from control_plane.api.access import PUBLIC
 from control_plane.api.deps import Services, client_ip
 from control_plane.api.routers import admin_audit, internal, keys, projects, signup, tenant, tenants
 from control_plane.db import open_database
@@ -84,7 +85,7 @@ def create_app(
     for module in (signup, tenants, admin_audit, tenant, projects, keys, internal):
         app.include_router(module.router)
 
-    @app.get("/healthz", tags=["health"])
+    @app.get("/healthz", tags=["health"], dependencies=[PUBLIC])
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 

@@ -11,7 +11,7 @@ from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from control_plane import access_events
-from control_plane.auth import Caller, authenticate_key, bearer, check_token
+from control_plane.auth import Caller, authenticate_key, bearer
 from control_plane.mail import Mailer
 from control_plane.models import AuditEvent
 from control_plane.regions import Regions
@@ -70,24 +70,6 @@ def get_scope(caller: CallerDep, uow: UowDep) -> TenantScope:
 
 
 ScopeDep = Annotated[TenantScope, Depends(get_scope)]
-
-
-def require_admin(request: Request, services: ServicesDep, authorization: AuthHeader = None) -> str:
-    check_token(bearer(authorization), services.settings.admin_token.get_secret_value(), "admin")
-    request.state.actor = "admin"
-    return "admin"
-
-
-AdminDep = Annotated[str, Depends(require_admin)]
-
-
-def require_region(request: Request, services: ServicesDep, authorization: AuthHeader = None) -> str:
-    check_token(bearer(authorization), services.settings.region_token.get_secret_value(), "internal")
-    request.state.actor = "region"
-    return "region"
-
-
-RegionDep = Annotated[str, Depends(require_region)]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from control_plane.api.deps import AdminDep, UowDep
+from control_plane.api.access import AdminDep
+from control_plane.api.deps import UowDep
 from control_plane.models import AuditEvent, Tenant
 from control_plane.schemas import AuditPublic
 from granary.errors import NotFound

@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
-from control_plane.api.deps import InfoDep, RegionDep, ServicesDep, UowDep
+from control_plane.api.access import RegionDep
+from control_plane.api.deps import InfoDep, ServicesDep, UowDep
 from control_plane.auth import authenticate_key
 from control_plane.handlers import GAUGES, tenant_total
 from control_plane.models import Membership, Project, Tenant, UsageGauge

@@ -5,30 +5,37 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from sqlalchemy import func, select
 
-from control_plane.api.deps import InfoDep, ScopeDep, ServicesDep, UowDep
+from control_plane.api.access import (
+    MemberManager,
+    ProjectCreator,
+    ProjectDeleter,
+    ProjectReader,
+    Reader,
+)
+from control_plane.api.deps import InfoDep, ServicesDep, UowDep
 from control_plane.handlers import clean_region, project_public, usage_of
 from control_plane.models import Membership, Project, User, new_id
 from control_plane.regions import ProjectScope
 from control_plane.schemas import MemberPublic, MemberPut, ProjectCreate, ProjectPublic, ProjectUsage
 from control_plane.uow import UnitOfWork
-from granary.errors import AlreadyExists, BackendUnavailable, InvalidInput, NotFound, PermissionDenied
+from granary.errors import AlreadyExists, BackendUnavailable, InvalidInput, NotFound
 from tenancy.plans import Plan
 from tenancy.quotas import check_count
-from tenancy.roles import MEMBERS_MANAGE, PROJECT_DELETE, READ, Role
+from tenancy.roles import Role
 
 router = APIRouter(prefix="/v1/projects", tags=["projects"])
 
 
 @router.post("", status_code=201, response_model=ProjectPublic)
-def create_project(body: ProjectCreate, scope: ScopeDep, uow: UowDep, services: ServicesDep, info: InfoDep):
+def create_project(
+    body: ProjectCreate, scope: ProjectCreator, uow: UowDep, services: ServicesDep, info: InfoDep
+):
     """Create a project in the tenant's home region; the caller becomes its owner.
 
     The tenant row is locked for the count, so two concurrent creates cannot both
     squeeze under the ``projects`` quota.
     """
     caller = scope.caller
-    if caller.project_id is not None or "*" not in caller.scopes:
-        raise PermissionDenied("creating a project needs an unrestricted key (scope '*', no project binding)")
     tenant = scope.tenant(for_update=True)
     plan = Plan.model_validate(tenant.plan)  # as of the lock, not as of authentication
     check_count(
@@ -75,28 +82,29 @@ def create_project(body: ProjectCreate, scope: ScopeDep, uow: UowDep, services: 
 
 
 @router.get("", response_model=list[ProjectPublic])
-def list_projects(scope: ScopeDep, services: ServicesDep) -> list[ProjectPublic]:
+def list_projects(scope: Reader, services: ServicesDep) -> list[ProjectPublic]:
     return [
         project_public(p, scope.caller.tenant_name, role, services.settings) for p, role in scope.projects()
     ]
 
 
 @router.get("/{name}", response_model=ProjectPublic)
-def get_project(name: str, scope: ScopeDep, services: ServicesDep) -> ProjectPublic:
-    project, role = scope.authorize(name, READ)
-    return project_public(project, scope.caller.tenant_name, role, services.settings)
+def get_project(name: str, access: ProjectReader, services: ServicesDep) -> ProjectPublic:
+    return project_public(access.project, access.scope.caller.tenant_name, access.role, services.settings)
 
 
 @router.delete("/{name}", status_code=204)
-def delete_project(name: str, scope: ScopeDep, uow: UowDep, services: ServicesDep, info: InfoDep) -> Response:
+def delete_project(
+    name: str, access: ProjectDeleter, uow: UowDep, services: ServicesDep, info: InfoDep
+) -> Response:
     """Remove the project's data from its region, then its rows here.
 
     The project is first marked ``deleting`` (committed); if the region fails the
     answer is 503 and calling DELETE again finishes the job.
     """
-    project, _ = scope.authorize(name, PROJECT_DELETE, for_update=True)
+    project = access.project
     project.status = "deleting"
-    uow.audit(info.by(scope.caller, "project.delete", name, 204, project_id=project.id))
+    uow.audit(info.by(access.scope.caller, "project.delete", name, 204, project_id=project.id))
     uow.commit()
     clean_region(services.regions, project)
     with UnitOfWork(services.sessions) as second:
@@ -108,9 +116,9 @@ def delete_project(name: str, scope: ScopeDep, uow: UowDep, services: ServicesDe
 
 
 @router.get("/{name}/usage", response_model=ProjectUsage)
-def project_usage(name: str, scope: ScopeDep, services: ServicesDep) -> ProjectUsage:
-    project, _ = scope.authorize(name, READ)
-    usage = usage_of(scope.session, services.limiter, scope.tenant(), project_id=project.id)
+def project_usage(name: str, access: ProjectReader, services: ServicesDep) -> ProjectUsage:
+    scope = access.scope
+    usage = usage_of(scope.session, services.limiter, scope.tenant(), project_id=access.project.id)
     return usage.projects[0]
 
 
@@ -137,15 +145,14 @@ def _owners(session, project_id: str) -> int:
 
 
 @router.get("/{name}/members", response_model=list[MemberPublic])
-def list_members(name: str, scope: ScopeDep) -> list[MemberPublic]:
-    project, _ = scope.authorize(name, READ)
-    return _members(scope.session, project.id)
+def list_members(name: str, access: ProjectReader) -> list[MemberPublic]:
+    return _members(access.scope.session, access.project.id)
 
 
 @router.put("/{name}/members/{email}", response_model=MemberPublic)
-def put_member(name: str, email: str, body: MemberPut, scope: ScopeDep, uow: UowDep, info: InfoDep):
+def put_member(name: str, email: str, body: MemberPut, access: MemberManager, uow: UowDep, info: InfoDep):
     """Add a user of the same tenant to the project, or change their role."""
-    project, _ = scope.authorize(name, MEMBERS_MANAGE, for_update=True)
+    project, scope = access.project, access.scope
     user = scope.user_by_email(email)
     member = uow.session.get(Membership, (project.id, user.id))
     if member is None:
@@ -165,8 +172,8 @@ def put_member(name: str, email: str, body: MemberPut, scope: ScopeDep, uow: Uow
 
 
 @router.delete("/{name}/members/{email}", status_code=204)
-def remove_member(name: str, email: str, scope: ScopeDep, uow: UowDep, info: InfoDep) -> Response:
-    project, _ = scope.authorize(name, MEMBERS_MANAGE, for_update=True)
+def remove_member(name: str, email: str, access: MemberManager, uow: UowDep, info: InfoDep) -> Response:
+    project, scope = access.project, access.scope
     user = scope.user_by_email(email)
     member = uow.session.get(Membership, (project.id, user.id))
     if member is None:

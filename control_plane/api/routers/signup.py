@@ -10,6 +10,7 @@ import secrets
 from fastapi import APIRouter
 from sqlalchemy import select
 
+from control_plane.api.access import PUBLIC
 from control_plane.api.deps import InfoDep, ServicesDep, UowDep
 from control_plane.handlers import issue_key, utcnow
 from control_plane.models import ApiKey, EmailVerification, PasswordReset, Tenant, User, new_id
@@ -29,7 +30,7 @@ from control_plane.throttle import LoginThrottle
 from granary.errors import InvalidInput, PermissionDenied, TenantSuspended, Unauthenticated
 from tenancy.plans import free_plan
 
-router = APIRouter(prefix="/v1", tags=["signup"])
+router = APIRouter(prefix="/v1", tags=["signup"], dependencies=[PUBLIC])
 
 
 def _token_hash(token: str) -> str:

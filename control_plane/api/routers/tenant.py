@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from control_plane.api.deps import InfoDep, ScopeDep, ServicesDep, UowDep
+from control_plane.api.access import Reader, TenantAdmin
+from control_plane.api.deps import InfoDep, ServicesDep, UowDep
 from control_plane.handlers import tenant_public, usage_of, utcnow
 from control_plane.models import AuditEvent, User, new_id
 from control_plane.schemas import AuditPublic, TenantPublic, UsagePublic, UserCreate, UserPublic
@@ -28,22 +29,20 @@ def _user_public(user: User) -> UserPublic:
 
 
 @router.get("/tenant", response_model=TenantPublic)
-def my_tenant(scope: ScopeDep) -> TenantPublic:
+def my_tenant(scope: Reader) -> TenantPublic:
     return tenant_public(scope.tenant())
 
 
 @router.get("/users", response_model=list[UserPublic])
-def list_users(scope: ScopeDep) -> list[UserPublic]:
-    scope.require_tenant_admin("list users")
+def list_users(scope: TenantAdmin) -> list[UserPublic]:
     return [_user_public(u) for u in scope.users()]
 
 
 @router.post("/users", status_code=201, response_model=UserPublic)
 def create_user(
-    body: UserCreate, scope: ScopeDep, uow: UowDep, services: ServicesDep, info: InfoDep
+    body: UserCreate, scope: TenantAdmin, uow: UowDep, services: ServicesDep, info: InfoDep
 ) -> UserPublic:
     """Add a user to the tenant (enterprise directories); they are trusted, so verified at once."""
-    scope.require_tenant_admin("create users")
     if uow.session.scalar(select(User.id).where(User.email == body.email)):
         raise AlreadyExists(f"a user with email '{body.email}' already exists")
     user = User(
@@ -61,21 +60,19 @@ def create_user(
 
 
 @router.get("/usage", response_model=UsagePublic)
-def my_usage(scope: ScopeDep, services: ServicesDep) -> UsagePublic:
-    scope.require_tenant_admin("read tenant usage")
+def my_usage(scope: TenantAdmin, services: ServicesDep) -> UsagePublic:
     return usage_of(scope.session, services.limiter, scope.tenant())
 
 
 @router.get("/audit", response_model=list[AuditPublic])
 def audit_log(
-    scope: ScopeDep,
+    scope: TenantAdmin,
     since: dt.datetime | None = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
     before_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditPublic]:
     """The tenant's audit trail, newest first; page with ``before_id``."""
-    scope.require_tenant_admin("read the audit log")
     stmt = select(AuditEvent).where(AuditEvent.tenant_id == scope.caller.tenant_id)
     if since is not None:
         stmt = stmt.where(AuditEvent.at >= since)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from sqlalchemy import select
 
-from control_plane.api.deps import AdminDep, InfoDep, ServicesDep, UowDep
+from control_plane.api.access import AdminDep
+from control_plane.api.deps import InfoDep, ServicesDep, UowDep
 from control_plane.handlers import clean_region, issue_key, tenant_public, usage_of, utcnow
 from control_plane.models import Project, Tenant, User, new_id
 from control_plane.schemas import TenantCreate, TenantCreated, TenantPublic, TenantUpdate, UsagePublic
