@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine
+
+from tenancy import migrate
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 VERSION_TABLE = "cp_alembic_version"
@@ -21,8 +21,5 @@ def open_database(url: str, *, migrate: bool = True) -> Engine:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    """Migrate to ``revision``; safe while other control plane processes start too."""
+    migrate.upgrade(engine, MIGRATIONS, VERSION_TABLE, revision)

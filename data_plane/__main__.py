@@ -1,7 +1,10 @@
 """Run a data plane service: ``python -m data_plane api|flight|materializer|all``.
 
 Settings come from ``GRANARY_*`` variables (``source .regions/NAME/env``). ``all``
-runs the three in one process (threads) for a laptop; production runs them apart.
+runs the three in one process (threads) for a laptop; production runs them apart, in
+any order or all at once: each migrates the metadata database first, serialized by a
+PostgreSQL advisory lock. ``migrate`` only migrates, for a deploy step that wants the
+schema at head before any service starts.
 ``create-key PROJECT`` prints a new operator API key for a project; tenants' keys come
 from the control plane (``GRANARY_CONTROL_PLANE_URL``). With a control plane the
 materializer also reports each project's sizes to it.
@@ -67,16 +70,23 @@ def _materializer(settings, region, stop: threading.Event) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m data_plane")
-    parser.add_argument("service", choices=["api", "flight", "materializer", "all", "create-key"])
+    parser.add_argument("service", choices=["api", "flight", "materializer", "all", "migrate", "create-key"])
     parser.add_argument("project", nargs="?", help="for create-key")
     args = parser.parse_args(argv)
 
     from data_plane import logs
-    from data_plane.region import Region
+    from data_plane.region import Region, migrate_metadata
     from data_plane.settings import DataPlaneSettings
 
     settings = DataPlaneSettings()
     logs.configure(settings.log_level, args.service)
+    if args.service == "migrate":
+        from sqlalchemy import create_engine
+
+        engine = create_engine(settings.pg_url)
+        migrate_metadata(engine)
+        engine.dispose()
+        return 0
     region = Region(settings)
     if args.service == "create-key":
         if not args.project:

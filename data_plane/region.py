@@ -67,13 +67,22 @@ def _control_plane(
     return client, events, RateLimiter(shared, prefix=f"{prefix}:rl")
 
 
+def migrate_metadata(metadata: Engine) -> None:
+    """Bring the region's metadata and tenancy tables to head.
+
+    Every service does this when it starts; any number may start at once (each history
+    migrates under a PostgreSQL advisory lock, see :mod:`tenancy.migrate`).
+    """
+    upgrade_metadata(metadata)
+    upgrade_tenancy(metadata)
+
+
 class Region:
     def __init__(self, settings: DataPlaneSettings, migrate: bool = True) -> None:
         self.settings = settings
         self.metadata = _metadata_engine(settings.pg_url)
         if migrate:
-            upgrade_metadata(self.metadata)
-            upgrade_tenancy(self.metadata)
+            migrate_metadata(self.metadata)
         self.s3 = S3Config(
             endpoint=settings.s3_endpoint,
             access_key=settings.s3_access_key,

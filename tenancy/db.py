@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine
+
+from tenancy import migrate
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 VERSION_TABLE = "tenancy_alembic_version"
 
 
 def upgrade(engine: Engine) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    migrate.upgrade(engine, MIGRATIONS, VERSION_TABLE)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+
+from tenancy import migrate
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -32,8 +32,5 @@ def open_metadata(url: str) -> Engine:
 
 
 def upgrade(engine: Engine) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    """Migrate to head; safe while the region's other services start and migrate too."""
+    migrate.upgrade(engine, MIGRATIONS)
