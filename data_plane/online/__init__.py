@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from data_plane.online.base import OnlineStore
-from granary.errors import InvalidInput
+from granary.errors import InvalidInput, NotSupported
 
 
 def connect(url: str | None, home: str | Path, project: str) -> OnlineStore:
@@ -23,7 +23,15 @@ def connect(url: str | None, home: str | Path, project: str) -> OnlineStore:
 
         return SQLiteOnlineStore(url[len("sqlite:///") :], project)
     if url.startswith("redis://"):
-        from data_plane.online.redis import RedisOnlineStore, RedisOnlineStoreConfig
+        try:
+            from data_plane.online.redis import RedisOnlineStore, RedisOnlineStoreConfig
+        except ModuleNotFoundError as exc:
+            if exc.name != "redis":
+                raise
+            raise NotSupported(
+                f"online store {url!r}: the Redis online store needs the redis extra: "
+                "pip install 'granary[redis]'"
+            ) from exc
 
         return RedisOnlineStore(RedisOnlineStoreConfig.from_url(url), project)
     raise InvalidInput(f"online store {url!r}: expected redis://host:port/db or sqlite:///path")

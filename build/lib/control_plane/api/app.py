@@ -1,0 +1,156 @@
+"""``create_app(settings)``: the control plane's FastAPI application."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+import redis
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import sessionmaker
+
+from control_plane.api.deps import Services, client_ip
+from control_plane.api.routers import admin_audit, internal, keys, projects, signup, tenant, tenants
+from control_plane.db import open_database
+from control_plane.mail import Mailer, SmtpMailer
+from control_plane.models import AuditEvent
+from control_plane.regions import Regions
+from control_plane.settings import ControlPlaneSettings
+from granary.errors import GranaryError
+from tenancy.passwords import Passwords
+from tenancy.quotas import RateLimiter
+
+log = logging.getLogger(__name__)
+
+MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def create_app(
+    settings: ControlPlaneSettings,
+    *,
+    regions: Regions | None = None,
+    mailer: Mailer | None = None,
+    migrate: bool = True,
+) -> FastAPI:
+    """Build the service. Connections open here; nothing happens at import time.
+
+    Args:
+        settings: built by the entrypoint (or a test) and passed down.
+        regions: region clients; default built from ``settings.regions``.
+        mailer: outgoing mail; default SMTP to ``settings.smtp_host:smtp_port``.
+        migrate: bring the database schema to head first.
+    """
+    engine = open_database(settings.database_url, migrate=migrate)
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+    services = Services(
+        settings=settings,
+        sessions=sessionmaker(engine, expire_on_commit=False),
+        redis=client,
+        limiter=RateLimiter(client, prefix=f"{settings.redis_prefix}:rl"),
+        regions=regions or Regions.from_settings(settings.regions),
+        passwords=Passwords(
+            settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
+        ),
+        mailer=mailer
+        or SmtpMailer(
+            settings.smtp_host, settings.smtp_port, settings.mail_from, settings.smtp_timeout_seconds
+        ),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        services.regions.close()
+        client.close()
+        engine.dispose()
+
+    app = FastAPI(
+        title="Granary control plane",
+        version="1",
+        lifespan=lifespan,
+        responses={
+            400: {"description": "invalid input"},
+            401: {"description": "missing or unknown API key"},
+            403: {"description": "not allowed, tenant suspended or quota exceeded"},
+            404: {"description": "not found (or another tenant's)"},
+            429: {"description": "rate limit exceeded"},
+        },
+    )
+    app.state.services = services
+    for module in (signup, tenants, admin_audit, tenant, projects, keys, internal):
+        app.include_router(module.router)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.exception_handler(GranaryError)
+    async def granary_error(_request: Request, exc: GranaryError) -> JSONResponse:
+        headers = {}
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
+        return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for err in exc.errors()[:5]:
+            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+            parts.append(f"{where}: {err.get('msg')}")
+        return JSONResponse({"code": "invalid_input", "message": "; ".join(parts)}, status_code=422)
+
+    @app.exception_handler(IntegrityError)
+    async def conflict(_request: Request, exc: IntegrityError) -> JSONResponse:
+        # two concurrent requests raced for one unique name; anything else is a bug
+        if getattr(exc.orig, "sqlstate", None) != "23505":
+            raise exc
+        return JSONResponse(
+            {
+                "code": "already_exists",
+                "message": f"conflicting concurrent change: {exc.orig}".splitlines()[0],
+            },
+            status_code=409,
+        )
+
+    @app.exception_handler(OperationalError)
+    async def db_down(_request: Request, exc: OperationalError) -> JSONResponse:
+        return JSONResponse(
+            {"code": "backend_unavailable", "message": "control plane database is unavailable"},
+            status_code=503,
+        )
+
+    @app.middleware("http")
+    async def audit_refusals(request: Request, call_next):
+        """Record mutating calls answered with an error: successes are audited by their handler."""
+        response = await call_next(request)
+        if request.method in MUTATING and response.status_code >= 400:
+            caller = getattr(request.state, "caller", None)
+            event = AuditEvent(
+                tenant_id=caller.tenant_id if caller else None,
+                actor=caller.actor if caller else getattr(request.state, "actor", "anonymous"),
+                key_id=caller.key_id if caller else None,
+                action="http.refused" if response.status_code < 500 else "http.failed",
+                target="",
+                method=request.method,
+                path=request.url.path[:512],
+                status=response.status_code,
+                client_ip=client_ip(request),
+                detail={},
+            )
+            try:
+                await run_in_threadpool(_append, services.sessions, event)
+            except Exception:  # the caller already has its answer; never hide the failure
+                log.exception("could not append audit event for %s %s", request.method, request.url.path)
+        return response
+
+    return app
+
+
+def _append(sessions: sessionmaker, event: AuditEvent) -> None:
+    with sessions() as session, session.begin():
+        session.add(event)

@@ -1,0 +1,144 @@
+"""Dependencies of the routes, as ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+import redis
+from fastapi import Depends, Header, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from control_plane import access_events
+from control_plane.auth import Caller, authenticate_key, bearer, check_token
+from control_plane.mail import Mailer
+from control_plane.models import AuditEvent
+from control_plane.regions import Regions
+from control_plane.repository import TenantScope
+from control_plane.settings import ControlPlaneSettings
+from control_plane.uow import UnitOfWork
+from tenancy.passwords import Passwords
+from tenancy.quotas import RateLimiter
+
+
+@dataclass
+class Services:
+    """Everything the routes share, built once by ``create_app``."""
+
+    settings: ControlPlaneSettings
+    sessions: sessionmaker[Session]
+    redis: redis.Redis
+    limiter: RateLimiter
+    regions: Regions
+    mailer: Mailer
+    passwords: Passwords
+
+    def access_changed(self, tenant_id: str | None) -> None:
+        access_events.publish(self.redis, self.settings.redis_prefix, tenant_id)
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_uow(services: ServicesDep) -> Iterator[UnitOfWork]:
+    with UnitOfWork(services.sessions, services.access_changed) as uow:
+        yield uow
+
+
+UowDep = Annotated[UnitOfWork, Depends(get_uow)]
+
+AuthHeader = Annotated[str | None, Header(alias="Authorization", include_in_schema=False)]
+
+
+def get_caller(request: Request, services: ServicesDep, authorization: AuthHeader = None) -> Caller:
+    with services.sessions() as session:
+        caller = authenticate_key(session, bearer(authorization))
+    request.state.caller = caller
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def get_scope(caller: CallerDep, uow: UowDep) -> TenantScope:
+    return TenantScope(uow.session, caller)
+
+
+ScopeDep = Annotated[TenantScope, Depends(get_scope)]
+
+
+def require_admin(request: Request, services: ServicesDep, authorization: AuthHeader = None) -> str:
+    check_token(bearer(authorization), services.settings.admin_token.get_secret_value(), "admin")
+    request.state.actor = "admin"
+    return "admin"
+
+
+AdminDep = Annotated[str, Depends(require_admin)]
+
+
+def require_region(request: Request, services: ServicesDep, authorization: AuthHeader = None) -> str:
+    check_token(bearer(authorization), services.settings.region_token.get_secret_value(), "internal")
+    request.state.actor = "region"
+    return "region"
+
+
+RegionDep = Annotated[str, Depends(require_region)]
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    method: str
+    path: str
+    client_ip: str
+
+    def event(
+        self,
+        *,
+        actor: str,
+        action: str,
+        tenant_id: str | None,
+        target: str = "",
+        status: int = 200,
+        key_id: str | None = None,
+        detail: dict | None = None,
+    ) -> AuditEvent:
+        return AuditEvent(
+            tenant_id=tenant_id,
+            actor=actor,
+            key_id=key_id,
+            action=action,
+            target=target,
+            method=self.method,
+            path=self.path[:512],
+            status=status,
+            client_ip=self.client_ip,
+            detail=detail or {},
+        )
+
+    def by(self, caller: Caller, action: str, target: str = "", status: int = 200, **detail) -> AuditEvent:
+        return self.event(
+            actor=caller.actor,
+            key_id=caller.key_id,
+            action=action,
+            tenant_id=caller.tenant_id,
+            target=target,
+            status=status,
+            detail=detail,
+        )
+
+
+def client_ip(request: Request) -> str:
+    # The peer address: X-Forwarded-For is not trusted (no proxy is configured in front).
+    return request.client.host if request.client else ""
+
+
+def get_request_info(request: Request) -> RequestInfo:
+    return RequestInfo(request.method, request.url.path, client_ip(request))
+
+
+InfoDep = Annotated[RequestInfo, Depends(get_request_info)]

@@ -1,0 +1,263 @@
+"""Request and response bodies (``XCreate`` in, ``XPublic`` out)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from granary.errors import InvalidInput
+from tenancy.plans import Plan, Quotas, SlaTier
+from tenancy.roles import Role
+
+Email = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        to_lower=True,
+        min_length=3,
+        max_length=320,
+        pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$",
+    ),
+]
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{1,62}$")]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SignupCreate(_In):
+    email: Email
+    password: Password
+
+
+class SignupPublic(BaseModel):
+    status: str = "verification_sent"
+    email: str
+
+
+class VerifyCreate(_In):
+    token: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class VerifyPublic(BaseModel):
+    email: str
+    tenant: str
+    verified: bool = True
+
+
+class PasswordResetCreate(_In):
+    email: Email
+
+
+class PasswordResetRequested(BaseModel):
+    #: The same for unknown addresses: the answer reveals no account.
+    status: str = "reset_mail_sent_if_registered"
+    email: str
+
+
+class PasswordResetConfirm(_In):
+    token: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    password: Password
+
+
+class PasswordResetDone(BaseModel):
+    email: str
+    #: Keys issued by ``login`` before the reset, now revoked; named keys are kept.
+    revoked_login_keys: int
+
+
+class LoginCreate(_In):
+    email: Email
+    password: Password
+
+
+class ApiKeyCreated(BaseModel):
+    """The only response that ever contains the plaintext key."""
+
+    key_id: str
+    api_key: str
+    name: str
+    project: str | None
+    scopes: list[str]
+    tenant: str
+
+
+class LoginPublic(ApiKeyCreated):
+    email: str
+
+
+class PlanIn(_In):
+    name: str = "enterprise"
+    quotas: Quotas = Field(default_factory=Quotas)
+    allowed_regions: list[str] = Field(default_factory=list)
+    home_region: str
+    sla_tier: SlaTier = "standard"
+
+    def to_plan(self) -> Plan:
+        try:
+            return Plan(**self.model_dump())
+        except ValidationError as exc:
+            raise InvalidInput(f"plan: {exc.errors()[0]['msg']}") from exc
+
+
+class TenantCreate(_In):
+    name: Name
+    plan: PlanIn
+    admin_email: Email
+    admin_password: Password | None = None
+
+
+class QuotasPatch(_In):
+    projects: int | None = Field(default=None, ge=0)
+    feature_groups_per_project: int | None = Field(default=None, ge=0)
+    offline_bytes: int | None = Field(default=None, ge=0)
+    online_rows: int | None = Field(default=None, ge=0)
+    online_reads_per_second: float | None = Field(default=None, ge=0)
+    ingestion_rows_per_second: float | None = Field(default=None, ge=0)
+    model_deployments: int | None = Field(default=None, ge=0)
+
+
+class TenantUpdate(_In):
+    plan_name: str | None = Field(default=None, min_length=1, max_length=64)
+    quotas: QuotasPatch | None = None
+    allowed_regions: list[str] | None = None
+    home_region: str | None = None
+    sla_tier: SlaTier | None = None
+
+
+class TenantPublic(BaseModel):
+    id: str
+    name: str
+    kind: str
+    status: str
+    plan: Plan
+    created_at: dt.datetime
+    suspended_at: dt.datetime | None
+
+
+class TenantCreated(BaseModel):
+    tenant: TenantPublic
+    admin_key: ApiKeyCreated
+
+
+class UserCreate(_In):
+    email: Email
+    password: Password | None = None
+    is_tenant_admin: bool = False
+
+
+class UserPublic(BaseModel):
+    id: str
+    email: str
+    verified: bool
+    is_tenant_admin: bool
+    created_at: dt.datetime
+
+
+class ProjectCreate(_In):
+    name: Name
+
+
+class ProjectPublic(BaseModel):
+    id: str
+    name: str
+    tenant: str
+    region: str
+    status: str
+    metadata_scope: str
+    kafka_topic_prefix: str
+    redis_key_prefix: str
+    s3_prefixes: list[str]
+    data_plane_url: str
+    role: Role | None
+    created_at: dt.datetime
+
+
+class MemberPut(_In):
+    role: Role
+
+
+class MemberPublic(BaseModel):
+    email: str
+    user_id: str
+    role: Role
+
+
+class KeyCreate(_In):
+    name: Annotated[str, StringConstraints(max_length=128)] = ""
+    #: Bind the key to one project (by name); None reaches all the holder's projects.
+    project: Name | None = None
+    scopes: list[Annotated[str, StringConstraints(max_length=64)]] = Field(default_factory=lambda: ["*"])
+
+
+class KeyPublic(BaseModel):
+    key_id: str
+    name: str
+    project: str | None
+    scopes: list[str]
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+class UsageReport(_In):
+    """Sizes a data plane reports for one project (absolute values, not deltas)."""
+
+    project_id: Annotated[str, StringConstraints(max_length=32)]
+    feature_groups: int | None = Field(default=None, ge=0)
+    offline_bytes: int | None = Field(default=None, ge=0)
+    online_rows: int | None = Field(default=None, ge=0)
+    model_deployments: int | None = Field(default=None, ge=0)
+
+
+class QuotaCheck(_In):
+    """Ask whether a project may grow: e.g. one more feature group."""
+
+    project_id: Annotated[str, StringConstraints(max_length=32)]
+    quota: Annotated[str, StringConstraints(max_length=64)]
+    adding: float = Field(default=1, ge=0)
+
+
+class RateConsume(_In):
+    project_id: Annotated[str, StringConstraints(max_length=32)]
+    quota: Annotated[str, StringConstraints(max_length=64)]
+    amount: float = Field(gt=0, le=1e9)
+
+
+class ProjectUsage(BaseModel):
+    project: str
+    project_id: str
+    gauges: dict[str, int]
+    metered: dict[str, float]
+
+
+class UsagePublic(BaseModel):
+    tenant: str
+    quotas: Quotas
+    projects_used: int
+    projects: list[ProjectUsage]
+
+
+class AuditPublic(BaseModel):
+    id: int
+    at: dt.datetime
+    actor: str
+    key_id: str | None
+    action: str
+    target: str
+    method: str
+    path: str
+    status: int
+    client_ip: str
+    detail: dict[str, Any]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    quota: str | None = None
+    limit: float | None = None
+    current: float | None = None

@@ -1,0 +1,73 @@
+"""``create_app(settings)``: the REST API of one region's data plane."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from data_plane.api import errors
+from data_plane.api.fast_vectors import FastVectorsMiddleware
+from data_plane.api.middleware import BodyLimitMiddleware, MetricsMiddleware
+from data_plane.api.routers import (
+    feature_groups,
+    feature_views,
+    health,
+    queries,
+    serving,
+    training_datasets,
+)
+from data_plane.api.schemas import ErrorBody
+from data_plane.region import Region
+from data_plane.settings import DataPlaneSettings
+
+API_PREFIX = "/api/v1"
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": text}
+    for status, text in [
+        (400, "invalid input, named in the message"),
+        (401, "missing or unknown API key"),
+        (403, "the key's project is not this project"),
+        (404, "no such object"),
+        (409, "already exists"),
+        (413, "request body over the limit"),
+        (422, "malformed request"),
+    ]
+}
+
+
+def create_app(settings: DataPlaneSettings, region: Region | None = None) -> FastAPI:
+    """Build the app; ``region`` may be given (tests share one), else it connects at
+    startup, so building the app (e.g. to write its OpenAPI spec) needs no services."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        owned = region is None
+        app.state.region = region or Region(settings)
+        yield
+        if owned:
+            app.state.region.close()
+
+    app = FastAPI(
+        title="Granary data plane",
+        version="1",
+        description="Feature store metadata, writes and online feature vectors of one region. "
+        "Bulk reads go through the region's Arrow Flight server (see /api/v1/whoami).",
+        lifespan=lifespan,
+    )
+    app.state.region = region
+    app.state.settings = settings
+    errors.install(app)
+    # Serving first: routes are matched in order, and vectors are the latency-bound route.
+    # Each router is included straight into the app (no /api/v1 router around them):
+    # FastAPI matches every level of included routers twice per request.
+    for module in (serving, feature_groups, feature_views, training_datasets, queries):
+        app.include_router(module.router, prefix=API_PREFIX, responses=_ERRORS)
+    app.include_router(health.router)
+    # Innermost first: the vectors fast path runs inside the body limit and the metrics.
+    app.add_middleware(FastVectorsMiddleware, route=serving.vectors_route())
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware)
+    return app

@@ -1,0 +1,57 @@
+"""One exception handler per kind: every error leaves as ``{code, message}`` (quota
+errors add ``quota``, ``limit`` and ``current``).
+
+``GranaryError`` carries its own status. Request validation becomes 422
+``invalid_input`` with the failing fields named. Anything else is a bug: 500
+``internal_error``, logged with its traceback, and its text is not sent.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from granary.errors import GranaryError
+
+log = logging.getLogger("granary.api")
+
+
+def _body(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"code": code, "message": message}, status_code=status)
+
+
+def granary_error_response(exc: GranaryError) -> JSONResponse:
+    """The response of a ``GranaryError``: the handler's, and the vectors fast path's."""
+    # quota errors add the quota, its limit and the current use to {code, message}
+    headers = {"Retry-After": "1"} if exc.status == 429 else None
+    return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(GranaryError)
+    async def granary_error(_request: Request, exc: GranaryError) -> JSONResponse:
+        return granary_error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for error in exc.errors()[:10]:
+            where = ".".join(str(p) for p in error.get("loc", ()))
+            parts.append(f"{where}: {error.get('msg', 'invalid')}")
+        return _body(422, "invalid_input", "; ".join(parts) or "invalid request")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated"}.get(
+            exc.status_code, "http_error"
+        )
+        return _body(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _body(500, "internal_error", "internal error; the service logged the details")

@@ -1,0 +1,52 @@
+"""Liveness per dependency, and who the caller is."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from data_plane.api.deps import RegionDep, WhoAmIDep
+from data_plane.api.schemas import WhoAmI
+
+router = APIRouter(tags=["operations"])
+
+
+def _probe(check: Callable[[], Any]) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        check()
+    except Exception as exc:
+        return {"status": "down", "error": str(exc)[:300]}
+    return {"status": "up", "ms": round((time.perf_counter() - started) * 1000, 2)}
+
+
+@router.get("/health")
+def health(region: RegionDep, response: Response) -> dict[str, Any]:
+    """Each dependency's state; 503 when any is down, so a load balancer stops routing."""
+    checks = {
+        "postgres": region.check_metadata,
+        "kafka": region.ingest.check,
+        "s3": region.check_object_store,
+    }
+    if region.settings.redis_url:
+        checks["redis"] = region.check_online
+    dependencies = {name: _probe(check) for name, check in checks.items()}
+    healthy = all(d["status"] == "up" for d in dependencies.values())
+    response.status_code = 200 if healthy else 503
+    return {"status": "ok" if healthy else "degraded", "dependencies": dependencies}
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/api/v1/whoami", response_model=WhoAmI)
+def whoami(principal: WhoAmIDep, region: RegionDep) -> Any:
+    """The key's project: the one named with ``?project=``, else the one it is bound to."""
+    flight_uri = region.settings.flight_uri
+    return {"project": principal.project, "key_id": principal.key_id, "flight_uri": flight_uri}

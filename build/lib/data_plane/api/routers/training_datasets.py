@@ -1,0 +1,97 @@
+"""Training datasets: splits written as files to the region's object store.
+
+The body is JSON, or, with a spine, an Arrow IPC stream of the spine whose schema
+metadata carries the same JSON under ``granary.params``. Reading the files back goes
+through Arrow Flight.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
+
+from data_plane import training
+from data_plane.api.bodies import arrow_body
+from data_plane.api.deps import Name, ProjectEngine, RegionDep, TrainingDataWriter, Version
+from data_plane.api.schemas import TrainingDatasetCreate, TrainingDatasetPublic
+from granary.errors import InvalidInput
+from granary.wire import ARROW_STREAM, to_jsonable
+
+router = APIRouter(
+    prefix="/projects/{project}/feature-views/{name}/versions/{version}/training-datasets",
+    tags=["training datasets"],
+)
+
+_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": TrainingDatasetCreate.model_json_schema()},
+            ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+
+
+async def _request(request: Request, what: str) -> tuple[TrainingDatasetCreate, Any]:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip()
+    spine = None
+    if content_type == ARROW_STREAM:
+        spine, params = await arrow_body(request, f"{what}: spine")
+    else:
+        try:
+            params = await request.json()
+        except ValueError as exc:
+            raise InvalidInput(f"{what}: the body is not JSON") from exc
+    try:
+        return TrainingDatasetCreate.model_validate(params), spine
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise InvalidInput(f"{what}: {where}: {first.get('msg')}") from None
+
+
+@router.post("", status_code=201, response_model=TrainingDatasetPublic, openapi_extra=_BODY)
+async def create_training_dataset(
+    request: Request, name: Name, version: Version, engine: TrainingDataWriter, region: RegionDep
+) -> Any:
+    body, spine = await _request(request, f"training dataset of feature view '{name}' v{version}")
+
+    def create() -> Any:
+        view = engine.catalog.get_view(name, version)
+        if not isinstance(body.options, dict):
+            raise InvalidInput("options must be an object")
+        return training.create_training_dataset(
+            engine,
+            view,
+            region.training_root(engine.catalog.project),
+            body.data_format,
+            _split_options(body.options),
+            body.start_time,
+            body.end_time,
+            spine,
+            body.description,
+            filesystem=region.filesystem,
+        )
+
+    return to_jsonable(await run_in_threadpool(create))
+
+
+def _split_options(options: dict[str, Any]) -> training.SplitOptions:
+    try:
+        return training.SplitOptions.from_dict(options)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise InvalidInput(f"split options {options!r} are malformed: {exc}") from exc
+
+
+@router.get("", response_model=list[TrainingDatasetPublic])
+def list_training_datasets(name: Name, version: Version, engine: ProjectEngine) -> Any:
+    return to_jsonable(engine.catalog.list_training_datasets(name, version))
+
+
+@router.get("/{td_version}", response_model=TrainingDatasetPublic)
+def get_training_dataset(name: Name, version: Version, td_version: int, engine: ProjectEngine) -> Any:
+    return to_jsonable(engine.catalog.get_training_dataset(name, version, td_version))

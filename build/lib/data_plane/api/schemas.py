@@ -1,0 +1,140 @@
+"""Request and response bodies of the REST API (pydantic), mirroring ``data_plane.specs``.
+
+Requests forbid unknown fields, so a misspelt option is a 4xx naming it rather than a
+silent default.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+NAME_PATTERN = r"^[A-Za-z0-9_]{1,256}$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="stable error code; the SDK re-raises the matching class")
+    message: str
+
+
+class FeatureInfoPublic(BaseModel):
+    name: str
+    type: str
+    primary: bool = False
+    event_time: bool = False
+
+
+class FeatureGroupCreate(Strict):
+    name: str = Field(max_length=256)
+    version: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    primary_key: list[str] = Field(max_length=64)
+    event_time: str | None = Field(default=None, max_length=256)
+    online_enabled: bool = False
+    description: str = Field(default="", max_length=10_000)
+    partition_key: list[str] = Field(default_factory=list, max_length=64)
+    ttl_seconds: float | None = None
+    transformations: list[dict[str, Any]] = Field(default_factory=list, max_length=256)
+
+
+class FeatureGroupPublic(BaseModel):
+    id: int
+    name: str
+    version: int
+    description: str
+    primary_key: list[str]
+    event_time: str | None
+    partition_key: list[str]
+    online_enabled: bool
+    ttl_seconds: float | None
+    features: list[FeatureInfoPublic]
+    transformations: list[dict[str, Any]]
+    location: str
+    created_at: dt.datetime
+
+
+class CommitPublic(BaseModel):
+    commit_id: int
+    table_version: int
+    committed_at: dt.datetime
+    operation: str
+    rows_inserted: int
+    rows_updated: int
+    rows_deleted: int
+
+
+class WriteAccepted(BaseModel):
+    """An acknowledged write that is not visible yet (``wait=false``)."""
+
+    topic: str
+    partition: int
+    offset: int
+    batch_id: str
+
+
+class QuerySql(Strict):
+    query: dict[str, Any]
+    start_time: dt.datetime | None = None
+    end_time: dt.datetime | None = None
+
+
+class SqlPublic(BaseModel):
+    sql: str
+
+
+class FeatureViewCreate(Strict):
+    name: str = Field(max_length=256)
+    version: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    query: dict[str, Any]
+    labels: list[str] = Field(default_factory=list, max_length=256)
+    description: str = Field(default="", max_length=10_000)
+    transformations: list[dict[str, Any]] = Field(default_factory=list, max_length=256)
+
+
+class FeatureViewPublic(BaseModel):
+    id: int
+    name: str
+    version: int
+    description: str
+    query: dict[str, Any]
+    labels: list[str]
+    transformations: list[dict[str, Any]]
+    created_at: dt.datetime
+    features: list[FeatureInfoPublic] = Field(default_factory=list)
+
+
+class ColumnPublic(BaseModel):
+    name: str
+    type: str
+
+
+class TrainingDatasetCreate(Strict):
+    data_format: str = "parquet"
+    options: dict[str, Any] = Field(default_factory=dict)
+    start_time: dt.datetime | None = None
+    end_time: dt.datetime | None = None
+    description: str = Field(default="", max_length=10_000)
+
+
+class TrainingDatasetPublic(BaseModel):
+    feature_view: str
+    feature_view_version: int
+    version: int
+    description: str
+    data_format: str
+    location: str
+    query_sql: str
+    options: dict[str, Any]
+    statistics: dict[str, Any]
+    created_at: dt.datetime
+
+
+class WhoAmI(BaseModel):
+    project: str
+    key_id: str
+    flight_uri: str = Field(description="where this region's Arrow Flight server listens")

@@ -1,0 +1,362 @@
+"""The metadata repository: every read and write of feature-store metadata.
+
+All queries are scoped to one project here, so no caller can reach another project's
+objects by forgetting a filter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from data_plane.metadata.models import (
+    CommitRecord,
+    FeatureGroupRecord,
+    FeatureViewRecord,
+    IngestCheckpointRecord,
+    ProjectRecord,
+    TrainingDatasetRecord,
+)
+from data_plane.specs import (
+    CommitInfo,
+    FeatureGroupInfo,
+    FeatureInfo,
+    FeatureViewInfo,
+    TrainingDatasetInfo,
+)
+from granary.errors import (
+    AlreadyExists,
+    FeatureGroupNotFound,
+    FeatureViewNotFound,
+    TrainingDatasetNotFound,
+)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """An ingestion position: the last Kafka offset of ``topic``/``partition`` consumed.
+
+    Recorded in the same transaction as the commit that consumed it, so a restarted
+    materializer resumes exactly after the last write that became visible.
+    """
+
+    topic: str
+    partition: int
+    offset: int
+
+
+def save_checkpoint(session: Session, checkpoint: Checkpoint) -> None:
+    """Move a topic partition's checkpoint forward inside the caller's transaction."""
+    record = session.get(IngestCheckpointRecord, (checkpoint.topic, checkpoint.partition))
+    if record is None:
+        session.add(
+            IngestCheckpointRecord(
+                topic=checkpoint.topic, partition=checkpoint.partition, next_offset=checkpoint.offset + 1
+            )
+        )
+    else:
+        record.next_offset = max(record.next_offset, checkpoint.offset + 1)
+
+
+def _group_info(record: FeatureGroupRecord) -> FeatureGroupInfo:
+    features = [
+        FeatureInfo(
+            name=f["name"],
+            type=f["type"],
+            primary=f["name"] in record.primary_key,
+            event_time=f["name"] == record.event_time,
+        )
+        for f in record.features or []
+    ]
+    return FeatureGroupInfo(
+        id=record.id,
+        name=record.name,
+        version=record.version,
+        description=record.description,
+        primary_key=list(record.primary_key),
+        event_time=record.event_time,
+        partition_key=list(record.partition_key or []),
+        online_enabled=record.online_enabled,
+        ttl_seconds=record.ttl_seconds,
+        features=features,
+        transformations=list(record.transformations or []),
+        location=record.location,
+        created_at=record.created_at,
+    )
+
+
+def _commit_info(record: CommitRecord) -> CommitInfo:
+    return CommitInfo(
+        commit_id=record.id,
+        table_version=record.table_version,
+        committed_at=record.committed_at,
+        operation=record.operation,
+        rows_inserted=record.rows_inserted,
+        rows_updated=record.rows_updated,
+        rows_deleted=record.rows_deleted,
+    )
+
+
+def _view_info(record: FeatureViewRecord) -> FeatureViewInfo:
+    return FeatureViewInfo(
+        id=record.id,
+        name=record.name,
+        version=record.version,
+        description=record.description,
+        query=record.query,
+        labels=list(record.labels),
+        transformations=list(record.transformations or []),
+        created_at=record.created_at,
+    )
+
+
+class Catalog:
+    def __init__(self, engine: Engine, project: str) -> None:
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        with self.session() as session:
+            record = session.scalar(select(ProjectRecord).where(ProjectRecord.name == project))
+            if record is None:
+                record = ProjectRecord(name=project)
+                session.add(record)
+                session.flush()
+            self.project_id = record.id
+        self.project = project
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: commits on success, rolls back on any error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    # feature groups ---------------------------------------------------------------
+    def _group(self, session: Session, name: str, version: int | None) -> FeatureGroupRecord:
+        query = select(FeatureGroupRecord).where(
+            FeatureGroupRecord.project_id == self.project_id, FeatureGroupRecord.name == name
+        )
+        if version is None:
+            query = query.order_by(FeatureGroupRecord.version.desc()).limit(1)
+        else:
+            query = query.where(FeatureGroupRecord.version == version)
+        record = session.scalar(query)
+        if record is None:
+            at = "any version" if version is None else f"version {version}"
+            raise FeatureGroupNotFound(
+                f"feature group '{name}' {at} does not exist in project '{self.project}'"
+            )
+        return record
+
+    def create_group(self, **fields: Any) -> FeatureGroupInfo:
+        try:
+            with self.session() as session:
+                record = FeatureGroupRecord(project_id=self.project_id, **fields)
+                session.add(record)
+                session.flush()
+                return _group_info(record)
+        except IntegrityError as exc:
+            raise AlreadyExists(
+                f"feature group '{fields['name']}' version {fields['version']} already exists"
+            ) from exc
+
+    def get_group(self, name: str, version: int | None = None) -> FeatureGroupInfo:
+        with self.session() as session:
+            return _group_info(self._group(session, name, version))
+
+    def next_group_version(self, name: str) -> int:
+        with self.session() as session:
+            latest = session.scalar(
+                select(func.max(FeatureGroupRecord.version)).where(
+                    FeatureGroupRecord.project_id == self.project_id, FeatureGroupRecord.name == name
+                )
+            )
+        return (latest or 0) + 1
+
+    def list_groups(self, name: str | None = None) -> list[FeatureGroupInfo]:
+        query = select(FeatureGroupRecord).where(FeatureGroupRecord.project_id == self.project_id)
+        if name is not None:
+            query = query.where(FeatureGroupRecord.name == name)
+        with self.session() as session:
+            records = session.scalars(query.order_by(FeatureGroupRecord.name, FeatureGroupRecord.version))
+            return [_group_info(r) for r in records]
+
+    def delete_group(self, name: str, version: int) -> FeatureGroupInfo:
+        with self.session() as session:
+            record = self._group(session, name, version)
+            info = _group_info(record)
+            session.delete(record)
+            return info
+
+    def record_commit(
+        self,
+        group_id: int,
+        features: list[dict[str, str]],
+        operation: str,
+        table_version: int,
+        rows_inserted: int = 0,
+        rows_updated: int = 0,
+        rows_deleted: int = 0,
+        source: Checkpoint | None = None,
+    ) -> CommitInfo:
+        """Record a new table version and the schema it has, in one transaction.
+
+        With ``source``, the ingestion checkpoint moves in that same transaction.
+        """
+        with self.session() as session:
+            group = session.get(FeatureGroupRecord, group_id)
+            if group is None:
+                raise FeatureGroupNotFound(f"feature group id {group_id} was deleted during the write")
+            group.features = features
+            commit = CommitRecord(
+                feature_group_id=group_id,
+                table_version=table_version,
+                operation=operation,
+                rows_inserted=rows_inserted,
+                rows_updated=rows_updated,
+                rows_deleted=rows_deleted,
+                source_offset=None if source is None else source.offset,
+            )
+            session.add(commit)
+            if source is not None:
+                save_checkpoint(session, source)
+            session.flush()
+            return _commit_info(commit)
+
+    def commits(self, group_id: int, limit: int | None = None) -> list[CommitInfo]:
+        query = (
+            select(CommitRecord)
+            .where(CommitRecord.feature_group_id == group_id)
+            .order_by(CommitRecord.id.desc())
+            .limit(limit)
+        )
+        with self.session() as session:
+            return [_commit_info(r) for r in session.scalars(query)]
+
+    def version_at(self, group_id: int, wallclock: dt.datetime | None) -> int:
+        """The table version visible at ``wallclock`` (now if None); -1 before any commit."""
+        query = select(CommitRecord.table_version).where(CommitRecord.feature_group_id == group_id)
+        if wallclock is not None:
+            query = query.where(CommitRecord.committed_at <= wallclock)
+        query = query.order_by(CommitRecord.id.desc()).limit(1)
+        with self.session() as session:
+            version = session.scalar(query)
+        return -1 if version is None else version
+
+    # feature views ----------------------------------------------------------------
+    def _view(self, session: Session, name: str, version: int | None) -> FeatureViewRecord:
+        query = select(FeatureViewRecord).where(
+            FeatureViewRecord.project_id == self.project_id, FeatureViewRecord.name == name
+        )
+        if version is None:
+            query = query.order_by(FeatureViewRecord.version.desc()).limit(1)
+        else:
+            query = query.where(FeatureViewRecord.version == version)
+        record = session.scalar(query)
+        if record is None:
+            at = "any version" if version is None else f"version {version}"
+            raise FeatureViewNotFound(
+                f"feature view '{name}' {at} does not exist in project '{self.project}'"
+            )
+        return record
+
+    def create_view(self, **fields: Any) -> FeatureViewInfo:
+        try:
+            with self.session() as session:
+                record = FeatureViewRecord(project_id=self.project_id, **fields)
+                session.add(record)
+                session.flush()
+                return _view_info(record)
+        except IntegrityError as exc:
+            raise AlreadyExists(
+                f"feature view '{fields['name']}' version {fields['version']} already exists"
+            ) from exc
+
+    def get_view(self, name: str, version: int | None = None) -> FeatureViewInfo:
+        with self.session() as session:
+            return _view_info(self._view(session, name, version))
+
+    def next_view_version(self, name: str) -> int:
+        with self.session() as session:
+            latest = session.scalar(
+                select(func.max(FeatureViewRecord.version)).where(
+                    FeatureViewRecord.project_id == self.project_id, FeatureViewRecord.name == name
+                )
+            )
+        return (latest or 0) + 1
+
+    def list_views(self, name: str | None = None) -> list[FeatureViewInfo]:
+        query = select(FeatureViewRecord).where(FeatureViewRecord.project_id == self.project_id)
+        if name is not None:
+            query = query.where(FeatureViewRecord.name == name)
+        with self.session() as session:
+            records = session.scalars(query.order_by(FeatureViewRecord.name, FeatureViewRecord.version))
+            return [_view_info(r) for r in records]
+
+    def delete_view(self, name: str, version: int) -> None:
+        with self.session() as session:
+            session.delete(self._view(session, name, version))
+
+    # training datasets --------------------------------------------------------------
+    def _td_info(self, view: FeatureViewRecord, record: TrainingDatasetRecord) -> TrainingDatasetInfo:
+        return TrainingDatasetInfo(
+            feature_view=view.name,
+            feature_view_version=view.version,
+            version=record.version,
+            description=record.description,
+            data_format=record.data_format,
+            location=record.location,
+            query_sql=record.query_sql,
+            options=record.options,
+            statistics=record.statistics,
+            created_at=record.created_at,
+        )
+
+    def next_training_dataset_version(self, view_name: str, view_version: int) -> int:
+        with self.session() as session:
+            view = self._view(session, view_name, view_version)
+            latest = session.scalar(
+                select(func.max(TrainingDatasetRecord.version)).where(
+                    TrainingDatasetRecord.feature_view_id == view.id
+                )
+            )
+        return (latest or 0) + 1
+
+    def create_training_dataset(
+        self, view_name: str, view_version: int, **fields: Any
+    ) -> TrainingDatasetInfo:
+        with self.session() as session:
+            view = self._view(session, view_name, view_version)
+            record = TrainingDatasetRecord(feature_view_id=view.id, **fields)
+            session.add(record)
+            session.flush()
+            return self._td_info(view, record)
+
+    def get_training_dataset(self, view_name: str, view_version: int, version: int) -> TrainingDatasetInfo:
+        with self.session() as session:
+            view = self._view(session, view_name, view_version)
+            record = session.scalar(
+                select(TrainingDatasetRecord).where(
+                    TrainingDatasetRecord.feature_view_id == view.id,
+                    TrainingDatasetRecord.version == version,
+                )
+            )
+            if record is None:
+                raise TrainingDatasetNotFound(
+                    f"feature view '{view_name}' v{view_version} has no training dataset version {version}"
+                )
+            return self._td_info(view, record)
+
+    def list_training_datasets(self, view_name: str, view_version: int) -> list[TrainingDatasetInfo]:
+        with self.session() as session:
+            view = self._view(session, view_name, view_version)
+            records = session.scalars(
+                select(TrainingDatasetRecord)
+                .where(TrainingDatasetRecord.feature_view_id == view.id)
+                .order_by(TrainingDatasetRecord.version)
+            )
+            return [self._td_info(view, r) for r in records]

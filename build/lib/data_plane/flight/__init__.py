@@ -1,0 +1,1 @@
+"""The region's Arrow Flight server (bulk reads) and the commands it runs."""

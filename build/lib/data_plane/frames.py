@@ -1,0 +1,81 @@
+"""Conversions between the dataframes users bring and the Arrow tables Granary moves.
+
+Feature data crosses every interface as ``pa.Table``; this module is the only place
+that knows about pandas and polars, so the rest of the engine stays columnar.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+import pyarrow as pa
+
+from granary.errors import InvalidInput
+
+DataFrameType = Literal["pandas", "polars", "pyarrow", "numpy", "python"]
+
+
+def to_arrow(data: Any, what: str = "dataframe") -> pa.Table:
+    """Accept pandas, polars, pyarrow (table or batch) or a dict of columns."""
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    module = type(data).__module__.split(".")[0]
+    if module == "pandas":
+        return pa.Table.from_pandas(data, preserve_index=False)
+    if module == "polars":
+        return data.to_arrow()
+    if isinstance(data, dict):
+        return pa.table(data)
+    raise InvalidInput(f"{what}: expected a pandas, polars or pyarrow dataframe, got {type(data).__name__}")
+
+
+def from_arrow(table: pa.Table, dataframe_type: str = "pandas") -> Any:
+    """Convert once, at the edge, into the frame type the caller asked for."""
+    if dataframe_type == "pyarrow":
+        return table
+    if dataframe_type == "pandas":
+        return table.to_pandas()
+    if dataframe_type == "polars":
+        import polars as pl
+
+        return pl.from_arrow(table)
+    if dataframe_type == "numpy":
+        return table.to_pandas().to_numpy()
+    if dataframe_type == "python":
+        return table.to_pylist()
+    raise InvalidInput(
+        f"dataframe_type {dataframe_type!r} is not one of pandas, polars, pyarrow, numpy, python"
+    )
+
+
+def to_utc(value: Any, what: str = "time") -> dt.datetime | None:
+    """Parse the time forms Hopsworks users pass; naive times are taken as UTC.
+
+    Accepts ``datetime``, ``date``, pandas ``Timestamp``, ISO strings and integers
+    (milliseconds since the Unix epoch, as Hopsworks does).
+    """
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, dt.date):
+        moment = dt.datetime(value.year, value.month, value.day)
+    elif isinstance(value, bool):
+        raise InvalidInput(f"{what}: {value!r} is not a time")
+    elif isinstance(value, int | float):
+        moment = dt.datetime.fromtimestamp(value / 1000, tz=dt.UTC)
+    elif isinstance(value, str):
+        try:
+            moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise InvalidInput(f"{what}: cannot parse {value!r} as a time") from exc
+    elif hasattr(value, "to_pydatetime"):
+        moment = value.to_pydatetime()
+    else:
+        raise InvalidInput(f"{what}: {value!r} is not a time")
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC)

@@ -1,0 +1,92 @@
+"""Kafka topics of feature groups: one per group, one partition (order = commit order).
+
+Topics are named by the group's database id, not its name, so deleting a group and
+creating one with the same name and version never reads the old topic's records.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError, UnknownTopicOrPartitionError
+
+from granary.errors import BackendUnavailable
+
+#: Room for the largest request body plus Arrow framing.
+MAX_MESSAGE_BYTES = 128 * 1024 * 1024
+
+
+def topic_prefix(namespace: str) -> str:
+    return f"{namespace}.fg."
+
+
+def topic_for(namespace: str, group_id: int) -> str:
+    return f"{topic_prefix(namespace)}{group_id}"
+
+
+class Topics:
+    """Create and delete group topics; remembers which exist so inserts skip the check."""
+
+    def __init__(self, bootstrap: str, namespace: str) -> None:
+        self._bootstrap = bootstrap
+        self.namespace = namespace
+        self._admin: KafkaAdminClient | None = None
+        self._known: set[str] = set()
+        self._lock = threading.Lock()
+
+    def _client(self) -> KafkaAdminClient:
+        if self._admin is None:
+            try:
+                self._admin = KafkaAdminClient(
+                    bootstrap_servers=self._bootstrap, client_id=f"{self.namespace}-admin"
+                )
+            except KafkaError as exc:
+                raise BackendUnavailable(f"Kafka at {self._bootstrap}: {exc}") from exc
+        return self._admin
+
+    def ensure(self, group_id: int) -> str:
+        topic = topic_for(self.namespace, group_id)
+        if topic in self._known:
+            return topic
+        with self._lock:
+            try:
+                self._client().create_topics(
+                    [
+                        NewTopic(
+                            topic,
+                            num_partitions=1,
+                            replication_factor=1,
+                            topic_configs={"max.message.bytes": str(MAX_MESSAGE_BYTES)},
+                        )
+                    ]
+                )
+            except TopicAlreadyExistsError:
+                pass
+            except KafkaError as exc:
+                raise BackendUnavailable(f"Kafka: cannot create topic {topic}: {exc}") from exc
+            self._known.add(topic)
+        return topic
+
+    def delete(self, group_id: int) -> None:
+        topic = topic_for(self.namespace, group_id)
+        with self._lock:
+            self._known.discard(topic)
+            try:
+                self._client().delete_topics([topic])
+            except UnknownTopicOrPartitionError:
+                pass
+            except KafkaError as exc:  # the group is gone either way; a leftover topic is harmless
+                raise BackendUnavailable(f"Kafka: cannot delete topic {topic}: {exc}") from exc
+
+    def describe(self) -> dict:
+        with self._lock:
+            try:
+                return self._client().describe_cluster()
+            except KafkaError as exc:
+                raise BackendUnavailable(f"Kafka at {self._bootstrap}: {exc}") from exc
+
+    def close(self) -> None:
+        if self._admin is not None:
+            self._admin.close()

@@ -1,0 +1,158 @@
+"""The metadata schema: one SQLAlchemy model set for SQLite (embedded) and PostgreSQL.
+
+Feature data never lives here, only what describes it: groups, their commits (the
+time-travel index into the offline table's versions), views and training datasets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Store UTC; give back aware datetimes on every database (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class ProjectRecord(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class FeatureGroupRecord(Base):
+    __tablename__ = "feature_groups"
+    __table_args__ = (UniqueConstraint("project_id", "name", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(256))
+    version: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text, default="")
+    primary_key: Mapped[list[Any]] = mapped_column(JSON)
+    event_time: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    partition_key: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    online_enabled: Mapped[bool] = mapped_column(default=False)
+    ttl_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    features: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    transformations: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    location: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CommitRecord(Base):
+    __tablename__ = "commits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    feature_group_id: Mapped[int] = mapped_column(
+        ForeignKey("feature_groups.id", ondelete="CASCADE"), index=True
+    )
+    table_version: Mapped[int] = mapped_column(Integer)
+    committed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    operation: Mapped[str] = mapped_column(String(32))
+    rows_inserted: Mapped[int] = mapped_column(Integer, default=0)
+    rows_updated: Mapped[int] = mapped_column(Integer, default=0)
+    rows_deleted: Mapped[int] = mapped_column(Integer, default=0)
+    # Last Kafka offset this commit consumed (remote ingestion); None for direct writes.
+    source_offset: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class IngestCheckpointRecord(Base):
+    """Next Kafka offset to consume per topic partition: ``next_offset`` moves with each
+    offline commit, ``online_next_offset`` as the online store catches up (it may run
+    ahead of the offline side, never behind what a ``wait=True`` writer was told)."""
+
+    __tablename__ = "ingest_checkpoints"
+
+    topic: Mapped[str] = mapped_column(String(249), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True)
+    next_offset: Mapped[int] = mapped_column(BigInteger, default=0)
+    online_next_offset: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class IngestFailureRecord(Base):
+    """A message the materializer could not apply; the waiting writer reads why."""
+
+    __tablename__ = "ingest_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    topic: Mapped[str] = mapped_column(String(249), index=True)
+    partition: Mapped[int] = mapped_column(Integer)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    code: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text)
+    failed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class FeatureViewRecord(Base):
+    __tablename__ = "feature_views"
+    __table_args__ = (UniqueConstraint("project_id", "name", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(256))
+    version: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text, default="")
+    query: Mapped[dict[str, Any]] = mapped_column(JSON)
+    labels: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    transformations: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class TrainingDatasetRecord(Base):
+    __tablename__ = "training_datasets"
+    __table_args__ = (UniqueConstraint("feature_view_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    feature_view_id: Mapped[int] = mapped_column(
+        ForeignKey("feature_views.id", ondelete="CASCADE"), index=True
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text, default="")
+    data_format: Mapped[str] = mapped_column(String(16))
+    location: Mapped[str] = mapped_column(Text)
+    query_sql: Mapped[str] = mapped_column(Text)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON)
+    statistics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

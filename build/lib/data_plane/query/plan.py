@@ -1,0 +1,215 @@
+"""Turn a feature view query into one DuckDB statement of ASOF joins.
+
+Point-in-time correctness lives here. For each row of the base (the spine, or the
+query's first feature group), each joined group contributes the row with the same key
+and the greatest event time <= the base row's event time; with none, nulls. A group's
+``ttl`` turns rows older than (base event time - ttl) into nulls. The planner is pure:
+it takes resolved groups and relation SQL and returns SQL, so it is tested without I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from granary.errors import FeatureNameClash, InvalidInput
+
+SPINE = "__spine"
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(value: Any) -> str:
+    """Render a filter value as a SQL literal; anything else is refused, not guessed."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, dt.datetime):
+        return f"TIMESTAMPTZ '{value.astimezone(dt.UTC).isoformat()}'"
+    if isinstance(value, dt.date):
+        return f"DATE '{value.isoformat()}'"
+    if isinstance(value, list | tuple):
+        return "(" + ", ".join(literal(v) for v in value) + ")"
+    raise InvalidInput(f"filter value {value!r} of type {type(value).__name__} is not supported")
+
+
+@dataclass
+class Node:
+    """One feature group in the query, resolved against metadata."""
+
+    label: str  # "name vN", for messages
+    relation: str | None  # SQL for its rows, None when the group has no data
+    columns: dict[str, str]  # column name -> DuckDB type, in schema order
+    primary_key: list[str]
+    event_time: str | None
+    ttl_seconds: float | None = None
+    features: list[str] | None = None  # selected; None = all
+    prefix: str = ""
+    parent: int | None = None
+    left_on: list[str] = field(default_factory=list)
+    right_on: list[str] = field(default_factory=list)
+    join_type: str = "left"
+
+
+@dataclass
+class Plan:
+    nodes: list[Node]
+    filter_sql: str | None = None
+    spine_columns: list[str] | None = None  # set when a spine is the base
+    start_time: dt.datetime | None = None
+    end_time: dt.datetime | None = None
+    include_keys: bool = False  # feature views always return the root's keys and time
+
+
+def _alias(i: int) -> str:
+    return f"fg{i}"
+
+
+def _relation_sql(node: Node) -> str:
+    if node.relation is not None:
+        return node.relation
+    if not node.columns:
+        raise InvalidInput(f"feature group {node.label} has no data yet; insert before querying")
+    cols = ", ".join(f"CAST(NULL AS {typ}) AS {quote(c)}" for c, typ in node.columns.items())
+    return f"(SELECT {cols} WHERE FALSE)"
+
+
+def output_columns(plan: Plan) -> list[tuple[int | None, str, str]]:
+    """The result's columns as (node index or None for the spine, source, output name).
+
+    Join keys and the event time of a joined group are not repeated; a name that two
+    groups would both produce is an error unless a prefix tells them apart.
+    """
+    out: list[tuple[int | None, str, str]] = []
+    owner: dict[str, str] = {}
+
+    def add(index: int | None, column: str, name: str, label: str) -> None:
+        if name in owner:
+            raise FeatureNameClash(
+                f"feature '{name}' is produced by both {owner[name]} and {label}; "
+                "pass prefix= to the join to tell them apart"
+            )
+        owner[name] = label
+        out.append((index, column, name))
+
+    if plan.spine_columns is not None:
+        for column in plan.spine_columns:
+            add(None, column, column, "the spine")
+    for i, node in enumerate(plan.nodes):
+        wanted = list(node.columns) if node.features is None else node.features
+        if i == 0 and plan.include_keys:
+            keys = [*node.primary_key, *([node.event_time] if node.event_time else [])]
+            wanted = [*(k for k in keys if k not in wanted), *wanted]
+        for column in wanted:
+            if column not in node.columns:
+                raise InvalidInput(f"feature group {node.label} has no feature '{column}'")
+        if i == 0:
+            for column in wanted:
+                if plan.spine_columns is not None and column in plan.spine_columns:
+                    continue
+                add(0, column, column, node.label)
+            continue
+        hidden = set(node.right_on)
+        if node.features is None and node.event_time:
+            hidden.add(node.event_time)
+        for column in wanted:
+            if column not in hidden:
+                add(i, column, node.prefix + column, node.label)
+    return out
+
+
+def _join_clause(plan: Plan, i: int, base: str, base_time: str | None) -> str:
+    node = plan.nodes[i]
+    alias = _alias(i)
+    parent = node.parent if node.parent is not None else 0
+    conditions = []
+    for left, right in zip(node.left_on, node.right_on, strict=True):
+        if plan.spine_columns is not None and (parent == 0 or i == 0) and left in plan.spine_columns:
+            source = base
+        elif i == 0:
+            raise InvalidInput(f"the spine has no column '{left}' (a primary key of {node.label})")
+        else:
+            source = _alias(parent)
+        conditions.append(f"{source}.{quote(left)} = {alias}.{quote(right)}")
+    point_in_time = base_time is not None and node.event_time is not None
+    if point_in_time:
+        conditions.append(f"{base}.{quote(base_time)} >= {alias}.{quote(node.event_time)}")
+    kind = ("ASOF " if point_in_time else "") + ("LEFT JOIN" if node.join_type == "left" else "JOIN")
+    relation = _relation_sql(node)
+    if not point_in_time and node.event_time is not None:
+        # No time on the base side: the newest row per key, as the online store serves.
+        keys = ", ".join(quote(k) for k in node.right_on)
+        relation = (
+            f"(SELECT * FROM {relation} QUALIFY row_number() OVER "
+            f"(PARTITION BY {keys} ORDER BY {quote(node.event_time)} DESC) = 1)"
+        )
+    return f"{kind} {relation} AS {alias} ON " + " AND ".join(conditions)
+
+
+def _ttl_fresh(plan: Plan, i: int, base: str, base_time: str | None) -> str | None:
+    node = plan.nodes[i]
+    if node.ttl_seconds is None or base_time is None or node.event_time is None:
+        return None
+    return (
+        f"{_alias(i)}.{quote(node.event_time)} >= "
+        f"{base}.{quote(base_time)} - to_microseconds({int(node.ttl_seconds * 1_000_000)})"
+    )
+
+
+def to_sql(plan: Plan) -> str:
+    root = plan.nodes[0]
+    if plan.spine_columns is not None:
+        if root.event_time and root.event_time not in plan.spine_columns:
+            raise InvalidInput(f"the spine has no event time column '{root.event_time}'")
+        base, first_join = SPINE, 0
+        base_time = root.event_time
+        from_sql = f"{SPINE}"
+        root.left_on = root.right_on = list(root.primary_key)
+    else:
+        base, first_join = _alias(0), 1
+        base_time = root.event_time
+        from_sql = f"{_relation_sql(root)} AS {base}"
+
+    select = []
+    for index, column, name in output_columns(plan):
+        source = base if index is None else _alias(index)
+        expr = f"{source}.{quote(column)}"
+        fresh = (
+            None
+            if index is None or (index == 0 and first_join == 1)
+            else _ttl_fresh(plan, index, base, base_time)
+        )
+        if fresh:
+            expr = f"CASE WHEN {fresh} THEN {expr} END"
+        select.append(f"{expr} AS {quote(name)}")
+
+    joins = [_join_clause(plan, i, base, base_time) for i in range(first_join, len(plan.nodes))]
+    where = []
+    if base_time is not None and plan.start_time is not None:
+        where.append(f"{base}.{quote(base_time)} >= {literal(plan.start_time)}")
+    if base_time is not None and plan.end_time is not None:
+        where.append(f"{base}.{quote(base_time)} < {literal(plan.end_time)}")
+    if (plan.start_time or plan.end_time) and base_time is None:
+        raise InvalidInput(f"feature group {root.label} has no event time; a time range needs one")
+    for i in range(first_join, len(plan.nodes)):
+        if plan.nodes[i].join_type != "left":
+            fresh = _ttl_fresh(plan, i, base, base_time)
+            if fresh:
+                where.append(fresh)
+    if plan.filter_sql:
+        where.append(f"({plan.filter_sql})")
+
+    sql = "SELECT " + ",\n       ".join(select) + f"\nFROM {from_sql}"
+    for join in joins:
+        sql += "\n" + join
+    if where:
+        sql += "\nWHERE " + "\n  AND ".join(where)
+    return sql

@@ -1,0 +1,60 @@
+"""A tenant's plan, enforced where the work happens: before anything is written or read.
+
+Counts the data plane knows exactly (feature groups of a project) are checked here;
+sizes that add up across a tenant's projects and regions (offline bytes, online rows)
+are asked of the control plane, which holds the reported totals; rates take tokens
+from the tenant's bucket in the control plane's Redis, shared by every region.
+
+Checks run before the work, and a refused request writes nothing. Sizes are checked
+against an upper bound of what a request adds (its Arrow bytes, its row count), so a
+tenant never passes a limit, at the price of refusing an update of existing keys that
+would have fit. Operator keys (no tenant) are not limited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tenancy.control_plane_client import ControlPlaneClient
+from tenancy.quotas import RateLimiter, check_count
+from tenancy.scope import Principal
+
+
+class QuotaGate:
+    def __init__(self, control_plane: ControlPlaneClient | None, limiter: RateLimiter | None) -> None:
+        self._control_plane = control_plane
+        self._limiter = limiter
+
+    def new_feature_group(self, principal: Principal, existing: Callable[[], int]) -> None:
+        """``existing`` counts the project's groups; it runs only when a quota applies."""
+        if principal.quotas is None:
+            return
+        check_count(
+            "feature_groups_per_project",
+            limit=principal.quotas.feature_groups_per_project,
+            current=existing(),
+            adding=1,
+            subject=f"project '{principal.project}'",
+        )
+
+    def online_reads(self, principal: Principal, keys: int) -> None:
+        self._take(principal, "online_reads_per_second", keys)
+
+    def ingestion(self, principal: Principal, rows: int, nbytes: int, online: bool) -> None:
+        if principal.quotas is None or self._control_plane is None or principal.project_id is None:
+            return
+        self._control_plane.check_quota(principal.project_id, "offline_bytes", nbytes)
+        if online:
+            self._control_plane.check_quota(principal.project_id, "online_rows", rows)
+        self._take(principal, "ingestion_rows_per_second", rows)
+
+    def _take(self, principal: Principal, quota: str, amount: int) -> None:
+        if principal.quotas is None or self._limiter is None or principal.tenant_id is None or amount <= 0:
+            return
+        self._limiter.check_and_consume(
+            principal.tenant_id,
+            quota,
+            amount=amount,
+            rate=principal.quotas.limit(quota),
+            project=principal.project_id or principal.project,
+        )

@@ -1,0 +1,190 @@
+"""The shared resources of one region's data plane, built once per process.
+
+Every service (REST API, Flight server, materializer) holds one :class:`Region`: one
+metadata connection pool, one object store, one online store connection per project
+and one :class:`FeatureStoreEngine` per project, created on first use. Tenancy
+decides which project a request may reach; the engine's catalog keeps every query
+inside that project.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pyarrow.fs as pafs
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from data_plane.catalog import Catalog
+from data_plane.engine import FeatureStoreEngine
+from data_plane.ingest.gateway import IngestGateway
+from data_plane.ingest.topics import Topics
+from data_plane.metadata.db import upgrade as upgrade_metadata
+from data_plane.offline.s3 import S3Config, S3DeltaOfflineStore, ensure_bucket
+from data_plane.quotas import QuotaGate
+from data_plane.settings import DataPlaneSettings
+from granary.errors import BackendUnavailable, NotSupported
+from tenancy.authn import ACCESS_CHANNEL, AccessEvents, RegionAuthenticator
+from tenancy.control_plane_client import ControlPlaneClient
+from tenancy.db import upgrade as upgrade_tenancy
+from tenancy.quotas import RateLimiter
+from tenancy.store import KeyStore
+
+
+def _metadata_engine(url: str) -> Engine:
+    """A pooled engine sized for the REST thread pool; pre-ping survives PG restarts."""
+    engine = create_engine(url, pool_size=10, max_overflow=30, pool_pre_ping=True)
+    if engine.dialect.name == "postgresql":
+
+        @event.listens_for(engine, "connect")
+        def _utc(dbapi_connection: Any, _record: Any) -> None:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SET TIME ZONE 'UTC'")
+
+    return engine
+
+
+def _control_plane(
+    settings: DataPlaneSettings,
+) -> tuple[ControlPlaneClient | None, AccessEvents | None, RateLimiter | None]:
+    """The control plane client, its access-change listener and the shared rate buckets."""
+    if not settings.control_plane_url:
+        return None, None, None
+    import redis
+
+    assert settings.control_plane_token and settings.control_plane_redis_url  # settings validate it
+    client = ControlPlaneClient(
+        settings.control_plane_url, settings.control_plane_token, cache_seconds=settings.key_cache_seconds
+    )
+    shared = redis.Redis.from_url(
+        settings.control_plane_redis_url, socket_timeout=5, socket_connect_timeout=5
+    )
+    prefix = settings.control_plane_redis_prefix
+    events = AccessEvents(shared, f"{prefix}:{ACCESS_CHANNEL}", client)
+    return client, events, RateLimiter(shared, prefix=f"{prefix}:rl")
+
+
+class Region:
+    def __init__(self, settings: DataPlaneSettings, migrate: bool = True) -> None:
+        self.settings = settings
+        self.metadata = _metadata_engine(settings.pg_url)
+        if migrate:
+            upgrade_metadata(self.metadata)
+            upgrade_tenancy(self.metadata)
+        self.s3 = S3Config(
+            endpoint=settings.s3_endpoint,
+            access_key=settings.s3_access_key,
+            secret_key=settings.s3_secret_key,
+            bucket=settings.s3_bucket,
+            region=settings.s3_region,
+        )
+        ensure_bucket(self.s3)
+        self.offline: Any = S3DeltaOfflineStore(self.s3)
+        if settings.fault_pause_after_offline_write_s > 0:
+            from data_plane.ingest.faults import PauseAfterOfflineWrite
+
+            self.offline = PauseAfterOfflineWrite(self.offline, settings.fault_pause_after_offline_write_s)
+        self.filesystem = self.s3.filesystem()
+        self.keys = KeyStore(self.metadata, settings.key_cache_seconds)
+        self.control_plane, self._access_events, limiter = _control_plane(settings)
+        self.auth = RegionAuthenticator(self.keys, self.control_plane)
+        self.quotas = QuotaGate(self.control_plane, limiter)
+        self._sessions = sessionmaker(self.metadata, expire_on_commit=False)
+        self._engines: dict[str, FeatureStoreEngine] = {}
+        self._ingest: IngestGateway | None = None
+        self._serving: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def engine(self, project: str) -> FeatureStoreEngine:
+        """The project's engine; the caller has already authorized ``project``."""
+        with self._lock:
+            engine = self._engines.get(project)
+            if engine is None:
+                engine = FeatureStoreEngine(
+                    Catalog(self.metadata, project),
+                    self.offline,
+                    offline_root=self.s3.uri(self.settings.namespace, "offline"),
+                    online=self._online(project),
+                )
+                self._engines[project] = engine
+            return engine
+
+    def _online(self, project: str) -> Any | None:
+        if not self.settings.redis_url:
+            return None
+        from data_plane.online.redis import RedisOnlineStore, RedisOnlineStoreConfig
+
+        return RedisOnlineStore(
+            RedisOnlineStoreConfig.from_url(self.settings.redis_url), f"{self.settings.namespace}.{project}"
+        )
+
+    def serving(self, engine: FeatureStoreEngine) -> Any:
+        """The project's feature server (plans cached per view), made on first use."""
+        from data_plane.serving import FeatureServer
+
+        with self._lock:
+            server = self._serving.get(engine.catalog.project)
+            if server is None:
+                if engine.online is None:
+                    raise NotSupported("this region has no online store configured")
+                server = FeatureServer(engine.catalog, engine.online)
+                self._serving[engine.catalog.project] = server
+            return server
+
+    def forget_serving(self, engine: FeatureStoreEngine, name: str, version: int) -> None:
+        server = self._serving.get(engine.catalog.project)
+        if server is not None:
+            server.forget(name, version)
+
+    def training_root(self, project: str) -> str:
+        return self.s3.uri(self.settings.namespace, "training_datasets", project)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A metadata unit of work outside any project (ingestion bookkeeping)."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    @property
+    def ingest(self) -> IngestGateway:
+        """The Kafka producer side, made on first use (Flight and the materializer never do)."""
+        with self._lock:
+            if self._ingest is None:
+                topics = Topics(self.settings.kafka_bootstrap, self.settings.namespace)
+                self._ingest = IngestGateway(self.settings.kafka_bootstrap, topics)
+            return self._ingest
+
+    def check_object_store(self) -> None:
+        info = self.filesystem.get_file_info(self.s3.bucket)
+        if info.type == pafs.FileType.NotFound:
+            raise BackendUnavailable(f"bucket {self.s3.bucket} is missing")
+
+    def check_online(self) -> None:
+        import redis
+
+        client = redis.Redis.from_url(self.settings.redis_url or "", socket_timeout=2)
+        try:
+            client.ping()
+        finally:
+            client.close()
+
+    def check_metadata(self) -> None:
+        with self.metadata.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def close(self) -> None:
+        if self._access_events is not None:
+            self._access_events.close()
+        if self.control_plane is not None:
+            self.control_plane.close()
+        if self._ingest is not None:
+            self._ingest.close()
+            self._ingest.topics.close()
+        for engine in self._engines.values():
+            online = engine.online
+            if online is not None and hasattr(online, "close"):
+                online.close()
+        self.metadata.dispose()

@@ -1,0 +1,75 @@
+"""Typed settings of one region's data plane services, from ``GRANARY_*`` variables.
+
+``ops/region up NAME`` writes ``.regions/NAME/env`` with the connection variables;
+services build :class:`DataPlaneSettings` once at their entrypoint and pass it down.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DataPlaneSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GRANARY_", extra="ignore")
+
+    pg_url: str = Field(description="SQLAlchemy URL of the metadata database (postgresql+psycopg://...)")
+    redis_url: str | None = Field(default=None, description="online store; None disables online serving")
+    kafka_bootstrap: str = Field(description="host:port of the region's Kafka brokers")
+    s3_endpoint: str = Field(description="http(s)://host:port of the S3-compatible object store")
+    s3_access_key: str
+    s3_secret_key: str
+    s3_bucket: str = "granary"
+    s3_region: str = "us-east-1"
+    #: Prefix of every Kafka topic and S3 key this data plane owns, so two data planes
+    #: (or a test's own) can share one region's services without seeing each other.
+    namespace: str = "granary"
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8600
+    flight_host: str = "127.0.0.1"
+    flight_port: int = 8815
+    #: Where clients reach Flight; told to them by ``GET /api/v1/endpoints``.
+    flight_public_uri: str | None = None
+    materializer_metrics_port: int | None = None
+
+    #: Largest request body the REST API reads, in bytes; more gets 413.
+    max_body_bytes: int = 64 * 1024 * 1024
+    #: How long ``wait=True`` writes wait for the materializer, in seconds.
+    write_wait_seconds: float = 120.0
+    #: The materializer compacts a group's offline table (``fg.compact()``) after this many
+    #: of its commits since the last compaction (each adds files); 0 turns it off.
+    compact_after_commits: int = 100
+    #: API key look-ups are cached this long (seconds). With a control plane, its
+    #: access-change messages drop cached answers at once; this is only the backstop.
+    key_cache_seconds: float = 5.0
+
+    #: The control plane this region serves (``/v1/internal`` API): it checks the keys
+    #: of tenant users and the tenants' size quotas, and receives usage. Without it only
+    #: the region's own operator keys (``create-key``) work and no quota applies.
+    control_plane_url: str | None = None
+    #: The control plane's ``GRANARY_CP_REGION_TOKEN``.
+    control_plane_token: str | None = None
+    #: The control plane's Redis: the tenants' rate buckets, shared by every region,
+    #: and the channel of access changes. Required with ``control_plane_url``.
+    control_plane_redis_url: str | None = None
+    #: The control plane's ``GRANARY_CP_REDIS_PREFIX``.
+    control_plane_redis_prefix: str = "granary:cp"
+    #: How often the materializer reports each project's sizes to the control plane (s).
+    usage_report_seconds: float = 15.0
+    log_level: str = "INFO"
+    #: Crash tests only: sleep this long after each offline write (see ingest/faults.py).
+    fault_pause_after_offline_write_s: float = 0.0
+
+    @model_validator(mode="after")
+    def _control_plane_complete(self) -> DataPlaneSettings:
+        if self.control_plane_url and not (self.control_plane_token and self.control_plane_redis_url):
+            raise ValueError(
+                "GRANARY_CONTROL_PLANE_URL needs GRANARY_CONTROL_PLANE_TOKEN and "
+                "GRANARY_CONTROL_PLANE_REDIS_URL"
+            )
+        return self
+
+    @property
+    def flight_uri(self) -> str:
+        return self.flight_public_uri or f"grpc://{self.flight_host}:{self.flight_port}"

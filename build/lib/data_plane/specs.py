@@ -1,0 +1,96 @@
+"""Plain descriptions of stored objects, as the engine returns them.
+
+They are JSON-able dataclasses so the same shapes travel over the REST API and back
+into the SDK's user objects unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class FeatureInfo:
+    name: str
+    type: str
+    primary: bool = False
+    event_time: bool = False
+
+
+@dataclass(frozen=True)
+class FeatureGroupInfo:
+    id: int
+    name: str
+    version: int
+    description: str
+    primary_key: list[str]
+    event_time: str | None
+    partition_key: list[str]
+    online_enabled: bool
+    ttl_seconds: float | None
+    features: list[FeatureInfo]
+    transformations: list[dict[str, Any]]
+    location: str
+    created_at: dt.datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    commit_id: int
+    table_version: int
+    committed_at: dt.datetime
+    operation: str
+    rows_inserted: int
+    rows_updated: int
+    rows_deleted: int
+
+
+@dataclass(frozen=True)
+class FeatureViewInfo:
+    id: int
+    name: str
+    version: int
+    description: str
+    query: dict[str, Any]
+    labels: list[str]
+    transformations: list[dict[str, Any]]
+    created_at: dt.datetime
+    features: list[FeatureInfo] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TrainingDatasetInfo:
+    feature_view: str
+    feature_view_version: int
+    version: int
+    description: str
+    data_format: str
+    location: str
+    query_sql: str
+    options: dict[str, Any]
+    statistics: dict[str, Any]
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class ServingKey:
+    """A name a feature-vector entry gives, and which group's key column it fills.
+
+    ``join_index`` is the group's position in the view's query (0 = the root group).
+    """
+
+    feature_name: str
+    feature_group: str
+    feature_group_version: int
+    column: str
+    join_index: int
+    type: str
+    required: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

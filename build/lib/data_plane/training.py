@@ -1,0 +1,330 @@
+"""Training data: splits, statistics and training datasets materialized as files.
+
+A training dataset version records everything needed to recreate it (the query, its
+SQL, the time range, the split and seed) and the statistics of every split, which the
+model-dependent transformations later read so training and serving scale alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from data_plane.engine import FeatureStoreEngine
+from data_plane.frames import to_utc
+from data_plane.specs import FeatureViewInfo, TrainingDatasetInfo
+from granary.errors import InvalidInput
+
+FORMATS = ("parquet", "csv")
+
+
+@dataclass
+class SplitOptions:
+    """How to cut training data: at random (sizes + seed) or by event-time ranges."""
+
+    test_size: float | None = None
+    validation_size: float | None = None
+    seed: int = 42
+    ranges: dict[str, tuple[dt.datetime | None, dt.datetime | None]] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        ranges = None
+        if self.ranges:
+            ranges = {k: [v.isoformat() if v else None for v in pair] for k, pair in self.ranges.items()}
+        return {
+            "test_size": self.test_size,
+            "validation_size": self.validation_size,
+            "seed": self.seed,
+            "ranges": ranges,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SplitOptions:
+        ranges = None
+        if data.get("ranges"):
+            ranges = {k: (to_utc(a), to_utc(b)) for k, (a, b) in data["ranges"].items()}
+        return cls(data.get("test_size"), data.get("validation_size"), data.get("seed", 42), ranges)
+
+    @property
+    def names(self) -> list[str]:
+        if self.ranges:
+            return list(self.ranges)
+        if self.test_size is None:
+            return []
+        return ["train", "validation", "test"] if self.validation_size else ["train", "test"]
+
+
+def key_columns(engine: FeatureStoreEngine, view: FeatureViewInfo) -> tuple[list[str], str | None]:
+    """The root group's primary key and event time: what X leaves out by default."""
+    root = engine.catalog.get_group(view.query["fg"]["name"], int(view.query["fg"]["version"]))
+    return root.primary_key, root.event_time
+
+
+def training_table(
+    engine: FeatureStoreEngine,
+    view: FeatureViewInfo,
+    start_time: dt.datetime | None = None,
+    end_time: dt.datetime | None = None,
+    spine: pa.Table | None = None,
+) -> pa.Table:
+    return engine.run_query(view.query, spine, start_time, end_time, include_keys=True)
+
+
+def _random_split(table: pa.Table, options: SplitOptions, order: list[str]) -> dict[str, pa.Table]:
+    sizes = {"test": options.test_size or 0.0, "validation": options.validation_size or 0.0}
+    for name, size in sizes.items():
+        if not 0.0 <= size < 1.0:
+            raise InvalidInput(f"{name}_size must be in [0, 1), got {size}")
+    if sizes["test"] + sizes["validation"] >= 1.0:
+        raise InvalidInput("test_size + validation_size must leave rows for training")
+    # DuckDB returns rows in no fixed order; sort so the seed alone decides the split.
+    present = [c for c in order if c in table.column_names]
+    if present:
+        table = table.take(pc.sort_indices(table, [(c, "ascending") for c in present]))
+    n = table.num_rows
+    position = np.random.default_rng(options.seed).permutation(n)
+    n_test = round(n * sizes["test"])
+    n_val = round(n * sizes["validation"])
+    cuts = {"test": position[:n_test], "validation": position[n_test : n_test + n_val]}
+    cuts["train"] = position[n_test + n_val :]
+    return {name: table.take(np.sort(cuts[name])) for name in options.names}
+
+
+def split_tables(
+    engine: FeatureStoreEngine,
+    view: FeatureViewInfo,
+    options: SplitOptions,
+    start_time: dt.datetime | None = None,
+    end_time: dt.datetime | None = None,
+    spine: pa.Table | None = None,
+) -> dict[str, pa.Table]:
+    if options.ranges:
+        return {
+            name: training_table(engine, view, lo, hi, spine) for name, (lo, hi) in options.ranges.items()
+        }
+    table = training_table(engine, view, start_time, end_time, spine)
+    if not options.names:
+        return {"train": table}
+    primary_key, event_time = key_columns(engine, view)
+    order = [*primary_key, *([event_time] if event_time else []), *table.column_names]
+    return _random_split(table, options, order)
+
+
+def split_streams(
+    engine: FeatureStoreEngine,
+    view: FeatureViewInfo,
+    options: SplitOptions,
+    start_time: dt.datetime | None = None,
+    end_time: dt.datetime | None = None,
+    spine: pa.Table | None = None,
+) -> dict[str, pa.Table | Callable[[], pa.RecordBatchReader]]:
+    """:func:`split_tables` for streaming: each split that is a query of its own (no
+    split, or time ranges) is a callable opening a reader, run only when called, so one
+    query runs at a time. A random split needs every row before it can cut (the seeded
+    permutation is over the sorted rows), so its splits are tables.
+    """
+    if options.ranges:
+        return {
+            name: functools.partial(engine.stream_query, view.query, spine, lo, hi, include_keys=True)
+            for name, (lo, hi) in options.ranges.items()
+        }
+    if not options.names:
+        return {
+            "train": functools.partial(
+                engine.stream_query, view.query, spine, start_time, end_time, include_keys=True
+            )
+        }
+    return split_tables(engine, view, options, start_time, end_time, spine)
+
+
+def statistics(table: pa.Table) -> dict[str, dict[str, Any]]:
+    """Per-column statistics from DuckDB's SUMMARIZE (min, max, mean, std, quartiles)."""
+    con = duckdb.connect()
+    con.register("t", table)
+    summary = con.sql("SUMMARIZE t").to_arrow_table().to_pylist()
+    stats: dict[str, dict[str, Any]] = {}
+    numeric_prefixes = ("BIGINT", "DOUBLE", "INTEGER", "FLOAT", "DECIMAL", "UBIGINT", "SMALLINT")
+    for row in summary:
+        entry: dict[str, Any] = {
+            "type": row["column_type"],
+            "count": int(row["count"]),
+            "null_fraction": float(row["null_percentage"] or 0) / 100.0,
+            "approx_distinct": int(row["approx_unique"] or 0),
+        }
+        if row["column_type"].startswith(numeric_prefixes):
+            for key, source in [
+                ("min", "min"),
+                ("max", "max"),
+                ("mean", "avg"),
+                ("std", "std"),
+                ("p25", "q25"),
+                ("p50", "q50"),
+                ("p75", "q75"),
+            ]:
+                value = row[source]
+                entry[key] = None if value is None else float(value)
+        stats[row["column_name"]] = entry
+    _add_unique_values(con, stats)
+    con.close()
+    return stats
+
+
+MAX_UNIQUE_VALUES = 1000
+_CATEGORICAL_PREFIXES = ("VARCHAR", "BOOLEAN", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT")
+
+
+def _add_unique_values(con: duckdb.DuckDBPyConnection, stats: dict[str, dict[str, Any]]) -> None:
+    """Record the sorted distinct values of few-valued string, integer and boolean
+    columns: label and one-hot encoders are parameterized by them."""
+    names = [
+        name
+        for name, entry in stats.items()
+        if entry["type"].startswith(_CATEGORICAL_PREFIXES)
+        and entry["approx_distinct"] <= MAX_UNIQUE_VALUES * 1.1
+    ]
+    if not names:
+        return
+    quoted = ['"' + n.replace('"', '""') + '"' for n in names]
+    sql = ", ".join(f"list(DISTINCT {q} ORDER BY {q}) FILTER (WHERE {q} IS NOT NULL)" for q in quoted)
+    row = con.sql(f"SELECT {sql} FROM t").fetchall()[0]
+    for name, values in zip(names, row, strict=True):
+        if values is not None and len(values) <= MAX_UNIQUE_VALUES:
+            stats[name]["unique_values"] = list(values)
+
+
+def create_training_dataset(
+    engine: FeatureStoreEngine,
+    view: FeatureViewInfo,
+    root: str,
+    data_format: str = "parquet",
+    options: SplitOptions | None = None,
+    start_time: dt.datetime | None = None,
+    end_time: dt.datetime | None = None,
+    spine: pa.Table | None = None,
+    description: str = "",
+    filesystem: pafs.FileSystem | None = None,
+) -> TrainingDatasetInfo:
+    """Write the splits under ``root`` (a local folder, or with ``filesystem`` a URI
+    such as ``s3://bucket/prefix`` on that filesystem) and record the version."""
+    if data_format not in FORMATS:
+        raise InvalidInput(f"data_format {data_format!r} is not one of {', '.join(FORMATS)}")
+    options = options or SplitOptions()
+    splits = split_tables(engine, view, options, start_time, end_time, spine)
+    version = engine.catalog.next_training_dataset_version(view.name, view.version)
+    if filesystem is None:
+        location = str(Path(root) / f"{view.name}_v{view.version}" / str(version))
+    else:
+        location = f"{root.rstrip('/')}/{view.name}_v{view.version}/{version}"
+    fs, folder = _filesystem(location, filesystem)
+    fs.create_dir(folder, recursive=True)
+    for name, table in splits.items():
+        path = f"{folder}/{name}.{data_format}"
+        if data_format == "parquet":
+            pq.write_table(table, path, filesystem=fs)
+        else:
+            with fs.open_output_stream(path) as out:
+                pacsv.write_csv(table, out)
+    with fs.open_output_stream(f"{folder}/schema.json") as out:
+        schema = next(iter(splits.values())).schema
+        out.write(json.dumps([{"name": f.name, "type": str(f.type)} for f in schema]).encode())
+    recorded = {
+        "splits": options.to_dict(),
+        "start_time": start_time.isoformat() if start_time else None,
+        "end_time": end_time.isoformat() if end_time else None,
+        "spine_rows": None if spine is None else spine.num_rows,
+        "rows": {name: t.num_rows for name, t in splits.items()},
+    }
+    sql = engine.query_sql(view.query, start_time, end_time)
+    return engine.catalog.create_training_dataset(
+        view.name,
+        view.version,
+        version=version,
+        description=description,
+        data_format=data_format,
+        location=location,
+        query_sql=sql,
+        options=recorded,
+        statistics={name: statistics(t) for name, t in splits.items()},
+    )
+
+
+def _filesystem(location: str, filesystem: pafs.FileSystem | None) -> tuple[pafs.FileSystem, str]:
+    """The filesystem and its path for a location (``s3://b/k`` is ``b/k`` there)."""
+    if filesystem is None:
+        return pafs.LocalFileSystem(), location
+    return filesystem, location.split("://", 1)[-1]
+
+
+def read_training_dataset(
+    info: TrainingDatasetInfo, filesystem: pafs.FileSystem | None = None
+) -> dict[str, pa.Table]:
+    return {
+        name: open_split().read_all() for name, open_split in open_training_dataset(info, filesystem).items()
+    }
+
+
+def open_training_dataset(
+    info: TrainingDatasetInfo, filesystem: pafs.FileSystem | None = None, batch_rows: int = 64 * 1024
+) -> dict[str, Callable[[], pa.RecordBatchReader]]:
+    """Each split's file as a callable opening a reader of its record batches: a file is
+    opened only when called and read a batch at a time."""
+    fs, folder = _filesystem(info.location, filesystem)
+    if fs.get_file_info(f"{folder}/schema.json").type == pafs.FileType.NotFound:
+        raise InvalidInput(f"training dataset files are missing at {info.location}")
+    with fs.open_input_stream(f"{folder}/schema.json") as stream:
+        fields = json.loads(stream.read())
+    opener = _open_parquet if info.data_format == "parquet" else _open_csv
+    return {
+        name: functools.partial(opener, fs, f"{folder}/{name}.{info.data_format}", fields, batch_rows)
+        for name in info.options["rows"]
+    }
+
+
+def _open_parquet(
+    fs: pafs.FileSystem, path: str, fields: list[dict[str, str]], batch_rows: int
+) -> pa.RecordBatchReader:
+    source = fs.open_input_file(path)
+    try:
+        file = pq.ParquetFile(source)
+    except BaseException:
+        source.close()
+        raise
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        with source:
+            yield from file.iter_batches(batch_size=batch_rows)
+
+    return pa.RecordBatchReader.from_batches(file.schema_arrow, batches())
+
+
+def _open_csv(
+    fs: pafs.FileSystem, path: str, fields: list[dict[str, str]], batch_rows: int
+) -> pa.RecordBatchReader:
+    from data_plane.schema import type_from_string
+
+    types = {f["name"]: type_from_string(f["type"]) for f in fields}
+    stream = fs.open_input_stream(path)
+    try:
+        reader = pacsv.open_csv(stream, convert_options=pacsv.ConvertOptions(column_types=types))
+    except BaseException:
+        stream.close()
+        raise
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        with stream:
+            yield from reader
+
+    return pa.RecordBatchReader.from_batches(reader.schema, batches())

@@ -1,0 +1,87 @@
+"""Granary: a feature store for feature / training / inference pipelines.
+
+``granary.login()`` opens an embedded project (no servers) in ``$GRANARY_HOME``
+(default ``./granary-data``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from granary import errors
+from granary.feature_group import FeatureGroup
+from granary.feature_store import FeatureStore
+from granary.feature_view import FeatureView
+from granary.project import Project
+from granary.query import Feature, Filter, Query
+from granary.transformations import TransformationFunction, TransformationStatistics, udf
+
+__version__ = "0.1.0"
+
+DEFAULT_HOME = "granary-data"
+
+
+def login(
+    host: str | None = None,
+    api_key: str | None = None,
+    project: str | None = None,
+    home: str | Path | None = None,
+    online_store: str | None = None,
+) -> Project:
+    """Open a project.
+
+    With ``host`` (or ``GRANARY_HOST``) the project is remote, reached with ``api_key``
+    (or ``GRANARY_API_KEY``): ``host`` is a region's data plane, or the control plane,
+    which tells where ``project`` lives. Without ``project`` a key bound to one project
+    opens that one.
+    Without ``host`` the project is embedded: metadata in
+    SQLite and features in Parquet under ``home`` (``$GRANARY_HOME``, else
+    ``./granary-data``). Its online store is SQLite in the same folder unless
+    ``online_store`` (else ``$GRANARY_ONLINE_STORE``) is a ``redis://host:port/db`` URL.
+    """
+    host = host or os.environ.get("GRANARY_HOST")
+    if host:
+        from granary.remote import connect
+
+        api_key = api_key or os.environ.get("GRANARY_API_KEY")
+        if not api_key:
+            raise errors.Unauthenticated(f"remote login to {host!r} needs api_key= (or GRANARY_API_KEY)")
+        return Project(connect(host, api_key, project))
+    from granary.embedded import EmbeddedBackend
+
+    home = Path(home or os.environ.get("GRANARY_HOME") or DEFAULT_HOME)
+    online_store = online_store or os.environ.get("GRANARY_ONLINE_STORE") or None
+    return Project(EmbeddedBackend(home, project or "default", online=online_store))
+
+
+def __getattr__(name: str) -> Any:
+    # The embedded engine is imported on first use: data_plane modules import
+    # granary.errors, and an eager import here would make that a cycle.
+    if name == "builtin":  # granary.builtin.min_max_scaler, ... (Hopsworks: builtin_transformations)
+        from granary import builtin_transformations
+
+        return builtin_transformations
+    if name == "EmbeddedBackend":
+        from granary.embedded import EmbeddedBackend
+
+        return EmbeddedBackend
+    raise AttributeError(f"module 'granary' has no attribute {name!r}")
+
+
+__all__ = [
+    "EmbeddedBackend",
+    "Feature",
+    "FeatureGroup",
+    "FeatureStore",
+    "FeatureView",
+    "Filter",
+    "Project",
+    "Query",
+    "TransformationFunction",
+    "TransformationStatistics",
+    "errors",
+    "login",
+    "udf",
+]

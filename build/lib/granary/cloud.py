@@ -1,0 +1,94 @@
+"""A small HTTP client of the control plane (signup, login, projects, keys).
+
+Errors come back as the same ``GranaryError`` classes the service raised, rebuilt
+from the ``{code, message}`` body.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from granary.errors import BackendUnavailable, GranaryError, error_from_dict
+
+DEFAULT_HOST = "http://127.0.0.1:8700"
+
+
+class ControlPlaneClient:
+    def __init__(
+        self,
+        host: str = DEFAULT_HOST,
+        api_key: str | None = None,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._http = httpx.Client(
+            base_url=host.rstrip("/"), headers=headers, timeout=timeout, transport=transport
+        )
+        self.host = host
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ControlPlaneClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _call(self, method: str, path: str, json: Any = None) -> Any:
+        try:
+            response = self._http.request(method, path, json=json)
+        except httpx.TransportError as exc:
+            raise BackendUnavailable(f"control plane at {self.host} is unreachable: {exc}") from exc
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+            except ValueError:
+                body = {}
+            if isinstance(body, dict) and "code" in body:
+                raise error_from_dict(body)
+            raise GranaryError(f"{method} {path}: HTTP {response.status_code}: {response.text[:200]}")
+        return response.json() if response.content else None
+
+    # signup and login
+    def signup(self, email: str, password: str) -> dict:
+        return self._call("POST", "/v1/signup", {"email": email, "password": password})
+
+    def verify(self, token: str) -> dict:
+        return self._call("POST", "/v1/verify", {"token": token})
+
+    def login(self, email: str, password: str) -> dict:
+        return self._call("POST", "/v1/login", {"email": email, "password": password})
+
+    def request_password_reset(self, email: str) -> dict:
+        return self._call("POST", "/v1/password-reset", {"email": email})
+
+    def reset_password(self, token: str, password: str) -> dict:
+        return self._call("POST", "/v1/password-reset/confirm", {"token": token, "password": password})
+
+    # projects
+    def create_project(self, name: str) -> dict:
+        return self._call("POST", "/v1/projects", {"name": name})
+
+    def get_project(self, name: str) -> dict:
+        return self._call("GET", f"/v1/projects/{name}")
+
+    def list_projects(self) -> list[dict]:
+        return self._call("GET", "/v1/projects")
+
+    def delete_project(self, name: str) -> None:
+        self._call("DELETE", f"/v1/projects/{name}")
+
+    # keys
+    def create_key(self, name: str = "", project: str | None = None, scopes: list[str] | None = None) -> dict:
+        return self._call("POST", "/v1/keys", {"name": name, "project": project, "scopes": scopes or ["*"]})
+
+    def list_keys(self) -> list[dict]:
+        return self._call("GET", "/v1/keys")
+
+    def revoke_key(self, key_id: str) -> None:
+        self._call("DELETE", f"/v1/keys/{key_id}")

@@ -1,0 +1,189 @@
+"""The embedded backend: the whole feature store in this process, no servers.
+
+Metadata lives in SQLite, offline data in Delta/Parquet files, both under one home
+folder, so a project is a directory you can copy or delete. The online store is the
+SQLite file ``online.db`` there too, unless ``online`` names a Redis
+(``redis://host:port/db``) or is a ready :class:`data_plane.online.OnlineStore`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from data_plane import training
+from data_plane.catalog import Catalog
+from data_plane.engine import FeatureStoreEngine
+from data_plane.metadata.db import open_metadata
+from data_plane.offline.delta import DeltaOfflineStore
+from data_plane.online import OnlineStore
+from data_plane.online import connect as connect_online
+from data_plane.serving import FeatureServer
+from data_plane.specs import CommitInfo, FeatureGroupInfo, FeatureViewInfo, TrainingDatasetInfo
+from granary.backend import SupportsVectorRows
+from granary.errors import NotSupported
+
+
+class EmbeddedBackend(SupportsVectorRows):
+    def __init__(
+        self, home: str | Path, project: str = "default", online: OnlineStore | str | None = None
+    ) -> None:
+        self.home = Path(home).resolve()
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.project_name = project
+        metadata = open_metadata(f"sqlite:///{self.home / 'metadata.db'}")
+        if online is None or isinstance(online, str):
+            online = connect_online(online, self.home, project)
+        self.engine = FeatureStoreEngine(
+            Catalog(metadata, project),
+            DeltaOfflineStore(),
+            offline_root=str(self.home / "offline"),
+            online=online,
+        )
+        self.serving = FeatureServer(self.engine.catalog, online)
+
+    def __repr__(self) -> str:
+        return f"EmbeddedBackend(home={str(self.home)!r}, project={self.project_name!r})"
+
+    # feature groups -----------------------------------------------------------------
+    def create_feature_group(self, **fields: Any) -> FeatureGroupInfo:
+        return self.engine.create_feature_group(**fields)
+
+    def get_feature_group(self, name: str, version: int | None = None) -> FeatureGroupInfo:
+        return self.engine.catalog.get_group(name, version)
+
+    def list_feature_groups(self, name: str | None = None) -> list[FeatureGroupInfo]:
+        return self.engine.catalog.list_groups(name)
+
+    def delete_feature_group(self, name: str, version: int) -> None:
+        self.engine.delete_feature_group(name, version)
+
+    def insert(
+        self, name: str, version: int, table: pa.Table, overwrite: bool = False, wait: bool = True
+    ) -> CommitInfo:
+        """``wait`` is ignored: an embedded insert is visible when it returns."""
+        return self.engine.insert(name, version, table, overwrite=overwrite)
+
+    def remove_rows(self, name: str, version: int, table: pa.Table) -> CommitInfo:
+        return self.engine.remove_rows(name, version, table)
+
+    def compact(self, name: str, version: int, wait: bool = True) -> CommitInfo:
+        """``wait`` is ignored: an embedded compaction is done when it returns."""
+        return self.engine.compact(name, version)
+
+    def commit_details(self, name: str, version: int, limit: int | None = None) -> list[CommitInfo]:
+        return self.engine.commit_details(name, version, limit)
+
+    def read(
+        self,
+        name: str,
+        version: int,
+        wallclock_time: dt.datetime | None = None,
+        start_time: dt.datetime | None = None,
+        end_time: dt.datetime | None = None,
+    ) -> pa.Table:
+        return self.engine.read(name, version, wallclock_time, start_time, end_time)
+
+    def read_online(self, name: str, version: int) -> pa.Table:
+        if self.engine.online is None:
+            raise NotSupported("this project has no online store configured")
+        return self.engine.online.read_all(self.engine.catalog.get_group(name, version))
+
+    # queries ------------------------------------------------------------------------
+    def run_query(
+        self,
+        spec: dict[str, Any],
+        spine: pa.Table | None = None,
+        start_time: dt.datetime | None = None,
+        end_time: dt.datetime | None = None,
+        include_keys: bool = False,
+    ) -> pa.Table:
+        return self.engine.run_query(spec, spine, start_time, end_time, include_keys)
+
+    def query_sql(self, spec: dict[str, Any]) -> str:
+        return self.engine.query_sql(spec)
+
+    # feature views ------------------------------------------------------------------
+    def create_feature_view(self, **fields: Any) -> FeatureViewInfo:
+        return self.engine.create_feature_view(**fields)
+
+    def get_feature_view(self, name: str, version: int | None = None) -> FeatureViewInfo:
+        return self.engine.catalog.get_view(name, version)
+
+    def list_feature_views(self, name: str | None = None) -> list[FeatureViewInfo]:
+        return self.engine.catalog.list_views(name)
+
+    def delete_feature_view(self, name: str, version: int) -> None:
+        self.engine.catalog.delete_view(name, version)
+        self.serving.forget(name, version)
+
+    def feature_view_schema(self, name: str, version: int) -> list[tuple[str, str]]:
+        return self.engine.feature_view_schema(self.get_feature_view(name, version))
+
+    # feature vectors ----------------------------------------------------------------
+    def init_serving(self, name: str, version: int) -> dict[str, Any]:
+        return self.serving.init_serving(name, version)
+
+    def get_feature_vectors(
+        self, name: str, version: int, entries: list[dict[str, Any]], allow_missing: bool = False
+    ) -> pa.Table:
+        return self.serving.get_feature_vectors(name, version, entries, allow_missing)
+
+    def get_feature_vector_rows(
+        self,
+        name: str,
+        version: int,
+        entries: list[dict[str, Any]],
+        allow_missing: bool = False,
+        columns: list[int] | None = None,
+    ) -> list[list[Any]]:
+        return self.serving.get_feature_vector_rows(name, version, entries, allow_missing, columns)
+
+    # training data ------------------------------------------------------------------
+    def training_splits(
+        self,
+        name: str,
+        version: int,
+        options: dict[str, Any],
+        start_time: dt.datetime | None,
+        end_time: dt.datetime | None,
+        spine: pa.Table | None,
+    ) -> dict[str, pa.Table]:
+        view = self.get_feature_view(name, version)
+        split = training.SplitOptions.from_dict(options)
+        return training.split_tables(self.engine, view, split, start_time, end_time, spine)
+
+    def create_training_dataset(
+        self,
+        name: str,
+        version: int,
+        data_format: str,
+        options: dict[str, Any],
+        start_time: dt.datetime | None,
+        end_time: dt.datetime | None,
+        spine: pa.Table | None,
+        description: str,
+    ) -> TrainingDatasetInfo:
+        return training.create_training_dataset(
+            self.engine,
+            self.get_feature_view(name, version),
+            str(self.home / "training_datasets"),
+            data_format,
+            training.SplitOptions.from_dict(options),
+            start_time,
+            end_time,
+            spine,
+            description,
+        )
+
+    def get_training_dataset(
+        self, name: str, version: int, td_version: int
+    ) -> tuple[TrainingDatasetInfo, dict[str, pa.Table]]:
+        info = self.engine.catalog.get_training_dataset(name, version, td_version)
+        return info, training.read_training_dataset(info)
+
+    def list_training_datasets(self, name: str, version: int) -> list[TrainingDatasetInfo]:
+        return self.engine.catalog.list_training_datasets(name, version)

@@ -1,0 +1,223 @@
+"""Feature groups: versioned tables of features with a primary key and an event time.
+
+The object validates arguments and hands the work to its backend; it holds no data.
+One row is kept per (primary key, event time): inserting a row with the same key and
+event time again replaces it. Every insert is a commit, and reads can go back to any
+past commit (``read(wallclock_time=...)``, ``as_of``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from data_plane.frames import from_arrow, to_arrow, to_utc
+from data_plane.specs import CommitInfo, FeatureGroupInfo
+from granary.errors import InvalidInput
+from granary.query import Feature, Query
+from granary.transformations import TransformationFunction, apply_on_demand, load
+
+if TYPE_CHECKING:
+    from granary.backend import Backend
+
+OPERATIONS = ("upsert", "insert")
+
+
+class FeatureGroup:
+    def __init__(self, backend: Backend, info: FeatureGroupInfo) -> None:
+        self._backend = backend
+        self._info = info
+
+    # description --------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._info.name
+
+    @property
+    def version(self) -> int:
+        return self._info.version
+
+    @property
+    def id(self) -> int:
+        return self._info.id
+
+    @property
+    def primary_key(self) -> list[str]:
+        return list(self._info.primary_key)
+
+    @property
+    def event_time(self) -> str | None:
+        return self._info.event_time
+
+    @property
+    def online_enabled(self) -> bool:
+        return self._info.online_enabled
+
+    @property
+    def description(self) -> str:
+        return self._info.description
+
+    @property
+    def ttl(self) -> float | None:
+        """Seconds after its event time that a row stops being served or joined."""
+        return self._info.ttl_seconds
+
+    @property
+    def transformation_functions(self) -> list[TransformationFunction]:
+        """On-demand transformations, computed at insert and again from request parameters."""
+        return load(self._info.transformations)
+
+    @property
+    def features(self) -> list[Feature]:
+        return [
+            Feature(f.name, f.type, self.name, self.version, f.primary, f.event_time)
+            for f in self._info.features
+        ]
+
+    @property
+    def schema(self) -> list[Feature]:
+        return self.features
+
+    def get_feature(self, name: str) -> Feature:
+        for feature in self.features:
+            if feature.name == name:
+                return feature
+        known = ", ".join(f.name for f in self.features) or "none yet; insert data first"
+        raise InvalidInput(
+            f"feature group '{self.name}' v{self.version} has no feature '{name}' (features: {known})"
+        )
+
+    def __getitem__(self, name: str) -> Feature:
+        return self.get_feature(name)
+
+    def __getattr__(self, name: str) -> Feature:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self.get_feature(name)
+        except InvalidInput as exc:
+            raise AttributeError(str(exc)) from None
+
+    def __repr__(self) -> str:
+        return f"FeatureGroup({self.name!r}, version={self.version}, primary_key={self.primary_key})"
+
+    def _refresh(self) -> None:
+        self._info = self._backend.get_feature_group(self.name, self.version)
+
+    # writes -------------------------------------------------------------------------
+    def insert(
+        self,
+        features: Any,
+        operation: str = "upsert",
+        overwrite: bool = False,
+        wait: bool = True,
+        write_options: dict[str, Any] | None = None,
+    ) -> CommitInfo:
+        """Insert a pandas, polars or pyarrow dataframe; returns the commit.
+
+        The first insert fixes the schema. Later inserts may add columns (older rows
+        read them as null); a column with another type is refused, naming both types.
+        ``overwrite=True`` replaces all rows (earlier commits stay readable).
+        ``wait=False`` returns None as soon as a remote data plane has acknowledged the
+        rows (they are durable, not yet visible); embedded inserts are visible on return.
+        """
+        if operation not in OPERATIONS:
+            raise InvalidInput(f"operation {operation!r} is not one of {OPERATIONS}")
+        table = to_arrow(features, f"feature group '{self.name}' v{self.version}: insert")
+        if self._info.transformations:
+            table = apply_on_demand(
+                f"feature group '{self.name}' v{self.version}", self._info.transformations, table
+            )
+        commit = self._backend.insert(self.name, self.version, table, overwrite=overwrite, wait=wait)
+        self._refresh()
+        return commit
+
+    def remove_rows(self, rows: Any) -> CommitInfo:
+        """Delete the rows whose primary key and event time match rows of ``rows``."""
+        table = to_arrow(rows, f"feature group '{self.name}' v{self.version}: remove_rows")
+        return self._backend.remove_rows(self.name, self.version, table)
+
+    def compact(self, wait: bool = True) -> CommitInfo | None:
+        """Rewrite the offline table from many small files (each insert adds some) into
+        few large ones, so reads open fewer files; returns the ``compact`` commit.
+
+        The rows do not change, and time travel is kept: every earlier commit stays
+        readable, so the files its version reads stay stored until the group is deleted.
+        A remote data plane also compacts on its own after many commits (the region's
+        ``GRANARY_COMPACT_AFTER_COMMITS``). ``wait=False`` returns None once a remote data
+        plane has queued the compaction.
+        """
+        return self._backend.compact(self.name, self.version, wait=wait)
+
+    def delete(self) -> None:
+        """Drop the group: its metadata, every commit and its online rows."""
+        self._backend.delete_feature_group(self.name, self.version)
+
+    # reads --------------------------------------------------------------------------
+    def read(
+        self,
+        wallclock_time: Any = None,
+        start_time: Any = None,
+        end_time: Any = None,
+        dataframe_type: str = "pandas",
+        online: bool = False,
+    ) -> Any:
+        """Read the rows visible at ``wallclock_time`` (default: now).
+
+        ``start_time`` (inclusive) and ``end_time`` (exclusive) filter on event time.
+        ``online=True`` reads the online store: the newest row per primary key.
+        """
+        if online:
+            table = self._backend.read_online(self.name, self.version)
+        else:
+            table = self._backend.read(
+                self.name,
+                self.version,
+                wallclock_time=to_utc(wallclock_time, "wallclock_time"),
+                start_time=to_utc(start_time, "start_time"),
+                end_time=to_utc(end_time, "end_time"),
+            )
+        return from_arrow(table, dataframe_type)
+
+    def show(self, n: int = 10) -> Any:
+        return self.read().head(n)
+
+    def commit_details(
+        self, wallclock_time: Any = None, limit: int | None = None
+    ) -> dict[int, dict[str, Any]]:
+        """Commits, newest first, as Hopsworks shows them: id -> what it changed."""
+        commits = self._backend.commit_details(self.name, self.version, limit)
+        moment = to_utc(wallclock_time, "wallclock_time")
+        return {
+            c.commit_id: {
+                "committed_on": c.committed_at,
+                "operation": c.operation,
+                "rows_inserted": c.rows_inserted,
+                "rows_updated": c.rows_updated,
+                "rows_deleted": c.rows_deleted,
+                "table_version": c.table_version,
+            }
+            for c in commits
+            if moment is None or c.committed_at <= moment
+        }
+
+    # queries ------------------------------------------------------------------------
+    def select_all(self) -> Query:
+        return Query(self)
+
+    def select(self, features: list[str | Feature]) -> Query:
+        names = [f.name if isinstance(f, Feature) else f for f in features]
+        for name in names:
+            self.get_feature(name)
+        return Query(self, names)
+
+    def select_except(self, features: list[str | Feature]) -> Query:
+        excluded = {f.name if isinstance(f, Feature) else f for f in features}
+        for name in excluded:
+            self.get_feature(name)
+        return Query(self, [f.name for f in self.features if f.name not in excluded])
+
+    def filter(self, condition: Any) -> Query:
+        return self.select_all().filter(condition)
+
+    def as_of(self, wallclock_time: Any) -> Query:
+        return self.select_all().as_of(wallclock_time)

@@ -1,0 +1,138 @@
+"""The feature store of a project: where feature groups and feature views are found."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from granary.errors import FeatureGroupNotFound, FeatureViewNotFound, InvalidInput
+from granary.feature_group import FeatureGroup
+from granary.feature_view import FeatureView
+from granary.query import Query
+from granary.transformations import describe_model_dependent, describe_on_demand
+
+if TYPE_CHECKING:
+    from granary.backend import Backend
+
+
+def _ttl_seconds(ttl: Any) -> float | None:
+    """``ttl`` as seconds: a number of seconds or a ``datetime.timedelta``."""
+    if ttl is None:
+        return None
+    if hasattr(ttl, "total_seconds"):
+        return float(ttl.total_seconds())
+    if isinstance(ttl, int | float) and not isinstance(ttl, bool):
+        return float(ttl)
+    raise InvalidInput(f"ttl must be seconds or a timedelta, got {ttl!r}")
+
+
+def _names(value: Any, what: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if not all(isinstance(v, str) for v in value):
+        raise InvalidInput(f"{what} must be column names, got {value!r}")
+    return list(value)
+
+
+class FeatureStore:
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    @property
+    def name(self) -> str:
+        return f"{self._backend.project_name}_featurestore"
+
+    def __repr__(self) -> str:
+        return f"FeatureStore({self.name!r})"
+
+    # feature groups -----------------------------------------------------------------
+    def create_feature_group(
+        self,
+        name: str,
+        version: int | None = None,
+        primary_key: list[str] | str | None = None,
+        event_time: str | None = None,
+        online_enabled: bool = False,
+        description: str = "",
+        partition_key: list[str] | None = None,
+        ttl: Any = None,
+        transformation_functions: list[Any] | None = None,
+    ) -> FeatureGroup:
+        """Create a group; its schema is fixed by the first insert.
+
+        ``ttl`` (seconds or timedelta): rows older than that relative to the reading
+        moment are not served online nor joined in point-in-time queries.
+        """
+        info = self._backend.create_feature_group(
+            name=name,
+            version=version,
+            primary_key=_names(primary_key, "primary_key"),
+            event_time=event_time,
+            online_enabled=online_enabled,
+            description=description,
+            partition_key=_names(partition_key, "partition_key"),
+            ttl_seconds=_ttl_seconds(ttl),
+            transformations=describe_on_demand(
+                f"feature group '{name}'",
+                _names(primary_key, "primary_key"),
+                event_time,
+                transformation_functions,
+            ),
+        )
+        return FeatureGroup(self._backend, info)
+
+    def get_or_create_feature_group(
+        self, name: str, version: int | None = None, **kwargs: Any
+    ) -> FeatureGroup:
+        try:
+            return self.get_feature_group(name, version)
+        except FeatureGroupNotFound:
+            return self.create_feature_group(name, version, **kwargs)
+
+    def get_feature_group(self, name: str, version: int | None = None) -> FeatureGroup:
+        """The given version, or the latest one when ``version`` is None."""
+        return FeatureGroup(self._backend, self._backend.get_feature_group(name, version))
+
+    def get_feature_groups(self, name: str | None = None) -> list[FeatureGroup]:
+        return [FeatureGroup(self._backend, info) for info in self._backend.list_feature_groups(name)]
+
+    # feature views ------------------------------------------------------------------
+    def create_feature_view(
+        self,
+        name: str,
+        query: Query,
+        version: int | None = None,
+        labels: list[str] | None = None,
+        description: str = "",
+        transformation_functions: list[Any] | None = None,
+    ) -> FeatureView:
+        if not isinstance(query, Query):
+            raise InvalidInput(f"feature view '{name}': query must be a Query, got {type(query).__name__}")
+        info = self._backend.create_feature_view(
+            name=name,
+            version=version,
+            query=query.to_dict(),
+            labels=_names(labels, "labels"),
+            description=description,
+            transformations=describe_model_dependent(
+                f"feature view '{name}'", _names(labels, "labels"), transformation_functions
+            ),
+        )
+        return FeatureView(self._backend, info)
+
+    def get_or_create_feature_view(
+        self, name: str, version: int | None = None, query: Query | None = None, **kwargs: Any
+    ) -> FeatureView:
+        try:
+            return self.get_feature_view(name, version)
+        except FeatureViewNotFound:
+            if query is None:
+                raise
+            return self.create_feature_view(name, query, version, **kwargs)
+
+    def get_feature_view(self, name: str, version: int | None = None) -> FeatureView:
+        return FeatureView(self._backend, self._backend.get_feature_view(name, version))
+
+    def get_feature_views(self, name: str | None = None) -> list[FeatureView]:
+        return [FeatureView(self._backend, info) for info in self._backend.list_feature_views(name)]

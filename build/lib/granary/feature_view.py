@@ -1,0 +1,399 @@
+"""Feature views: a stored query plus labels, the interface for training and inference.
+
+Training data is read point-in-time correct: each row gets the feature values that
+were known at its event time, never later ones.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from data_plane.frames import from_arrow, to_arrow, to_utc
+from data_plane.specs import FeatureViewInfo, TrainingDatasetInfo
+from granary.errors import InvalidInput
+from granary.query import Query, query_from_dict
+from granary.serving import ServingMixin, _train_statistics
+
+if TYPE_CHECKING:
+    from granary.backend import Backend
+
+
+class TrainingDatasetJob:
+    """What ``create_training_data`` started; embedded writes finish before it returns."""
+
+    def __init__(self, info: TrainingDatasetInfo) -> None:
+        self.info = info
+        self.state = "FINISHED"
+        self.location = info.location
+
+    def __repr__(self) -> str:
+        return f"TrainingDatasetJob(version={self.info.version}, state={self.state!r})"
+
+
+class FeatureView(ServingMixin):
+    """Training data, batch data and feature vectors of a query (serving: granary.serving).
+
+    With model-dependent transformations, every read of features applies them: files of
+    a training dataset version with that version's train-split statistics, in-memory
+    training data (``training_data``, ``train_test_split``...) with statistics computed
+    on the train split just read, and ``get_batch_data`` and feature vectors with the
+    statistics of the version chosen by ``init_batch_scoring`` / ``init_serving``
+    (default: the latest).
+    """
+
+    def __init__(self, backend: Backend, info: FeatureViewInfo) -> None:
+        self._backend = backend
+        self._info = info
+
+    @property
+    def name(self) -> str:
+        return self._info.name
+
+    @property
+    def version(self) -> int:
+        return self._info.version
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self._info.labels)
+
+    @property
+    def description(self) -> str:
+        return self._info.description
+
+    @property
+    def query(self) -> Query:
+        from granary.feature_group import FeatureGroup
+
+        def lookup(name: str, version: int) -> FeatureGroup:
+            return FeatureGroup(self._backend, self._backend.get_feature_group(name, version))
+
+        return query_from_dict(self._info.query, lookup)
+
+    @property
+    def schema(self) -> list[tuple[str, str]]:
+        """(feature name, DuckDB type) of every column the query returns."""
+        return self._backend.feature_view_schema(self.name, self.version)
+
+    def __repr__(self) -> str:
+        return f"FeatureView({self.name!r}, version={self.version}, labels={self.labels})"
+
+    def delete(self) -> None:
+        self._backend.delete_feature_view(self.name, self.version)
+
+    # shaping ------------------------------------------------------------------------
+    def _root_keys(self) -> tuple[list[str], str | None]:
+        root = self._backend.get_feature_group(
+            self._info.query["fg"]["name"], self._info.query["fg"]["version"]
+        )
+        return root.primary_key, root.event_time
+
+    def _split_xy(
+        self,
+        table: pa.Table,
+        primary_key: bool,
+        event_time: bool,
+        dataframe_type: str,
+        with_labels: bool = True,
+        statistics: dict[str, Any] | None = None,
+        transform: bool = True,
+    ) -> tuple[Any, Any]:
+        keys, time_column = self._root_keys()
+        for label in self.labels if with_labels else []:
+            if label not in table.column_names:
+                raise InvalidInput(
+                    f"feature view '{self.name}' v{self.version}: label '{label}' is neither a feature "
+                    "of the query nor a column of the spine"
+                )
+        drop = set(self.labels)
+        if not primary_key:
+            drop.update(keys)
+        if not event_time and time_column:
+            drop.add(time_column)
+        features = table.select([c for c in table.column_names if c not in self.labels])
+        if transform:
+            features = self._transform_features(features, statistics)
+        x = features.select([c for c in features.column_names if c not in drop])
+        if not with_labels:
+            return from_arrow(x, dataframe_type), None
+        y = table.select([c for c in self.labels if c in table.column_names]) if self.labels else None
+        return from_arrow(x, dataframe_type), None if y is None else from_arrow(y, dataframe_type)
+
+    @staticmethod
+    def _spine(spine: Any) -> pa.Table | None:
+        return None if spine is None else to_arrow(spine, "spine")
+
+    # training data in memory ----------------------------------------------------------
+    def training_data(
+        self,
+        start_time: Any = None,
+        end_time: Any = None,
+        spine: Any = None,
+        primary_key: bool = False,
+        event_time: bool = False,
+        dataframe_type: str = "pandas",
+    ) -> tuple[Any, Any]:
+        """``(X, y)`` for rows with event time in [start_time, end_time)."""
+        splits = self._backend.training_splits(
+            self.name, self.version, {}, to_utc(start_time), to_utc(end_time), self._spine(spine)
+        )
+        stats = self._fit_statistics(splits["train"])
+        return self._split_xy(splits["train"], primary_key, event_time, dataframe_type, statistics=stats)
+
+    def _splits(
+        self, options: dict[str, Any], spine: Any, start_time: Any, end_time: Any
+    ) -> dict[str, pa.Table]:
+        return self._backend.training_splits(
+            self.name, self.version, options, to_utc(start_time), to_utc(end_time), self._spine(spine)
+        )
+
+    def train_test_split(
+        self,
+        test_size: float | None = None,
+        train_start: Any = None,
+        train_end: Any = None,
+        test_start: Any = None,
+        test_end: Any = None,
+        seed: int = 42,
+        spine: Any = None,
+        primary_key: bool = False,
+        event_time: bool = False,
+        dataframe_type: str = "pandas",
+    ) -> tuple[Any, Any, Any, Any]:
+        """``X_train, X_test, y_train, y_test``: random by ``test_size`` or by time ranges."""
+        options = _split_options(
+            seed, test_size=test_size, train=(train_start, train_end), test=(test_start, test_end)
+        )
+        splits = self._splits(options, spine, None, None)
+        stats = self._fit_statistics(splits["train"])
+        x_train, y_train = self._split_xy(
+            splits["train"], primary_key, event_time, dataframe_type, statistics=stats
+        )
+        x_test, y_test = self._split_xy(
+            splits["test"], primary_key, event_time, dataframe_type, statistics=stats
+        )
+        return x_train, x_test, y_train, y_test
+
+    def train_validation_test_split(
+        self,
+        validation_size: float | None = None,
+        test_size: float | None = None,
+        train_start: Any = None,
+        train_end: Any = None,
+        validation_start: Any = None,
+        validation_end: Any = None,
+        test_start: Any = None,
+        test_end: Any = None,
+        seed: int = 42,
+        spine: Any = None,
+        primary_key: bool = False,
+        event_time: bool = False,
+        dataframe_type: str = "pandas",
+    ) -> tuple[Any, Any, Any, Any, Any, Any]:
+        """``X_train, X_val, X_test, y_train, y_val, y_test``."""
+        options = _split_options(
+            seed,
+            test_size=test_size,
+            validation_size=validation_size,
+            train=(train_start, train_end),
+            validation=(validation_start, validation_end),
+            test=(test_start, test_end),
+        )
+        splits = self._splits(options, spine, None, None)
+        stats = self._fit_statistics(splits["train"])
+        parts = [
+            self._split_xy(splits[s], primary_key, event_time, dataframe_type, statistics=stats)
+            for s in ("train", "validation", "test")
+        ]
+        return parts[0][0], parts[1][0], parts[2][0], parts[0][1], parts[1][1], parts[2][1]
+
+    def get_batch_data(
+        self,
+        start_time: Any = None,
+        end_time: Any = None,
+        spine: Any = None,
+        primary_key: bool = False,
+        event_time: bool = False,
+        dataframe_type: str = "pandas",
+        transformed: bool = True,
+    ) -> Any:
+        """Features (no labels) for batch inference, point-in-time correct for a spine.
+
+        ``transformed``: apply the model-dependent transformations (statistics of the
+        training dataset version of ``init_batch_scoring``, default the latest).
+        """
+        table = self._backend.run_query(
+            self._info.query,
+            spine=self._spine(spine),
+            start_time=to_utc(start_time),
+            end_time=to_utc(end_time),
+            include_keys=True,
+        )
+        transformed = transformed and bool(self.transformation_functions)
+        stats = self._batch_statistics() if transformed else None
+        x, _ = self._split_xy(
+            table, primary_key, event_time, dataframe_type, False, statistics=stats, transform=transformed
+        )
+        return x
+
+    # training datasets as files ---------------------------------------------------------
+    def create_training_data(
+        self,
+        start_time: Any = None,
+        end_time: Any = None,
+        data_format: str = "parquet",
+        spine: Any = None,
+        description: str = "",
+        seed: int = 42,
+    ) -> tuple[int, TrainingDatasetJob]:
+        return self._create({"seed": seed}, start_time, end_time, data_format, spine, description)
+
+    def create_train_test_split(
+        self,
+        test_size: float | None = None,
+        train_start: Any = None,
+        train_end: Any = None,
+        test_start: Any = None,
+        test_end: Any = None,
+        data_format: str = "parquet",
+        spine: Any = None,
+        description: str = "",
+        seed: int = 42,
+    ) -> tuple[int, TrainingDatasetJob]:
+        options = _split_options(
+            seed, test_size=test_size, train=(train_start, train_end), test=(test_start, test_end)
+        )
+        return self._create(options, None, None, data_format, spine, description)
+
+    def create_train_validation_test_split(
+        self,
+        validation_size: float | None = None,
+        test_size: float | None = None,
+        train_start: Any = None,
+        train_end: Any = None,
+        validation_start: Any = None,
+        validation_end: Any = None,
+        test_start: Any = None,
+        test_end: Any = None,
+        data_format: str = "parquet",
+        spine: Any = None,
+        description: str = "",
+        seed: int = 42,
+    ) -> tuple[int, TrainingDatasetJob]:
+        options = _split_options(
+            seed,
+            test_size=test_size,
+            validation_size=validation_size,
+            train=(train_start, train_end),
+            validation=(validation_start, validation_end),
+            test=(test_start, test_end),
+        )
+        return self._create(options, None, None, data_format, spine, description)
+
+    def _create(
+        self,
+        options: dict[str, Any],
+        start_time: Any,
+        end_time: Any,
+        data_format: str,
+        spine: Any,
+        description: str,
+    ) -> tuple[int, TrainingDatasetJob]:
+        info = self._backend.create_training_dataset(
+            self.name,
+            self.version,
+            data_format,
+            options,
+            to_utc(start_time),
+            to_utc(end_time),
+            self._spine(spine),
+            description,
+        )
+        return info.version, TrainingDatasetJob(info)
+
+    def get_training_dataset(self, training_dataset_version: int) -> TrainingDatasetInfo:
+        """What was recorded for a version: query SQL, options, statistics, location."""
+        return self._backend.get_training_dataset(self.name, self.version, training_dataset_version)[0]
+
+    def get_training_datasets(self) -> list[TrainingDatasetInfo]:
+        return self._backend.list_training_datasets(self.name, self.version)
+
+    def _read_version(
+        self, version: int, wanted: tuple[str, ...], primary_key: bool, event_time: bool, dataframe_type: str
+    ) -> list[Any]:
+        info, tables = self._backend.get_training_dataset(self.name, self.version, version)
+        missing = [s for s in wanted if s not in tables]
+        if missing:
+            raise InvalidInput(
+                f"training dataset version {version} of '{self.name}' v{self.version} has splits "
+                f"{sorted(tables)}, not {missing}"
+            )
+        stats = _train_statistics(info.statistics) if self._needs_statistics() else None
+        return [
+            self._split_xy(tables[s], primary_key, event_time, dataframe_type, statistics=stats)
+            for s in wanted
+        ]
+
+    def get_training_data(
+        self,
+        training_dataset_version: int,
+        primary_key: bool = False,
+        event_time: bool = False,
+        dataframe_type: str = "pandas",
+    ) -> tuple[Any, Any]:
+        return self._read_version(
+            training_dataset_version, ("train",), primary_key, event_time, dataframe_type
+        )[0]
+
+    def get_train_test_split(
+        self,
+        training_dataset_version: int,
+        primary_key: bool = False,
+        event_time: bool = False,
+        dataframe_type: str = "pandas",
+    ) -> tuple[Any, Any, Any, Any]:
+        (xtr, ytr), (xte, yte) = self._read_version(
+            training_dataset_version, ("train", "test"), primary_key, event_time, dataframe_type
+        )
+        return xtr, xte, ytr, yte
+
+    def get_train_validation_test_split(
+        self,
+        training_dataset_version: int,
+        primary_key: bool = False,
+        event_time: bool = False,
+        dataframe_type: str = "pandas",
+    ) -> tuple[Any, Any, Any, Any, Any, Any]:
+        (xtr, ytr), (xv, yv), (xte, yte) = self._read_version(
+            training_dataset_version, ("train", "validation", "test"), primary_key, event_time, dataframe_type
+        )
+        return xtr, xv, xte, ytr, yv, yte
+
+
+def _split_options(
+    seed: int, test_size: float | None = None, validation_size: float | None = None, **ranges: tuple[Any, Any]
+) -> dict[str, Any]:
+    """Random sizes or time ranges, never a mix: a mix has no single meaning."""
+    given = {k: v for k, v in ranges.items() if v[0] is not None or v[1] is not None}
+    if given and (test_size is not None or validation_size is not None):
+        raise InvalidInput("give either split sizes or split time ranges, not both")
+    if given:
+        missing = [k for k in ranges if k not in given]
+        if missing:
+            raise InvalidInput(f"time-based split: no range given for {', '.join(missing)}")
+        return {
+            "seed": seed,
+            "ranges": {k: [_iso(a), _iso(b)] for k, (a, b) in ranges.items()},
+        }
+    if test_size is None:
+        raise InvalidInput("give test_size (and validation_size) or start/end times for every split")
+    if "validation" in ranges and validation_size is None:
+        raise InvalidInput("give validation_size for a train/validation/test split")
+    return {"seed": seed, "test_size": test_size, "validation_size": validation_size}
+
+
+def _iso(value: Any) -> str | None:
+    moment = to_utc(value)
+    return moment.isoformat() if moment else None

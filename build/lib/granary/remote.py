@@ -1,0 +1,340 @@
+"""The remote backend: the same Backend seam, spoken over REST and Arrow Flight.
+
+Metadata operations and writes go to the region's REST API (httpx); every bulk read
+(feature group reads, query results, training data) comes back over Arrow Flight as
+record batches. Errors are re-raised by their stable code (``error_from_dict``), so a
+notebook catches the same exception classes as embedded.
+
+Only two endpoints are ever contacted: ``host`` and the Flight URI the host names in
+``GET /api/v1/whoami`` (plus, when ``host`` is the control plane, one look-up of where
+the project lives).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import httpx
+import pyarrow as pa
+import pyarrow.flight as flight
+
+from data_plane.specs import CommitInfo, FeatureGroupInfo, FeatureViewInfo, TrainingDatasetInfo
+from granary import wire
+from granary.errors import BackendUnavailable, GranaryError, InvalidInput, NotFound, error_from_dict
+
+API = "/api/v1"
+
+
+def _raise_for(response: httpx.Response) -> None:
+    if response.status_code < 400:
+        return
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and "code" in body:
+        raise error_from_dict(body)
+    if response.status_code == 404:
+        raise NotFound(f"{response.request.url} does not exist here (is it a Granary data plane?)")
+    raise GranaryError(f"HTTP {response.status_code} from {response.request.url}: {response.text[:300]}")
+
+
+def _flight_error(exc: flight.FlightError) -> GranaryError:
+    extra = getattr(exc, "extra_info", b"") or b""
+    try:
+        body = json.loads(extra)
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and "code" in body:
+        return error_from_dict(body)
+    if isinstance(exc, flight.FlightUnavailableError):
+        return BackendUnavailable(f"Arrow Flight server unavailable: {exc}")
+    return GranaryError(f"Arrow Flight call failed: {exc}")
+
+
+def connect(host: str, api_key: str, project: str | None = None) -> RemoteBackend:
+    """The project's backend, whether ``host`` is a region's data plane or the control plane.
+
+    A control plane (it has no ``/api/v1/whoami``) is asked where the project lives,
+    its directory of regions answering with the data plane's URL and the project's name
+    there; the data plane is then used directly.
+    """
+    try:
+        return RemoteBackend(host, api_key, project)
+    except NotFound:
+        pass
+    from granary.cloud import ControlPlaneClient
+
+    if project is None:
+        raise InvalidInput(f"{host} is a control plane: name the project, login(host, api_key, project=...)")
+    with ControlPlaneClient(host, api_key) as control_plane:
+        found = control_plane.get_project(project)
+    if not found.get("data_plane_url"):
+        raise NotFound(f"project '{project}' is in region '{found.get('region')}', which has no public URL")
+    return RemoteBackend(found["data_plane_url"], api_key, found["metadata_scope"])
+
+
+class RemoteBackend:
+    def __init__(
+        self,
+        host: str,
+        api_key: str,
+        project: str | None = None,
+        timeout: float = 300.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.host = host.rstrip("/")
+        if "://" not in self.host:
+            self.host = f"http://{self.host}"
+        self._http = httpx.Client(
+            base_url=self.host,
+            headers={"authorization": f"Bearer {api_key}"},
+            timeout=timeout,
+            transport=transport,
+        )
+        who = self._call("GET", f"{API}/whoami", params={"project": project} if project else None)
+        self.project_name: str = who["project"]
+        self.flight_uri: str = who["flight_uri"]
+        self._flight = flight.FlightClient(self.flight_uri)
+        self._options = flight.FlightCallOptions(
+            headers=[(b"authorization", f"Bearer {api_key}".encode())], timeout=timeout
+        )
+
+    def __repr__(self) -> str:
+        return f"RemoteBackend(host={self.host!r}, project={self.project_name!r})"
+
+    def close(self) -> None:
+        self._http.close()
+        self._flight.close()
+
+    # transport ----------------------------------------------------------------------
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise BackendUnavailable(f"cannot reach {self.host}: {exc}") from exc
+        _raise_for(response)
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+    def _project(self, *parts: Any) -> str:
+        return "/".join([f"{API}/projects/{self.project_name}", *[str(p) for p in parts]])
+
+    def _fetch(self, kind: str, spine: pa.Table | None = None, **fields: Any) -> dict[str, pa.Table]:
+        """Run a Flight command; returns its parts (split name -> table, or "" -> table)."""
+        command = json.dumps(wire.to_jsonable({"kind": kind, "project": self.project_name, **fields}))
+        try:
+            if spine is None:
+                reader = self._flight.do_get(flight.Ticket(command.encode()), self._options)
+                return self._parts(reader)
+            descriptor = flight.FlightDescriptor.for_command(command.encode())
+            writer, reader = self._flight.do_exchange(descriptor, self._options)
+            with writer:
+                writer.begin(spine.schema)
+                writer.write_table(spine)
+                writer.done_writing()
+                return self._parts(reader)
+        except flight.FlightError as exc:
+            raise _flight_error(exc) from None
+
+    @staticmethod
+    def _parts(reader: Any) -> dict[str, pa.Table]:
+        batches: dict[str, list[pa.RecordBatch]] = {}
+        while True:
+            try:
+                chunk = reader.read_chunk()
+            except StopIteration:
+                break
+            name = chunk.app_metadata.to_pybytes().decode() if chunk.app_metadata is not None else ""
+            batches.setdefault(name, []).append(chunk.data)
+        schema = reader.schema
+        return {name: pa.Table.from_batches(b, schema=schema) for name, b in batches.items()}
+
+    def _arrow(self, table: pa.Table, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {
+            "content": wire.table_to_ipc(table, params),
+            "headers": {"content-type": wire.ARROW_STREAM},
+        }
+
+    # feature groups -----------------------------------------------------------------
+    def create_feature_group(self, **fields: Any) -> FeatureGroupInfo:
+        return wire.group_info(self._call("POST", self._project("feature-groups"), json=fields))
+
+    def get_feature_group(self, name: str, version: int | None = None) -> FeatureGroupInfo:
+        params = {} if version is None else {"version": version}
+        return wire.group_info(self._call("GET", self._project("feature-groups", name), params=params))
+
+    def list_feature_groups(self, name: str | None = None) -> list[FeatureGroupInfo]:
+        params = {} if name is None else {"name": name}
+        return [wire.group_info(g) for g in self._call("GET", self._project("feature-groups"), params=params)]
+
+    def delete_feature_group(self, name: str, version: int) -> None:
+        self._call("DELETE", self._project("feature-groups", name, "versions", version))
+
+    def insert(
+        self, name: str, version: int, table: pa.Table, overwrite: bool = False, wait: bool = True
+    ) -> CommitInfo | None:
+        """Send the rows; with ``wait`` return the commit once they are visible, else None
+        as soon as the region's Kafka acknowledged them."""
+        body = self._call(
+            "POST",
+            self._project("feature-groups", name, "versions", version, "rows"),
+            params={"overwrite": overwrite, "wait": wait},
+            **self._arrow(table),
+        )
+        return wire.commit_info(body) if wait else None
+
+    def remove_rows(self, name: str, version: int, table: pa.Table) -> CommitInfo:
+        path = self._project("feature-groups", name, "versions", version, "rows", "delete")
+        return wire.commit_info(self._call("POST", path, **self._arrow(table)))
+
+    def compact(self, name: str, version: int, wait: bool = True) -> CommitInfo | None:
+        path = self._project("feature-groups", name, "versions", version, "compact")
+        body = self._call("POST", path, params={"wait": wait})
+        return wire.commit_info(body) if wait else None
+
+    def commit_details(self, name: str, version: int, limit: int | None = None) -> list[CommitInfo]:
+        params = {} if limit is None else {"limit": limit}
+        path = self._project("feature-groups", name, "versions", version, "commits")
+        return [wire.commit_info(c) for c in self._call("GET", path, params=params)]
+
+    def read(
+        self,
+        name: str,
+        version: int,
+        wallclock_time: dt.datetime | None = None,
+        start_time: dt.datetime | None = None,
+        end_time: dt.datetime | None = None,
+    ) -> pa.Table:
+        parts = self._fetch(
+            "read",
+            name=name,
+            version=version,
+            wallclock_time=wallclock_time,
+            start_time=start_time,
+            end_time=end_time,
+        )
+        return parts[""]
+
+    def read_online(self, name: str, version: int) -> pa.Table:
+        return self._fetch("read_online", name=name, version=version)[""]
+
+    # queries ------------------------------------------------------------------------
+    def run_query(
+        self,
+        spec: dict[str, Any],
+        spine: pa.Table | None = None,
+        start_time: dt.datetime | None = None,
+        end_time: dt.datetime | None = None,
+        include_keys: bool = False,
+    ) -> pa.Table:
+        parts = self._fetch(
+            "query",
+            spine,
+            query=spec,
+            start_time=start_time,
+            end_time=end_time,
+            include_keys=include_keys,
+        )
+        return parts[""]
+
+    def query_sql(self, spec: dict[str, Any]) -> str:
+        return self._call("POST", self._project("queries", "sql"), json={"query": spec})["sql"]
+
+    # feature views ------------------------------------------------------------------
+    def create_feature_view(self, **fields: Any) -> FeatureViewInfo:
+        return wire.view_info(self._call("POST", self._project("feature-views"), json=fields))
+
+    def get_feature_view(self, name: str, version: int | None = None) -> FeatureViewInfo:
+        params = {} if version is None else {"version": version}
+        return wire.view_info(self._call("GET", self._project("feature-views", name), params=params))
+
+    def list_feature_views(self, name: str | None = None) -> list[FeatureViewInfo]:
+        params = {} if name is None else {"name": name}
+        return [wire.view_info(v) for v in self._call("GET", self._project("feature-views"), params=params)]
+
+    def delete_feature_view(self, name: str, version: int) -> None:
+        self._call("DELETE", self._project("feature-views", name, "versions", version))
+
+    def feature_view_schema(self, name: str, version: int) -> list[tuple[str, str]]:
+        columns = self._call("GET", self._project("feature-views", name, "versions", version, "schema"))
+        return [(c["name"], c["type"]) for c in columns]
+
+    # feature vectors ----------------------------------------------------------------
+    def init_serving(self, name: str, version: int) -> dict[str, Any]:
+        return self._call("POST", self._project("feature-views", name, "versions", version, "serving"))
+
+    def get_feature_vectors(
+        self, name: str, version: int, entries: list[dict[str, Any]], allow_missing: bool = False
+    ) -> pa.Table:
+        path = self._project("feature-views", name, "versions", version, "vectors")
+        try:
+            response = self._http.post(
+                path,
+                json={"entries": wire.to_jsonable(entries), "allow_missing": allow_missing},
+                headers={"accept": wire.ARROW_STREAM},
+            )
+        except httpx.TransportError as exc:
+            raise BackendUnavailable(f"cannot reach {self.host}: {exc}") from exc
+        _raise_for(response)
+        return wire.ipc_to_table(response.content, "feature vectors")[0]
+
+    # training data ------------------------------------------------------------------
+    def training_splits(
+        self,
+        name: str,
+        version: int,
+        options: dict[str, Any],
+        start_time: dt.datetime | None,
+        end_time: dt.datetime | None,
+        spine: pa.Table | None,
+    ) -> dict[str, pa.Table]:
+        return self._fetch(
+            "training_splits",
+            spine,
+            name=name,
+            version=version,
+            options=options,
+            start_time=start_time,
+            end_time=end_time,
+        )
+
+    def create_training_dataset(
+        self,
+        name: str,
+        version: int,
+        data_format: str,
+        options: dict[str, Any],
+        start_time: dt.datetime | None,
+        end_time: dt.datetime | None,
+        spine: pa.Table | None,
+        description: str,
+    ) -> TrainingDatasetInfo:
+        params = {
+            "data_format": data_format,
+            "options": options,
+            "start_time": start_time,
+            "end_time": end_time,
+            "description": description,
+        }
+        path = self._project("feature-views", name, "versions", version, "training-datasets")
+        if spine is None:
+            body = self._call("POST", path, json=wire.to_jsonable(params))
+        else:
+            body = self._call("POST", path, **self._arrow(spine, params))
+        return wire.training_dataset_info(body)
+
+    def get_training_dataset(
+        self, name: str, version: int, td_version: int
+    ) -> tuple[TrainingDatasetInfo, dict[str, pa.Table]]:
+        path = self._project("feature-views", name, "versions", version, "training-datasets", td_version)
+        info = wire.training_dataset_info(self._call("GET", path))
+        tables = self._fetch("training_dataset", name=name, version=version, td_version=td_version)
+        return info, tables
+
+    def list_training_datasets(self, name: str, version: int) -> list[TrainingDatasetInfo]:
+        path = self._project("feature-views", name, "versions", version, "training-datasets")
+        return [wire.training_dataset_info(t) for t in self._call("GET", path)]

@@ -1,0 +1,105 @@
+"""The data plane's calls to the control plane (region token): key checks, quota
+checks of sizes and counts, usage reports.
+
+Key checks run on every request, so their answers are cached per (key, project) for
+``cache_seconds``; :class:`tenancy.authn.AccessEvents` drops them early when the
+control plane announces an access change.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import httpx
+
+from granary.errors import BackendUnavailable, NotFound, error_from_dict
+from tenancy.keys import hash_key
+from tenancy.plans import Quotas
+from tenancy.scope import Principal
+
+
+class ControlPlaneClient:
+    """One HTTP client to the control plane's ``/v1/internal`` API."""
+
+    def __init__(self, url: str, region_token: str, cache_seconds: float = 5.0, timeout: float = 5.0) -> None:
+        self._http = httpx.Client(
+            base_url=url.rstrip("/"),
+            headers={"Authorization": f"Bearer {region_token}"},
+            timeout=timeout,
+        )
+        self._cache_seconds = cache_seconds
+        self._cache: dict[tuple[str, str | None], tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+
+    def authenticate(self, key: str, project: str | None) -> Principal:
+        cache_key = (hash_key(key), project)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(cache_key)
+        if hit is not None and now - hit[0] < self._cache_seconds:
+            return hit[1]
+        body = self._post("/v1/internal/authenticate", {"api_key": key, "project": project})
+        principal = Principal(
+            key_id=body["key_id"],
+            project=body["project"],
+            project_id=body["project_id"],
+            tenant_id=body["tenant_id"],
+            permissions=frozenset(body["permissions"]),
+            quotas=Quotas.model_validate(body["quotas"]),
+        )
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[cache_key] = (now, principal)
+        return principal
+
+    def check_quota(self, project_id: str, quota: str, adding: float) -> None:
+        """403 ``QuotaExceeded`` when the tenant's use plus ``adding`` would pass the plan."""
+        self._post("/v1/internal/quota-check", {"project_id": project_id, "quota": quota, "adding": adding})
+
+    def report_usage(self, project_id: str, **gauges: float) -> bool:
+        """Send a project's current sizes; False when the control plane does not know it."""
+        try:
+            self._send("PUT", "/v1/internal/usage", {"project_id": project_id, **gauges})
+        except NotFound:
+            return False
+        return True
+
+    def _post(self, path: str, body: dict[str, Any]) -> Any:
+        return self._send("POST", path, body)
+
+    def _send(self, method: str, path: str, body: dict[str, Any]) -> Any:
+        try:
+            response = self._http.request(method, path, json=body)
+        except httpx.HTTPError as exc:
+            raise BackendUnavailable(f"the control plane is unreachable ({method} {path}): {exc}") from exc
+        return _answer(response)
+
+    def forget(self, tenant_id: str | None = None) -> None:
+        """Drop cached answers: of one tenant, or all."""
+        with self._lock:
+            if tenant_id is None:
+                self._cache.clear()
+            else:
+                self._cache = {k: v for k, v in self._cache.items() if v[1].tenant_id != tenant_id}
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def _answer(response: httpx.Response) -> Any:
+    """The JSON body of a 2xx answer (None for 204); else the error the body names."""
+    if response.is_success:
+        return response.json() if response.content else None
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if response.status_code >= 500 or not isinstance(body, dict) or "code" not in body:
+        raise BackendUnavailable(
+            f"the control plane answered {response.status_code} to {response.request.method} "
+            f"{response.request.url.path}: {response.text[:200]}"
+        )
+    raise error_from_dict(body)
