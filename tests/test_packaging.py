@@ -9,6 +9,7 @@ imported. The services' packages come with ``granary[data-plane]`` and
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import venv
@@ -56,10 +57,16 @@ print(json.dumps({{"summary": summary, "installed": installed, "imported": impor
 def bare_venv(tmp_path_factory) -> Path:
     """A venv with `granary[examples]` only (scikit-learn for the example's model)."""
     root = tmp_path_factory.mktemp("bare-venv")
-    venv.create(root, with_pip=True)
-    python = root / "bin" / "python"
+    # A copy of the sources, so the build's own files never land in the checkout.
+    source = shutil.copytree(
+        REPO,
+        root / "source",
+        ignore=shutil.ignore_patterns(".*", "build", "granary-data", "__pycache__", "*.egg-info"),
+    )
+    venv.create(root / "venv", with_pip=True)
+    python = root / "venv" / "bin" / "python"
     subprocess.run(
-        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", f"{REPO}[examples]"],
+        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", f"{source}[examples]"],
         check=True,
         timeout=900,
     )

@@ -1,1 +1,0 @@
-"""The control plane's REST API (FastAPI)."""
