@@ -119,6 +119,11 @@ class QuotasPatch(_In):
     online_reads_per_second: float | None = Field(default=None, ge=0)
     ingestion_rows_per_second: float | None = Field(default=None, ge=0)
     model_deployments: int | None = Field(default=None, ge=0)
+    max_joins_per_query: int | None = Field(default=None, ge=0)
+    max_spec_bytes: int | None = Field(default=None, ge=0)
+    max_spine_bytes: int | None = Field(default=None, ge=0)
+    max_spine_rows: int | None = Field(default=None, ge=0)
+    max_request_seconds: float | None = Field(default=None, gt=0)
 
 
 class TenantUpdate(_In):

@@ -17,6 +17,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from data_plane import deadline
 from data_plane import schema as schemas
 from data_plane.catalog import Catalog, Checkpoint
 from data_plane.offline.base import OfflineStore, SupportsCompaction, WriteResult
@@ -67,8 +68,11 @@ class FeatureStoreEngine:
         self._write_lock = threading.Lock()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A DuckDB cursor per call: connections are not safe to share across threads."""
-        return self._duck.cursor()
+        """A DuckDB cursor per call: connections are not safe to share across threads.
+        Under a request's deadline, the deadline can interrupt it (``data_plane.deadline``)."""
+        cursor = self._duck.cursor()
+        deadline.watch(cursor)
+        return cursor
 
     # feature groups -------------------------------------------------------------------
     def create_feature_group(

@@ -37,8 +37,17 @@ class QuotaGate:
             subject=f"project '{principal.project}'",
         )
 
-    def online_reads(self, principal: Principal, keys: int) -> None:
-        self._take(principal, "online_reads_per_second", keys)
+    def online_reads(self, principal: Principal, rows: int) -> None:
+        """The one meter of online rows read, whatever the route: REST vectors (and their
+        fast path) charge the entries asked for, Flight ``read_online`` the rows it read,
+        all from the tenant's ``online_reads_per_second`` bucket, before any row leaves."""
+        self._take(principal, "online_reads_per_second", rows)
+
+    def online_reads_left(self, principal: Principal) -> None:
+        """Refuse, taking nothing, when not one online row may be read now: asked before a
+        read whose size is known only once it is done (a whole group's rows), so a spent
+        bucket stops it before the store is scanned. The read is then charged its rows."""
+        self._take(principal, "online_reads_per_second", 0, probe=True)
 
     def ingestion(self, principal: Principal, rows: int, nbytes: int, online: bool) -> None:
         if principal.quotas is None or self._control_plane is None or principal.project_id is None:
@@ -48,8 +57,10 @@ class QuotaGate:
             self._control_plane.check_quota(principal.project_id, "online_rows", rows)
         self._take(principal, "ingestion_rows_per_second", rows)
 
-    def _take(self, principal: Principal, quota: str, amount: int) -> None:
-        if principal.quotas is None or self._limiter is None or principal.tenant_id is None or amount <= 0:
+    def _take(self, principal: Principal, quota: str, amount: int, probe: bool = False) -> None:
+        if principal.quotas is None or self._limiter is None or principal.tenant_id is None:
+            return
+        if amount <= 0 and not probe:
             return
         self._limiter.check_and_consume(
             principal.tenant_id,

@@ -9,6 +9,8 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tenancy.plans import CostLimits
+
 
 class DataPlaneSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GRANARY_", extra="ignore")
@@ -35,6 +37,10 @@ class DataPlaneSettings(BaseSettings):
 
     #: Largest request body the REST API reads, in bytes; more gets 413.
     max_body_bytes: int = 64 * 1024 * 1024
+    #: What one request of an operator key (no plan) may cost: joins, spec and spine
+    #: sizes, seconds of work. JSON, e.g. ``GRANARY_OPERATOR_LIMITS='{"max_request_seconds": 600}'``;
+    #: tenants' keys get their plan's.
+    operator_limits: CostLimits = Field(default_factory=CostLimits)
     #: How long ``wait=True`` writes wait for the materializer, in seconds.
     write_wait_seconds: float = 120.0
     #: The materializer compacts a group's offline table (``fg.compact()``) after this many

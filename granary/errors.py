@@ -9,7 +9,9 @@ anyway, so ``except ValueError`` keeps working::
     ├── InvalidInput(ValueError)            400 invalid_input
     │   ├── SchemaMismatch                  400 schema_mismatch
     │   ├── FeatureNameClash                400 feature_name_clash
-    │   └── PayloadTooLarge                 413 payload_too_large
+    │   ├── PayloadTooLarge                 413 payload_too_large
+    │   └── LimitExceeded                   422 limit_exceeded (quota, limit, current)
+    │       └── TimeLimitExceeded(TimeoutError) 422 time_limit_exceeded
     ├── Unauthenticated(PermissionError)    401 unauthenticated
     ├── PermissionDenied(PermissionError)   403 permission_denied
     │   ├── TenantSuspended                 403 tenant_suspended
@@ -109,6 +111,22 @@ class QuotaExceeded(_QuotaMixin, PermissionDenied):
     """A count or size quota of the tenant's plan (projects, feature groups, bytes) is used up."""
 
     code = "quota_exceeded"
+
+
+class LimitExceeded(_QuotaMixin, InvalidInput):
+    """One request would cost more than the plan's cost limits allow (joins in a query,
+    bytes of a spec or a spine, seconds of work); ``quota`` names the limit, ``limit``
+    its value and ``current`` what this request came to. Retrying the same request
+    fails the same way: make it smaller, or raise the limit."""
+
+    code = "limit_exceeded"
+    status = 422
+
+
+class TimeLimitExceeded(LimitExceeded, TimeoutError):
+    """The request's work ran past the plan's ``max_request_seconds`` and was stopped."""
+
+    code = "time_limit_exceeded"
 
 
 class NotFound(GranaryError, LookupError):

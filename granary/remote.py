@@ -25,6 +25,7 @@ from granary import wire
 from granary.errors import BackendUnavailable, GranaryError, InvalidInput, NotFound, error_from_dict
 
 API = "/api/v1"
+SPINE_BATCH_ROWS = 64 * 1024  # rows per uploaded spine batch
 
 
 def _raise_for(response: httpx.Response) -> None:
@@ -134,8 +135,13 @@ class RemoteBackend:
             writer, reader = self._flight.do_exchange(descriptor, self._options)
             with writer:
                 writer.begin(spine.schema)
-                writer.write_table(spine)
-                writer.done_writing()
+                try:
+                    # in batches, so a server that refuses the spine (over a limit)
+                    # stops reading after one; it ended the call, and the read says why
+                    writer.write_table(spine, max_chunksize=SPINE_BATCH_ROWS)
+                    writer.done_writing()
+                except (flight.FlightError, OSError):
+                    pass
                 return self._parts(reader)
         except flight.FlightError as exc:
             raise _flight_error(exc) from None

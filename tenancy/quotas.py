@@ -44,11 +44,12 @@ if tokens == nil then tokens = capacity; ts = now end
 tokens = math.min(capacity, tokens + math.max(0, now - ts) * rate)
 local allowed = 0
 -- a request larger than the burst needs a full bucket and leaves it in debt, so a
--- big batch gets through and the tenant's average rate still holds
-if math.min(amount, capacity) <= tokens then
+-- big batch gets through and the tenant's average rate still holds; amount 0 asks
+-- whether one unit is left, taking nothing
+if math.min(math.max(amount, 1), capacity) <= tokens then
   tokens = tokens - amount
   allowed = 1
-  redis.call('HINCRBYFLOAT', KEYS[2], ARGV[4], amount)
+  if amount > 0 then redis.call('HINCRBYFLOAT', KEYS[2], ARGV[4], amount) end
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - math.min(tokens, 0)) / rate * 1000) + 1000)
@@ -69,8 +70,8 @@ def check_count(quota: str, *, limit: float, current: float, adding: float = 1, 
     if current + adding > limit:
         where = f"{subject}: " if subject else ""
         raise QuotaExceeded(
-            f"{where}quota '{quota}' exceeded: limit {_num(limit)}, current use {_num(current)}, "
-            f"this request adds {_num(adding)}",
+            f"{where}quota '{quota}' exceeded: limit {number_text(limit)}, "
+            f"current use {number_text(current)}, this request adds {number_text(adding)}",
             quota=quota,
             limit=limit,
             current=current,
@@ -113,7 +114,9 @@ class RateLimiter:
         Args:
             tenant: tenant id; buckets are per tenant, shared by its projects.
             quota: ``"online_reads_per_second"`` or ``"ingestion_rows_per_second"``.
-            amount: keys read or rows written by this request.
+            amount: keys read or rows written by this request; ``0`` takes nothing and
+                refuses only when not even one is left (before work whose size is
+                known only once it is done).
             rate: the plan's limit per second; ``0`` refuses everything.
             burst: bucket capacity (default: one second's worth, at least 1).
             project: project id, for metering only.
@@ -137,11 +140,13 @@ class RateLimiter:
             raise BackendUnavailable(f"rate limiter: Redis is unreachable: {exc}") from exc
         left = float(tokens)
         if not int(allowed):
-            need = min(amount, capacity)
+            need = min(max(amount, 1), capacity)
             used = capacity - left
             raise RateLimitExceeded(
-                f"tenant {tenant}: quota '{quota}' exceeded: limit {_num(rate)}/s (burst {_num(capacity)}), "
-                f"current use {_num(used)} in the bucket, this request needs {_num(amount)}; "
+                f"tenant {tenant}: quota '{quota}' exceeded: limit {number_text(rate)}/s "
+                f"(burst {number_text(capacity)}), "
+                f"current use {number_text(used)} in the bucket, "
+                f"this request needs {number_text(max(amount, 1))}; "
                 f"retry in {math.ceil(max(need - left, 0) / rate * 1000)} ms",
                 quota=quota,
                 limit=rate,
@@ -171,5 +176,6 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _num(value: float) -> str:
+def number_text(value: float) -> str:
+    """A limit or a use for a message: ``64``, ``0.05``, ``1.5e+06``."""
     return str(int(value)) if float(value).is_integer() else f"{value:.3g}"

@@ -15,8 +15,10 @@ from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from data_plane.engine import FeatureStoreEngine
+from data_plane.limits import limits_for
 from data_plane.region import Region
 from tenancy import roles
+from tenancy.plans import CostLimits
 from tenancy.scope import Principal
 
 _bearer = HTTPBearer(auto_error=False, description="an API key bound to one project")
@@ -118,6 +120,22 @@ GroupWriter = Annotated[FeatureStoreEngine, Depends(_engine_for(roles.FEATURE_GR
 ViewWriter = Annotated[FeatureStoreEngine, Depends(_engine_for(roles.FEATURE_VIEWS_WRITE))]
 #: ... for materializing training datasets.
 TrainingDataWriter = Annotated[FeatureStoreEngine, Depends(_engine_for(roles.TRAINING_DATA_WRITE))]
+
+
+async def get_limits(caller: CallerDep, region: RegionDep) -> CostLimits:
+    return limits_for(caller, region.settings.operator_limits)
+
+
+#: What one request of the caller may cost (joins, spec and spine sizes, seconds).
+LimitsDep = Annotated[CostLimits, Depends(get_limits)]
+
+
+async def get_body_bytes(request: Request) -> int:
+    """Bytes of the request body (already read and counted by the body limit)."""
+    return len(await request.body())
+
+
+BodyBytes = Annotated[int, Depends(get_body_bytes)]
 
 Name = Annotated[str, Path(max_length=256)]
 Version = Annotated[int, Path(ge=1, le=2**31 - 1)]

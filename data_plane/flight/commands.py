@@ -1,8 +1,11 @@
 """What a Flight ticket can ask for, and how each is answered with Arrow record batches.
 
 Every command is JSON with ``kind`` and ``project`` (already authorized by the
-server); times are ISO-8601 strings. The answer is one or more named parts of one
-schema (a single read is the part ``""``; training splits are ``train``/``test``...).
+server, which also checked its size and read any spine within the caller's cost
+limits); times are ISO-8601 strings. Commands that read online rows
+(:data:`READS_ONLINE_ROWS`) charge them to the tenant's online read rate, as REST
+vectors do. The answer is one or more named parts of one schema (a single read is
+the part ``""``; training splits are ``train``/``test``...).
 Parts are streamed: a query's batches leave as DuckDB produces them, never as one
 table built first.
 """
@@ -17,10 +20,13 @@ import pyarrow as pa
 
 from data_plane import training
 from data_plane.engine import FeatureStoreEngine
+from data_plane.limits import check_joins
 from data_plane.query.validate import check_query_spec
 from data_plane.region import Region
 from granary.errors import InvalidInput, NotSupported
 from granary.wire import parse_time
+from tenancy.plans import CostLimits
+from tenancy.scope import Principal
 
 Source = pa.Table | pa.RecordBatchReader
 Part = Source | Callable[[], Source]  # a callable part is opened when the stream reaches it
@@ -64,6 +70,16 @@ class Answer:
         return batch if batch.schema.equals(self.schema) else batch.cast(self.schema)
 
 
+@dataclass(frozen=True)
+class Call:
+    """Who runs a command, where, and within which cost limits."""
+
+    region: Region
+    engine: FeatureStoreEngine
+    caller: Principal
+    limits: CostLimits
+
+
 def _str(command: dict[str, Any], key: str) -> str:
     value = command.get(key)
     if not isinstance(value, str) or not value:
@@ -78,8 +94,8 @@ def _int(command: dict[str, Any], key: str) -> int:
     return value
 
 
-def _read(region: Region, engine: FeatureStoreEngine, c: dict[str, Any], spine: Any) -> Answer:
-    reader = engine.stream_read(
+def _read(call: Call, c: dict[str, Any], spine: Any) -> Answer:
+    reader = call.engine.stream_read(
         _str(c, "name"),
         _int(c, "version"),
         parse_time(c.get("wallclock_time"), "wallclock_time"),
@@ -89,17 +105,24 @@ def _read(region: Region, engine: FeatureStoreEngine, c: dict[str, Any], spine: 
     return Answer.of({"": reader})
 
 
-def _read_online(region: Region, engine: FeatureStoreEngine, c: dict[str, Any], spine: Any) -> Answer:
-    if engine.online is None:
+def _read_online(call: Call, c: dict[str, Any], spine: Any) -> Answer:
+    """A group's online rows, metered like vectors: refused before the scan when the
+    tenant's bucket is spent, and charged every row read before any row leaves."""
+    online = call.engine.online
+    if online is None:
         raise NotSupported("this region has no online store configured")
-    info = engine.catalog.get_group(_str(c, "name"), _int(c, "version"))
-    return Answer.of({"": engine.online.read_all(info)})
+    info = call.engine.catalog.get_group(_str(c, "name"), _int(c, "version"))
+    call.region.quotas.online_reads_left(call.caller)
+    table = online.read_all(info)
+    call.region.quotas.online_reads(call.caller, table.num_rows)
+    return Answer.of({"": table})
 
 
-def _query(region: Region, engine: FeatureStoreEngine, c: dict[str, Any], spine: Any) -> Answer:
+def _query(call: Call, c: dict[str, Any], spine: Any) -> Answer:
     spec = c.get("query")
+    check_joins(spec, call.limits)
     check_query_spec(spec)
-    reader = engine.stream_query(
+    reader = call.engine.stream_query(
         spec,
         spine=spine,
         start_time=parse_time(c.get("start_time"), "start_time"),
@@ -119,10 +142,11 @@ def _options(c: dict[str, Any]) -> training.SplitOptions:
         raise InvalidInput(f"split options {options!r} are malformed: {exc}") from exc
 
 
-def _training_splits(region: Region, engine: FeatureStoreEngine, c: dict[str, Any], spine: Any) -> Answer:
-    view = engine.catalog.get_view(_str(c, "name"), _int(c, "version"))
+def _training_splits(call: Call, c: dict[str, Any], spine: Any) -> Answer:
+    view = call.engine.catalog.get_view(_str(c, "name"), _int(c, "version"))
+    check_joins(view.query, call.limits, f"feature view '{view.name}' v{view.version}")
     splits = training.split_streams(
-        engine,
+        call.engine,
         view,
         _options(c),
         parse_time(c.get("start_time"), "start_time"),
@@ -132,12 +156,13 @@ def _training_splits(region: Region, engine: FeatureStoreEngine, c: dict[str, An
     return Answer.of(splits)
 
 
-def _training_dataset(region: Region, engine: FeatureStoreEngine, c: dict[str, Any], spine: Any) -> Answer:
-    info = engine.catalog.get_training_dataset(_str(c, "name"), _int(c, "version"), _int(c, "td_version"))
-    return Answer.of(training.open_training_dataset(info, filesystem=region.filesystem))
+def _training_dataset(call: Call, c: dict[str, Any], spine: Any) -> Answer:
+    catalog = call.engine.catalog
+    info = catalog.get_training_dataset(_str(c, "name"), _int(c, "version"), _int(c, "td_version"))
+    return Answer.of(training.open_training_dataset(info, filesystem=call.region.filesystem))
 
 
-Handler = Callable[[Region, FeatureStoreEngine, dict[str, Any], pa.Table | None], Answer]
+Handler = Callable[[Call, dict[str, Any], pa.Table | None], Answer]
 
 COMMANDS: dict[str, Handler] = {
     "read": _read,
@@ -147,9 +172,14 @@ COMMANDS: dict[str, Handler] = {
     "training_dataset": _training_dataset,
 }
 
+#: The commands that answer with online rows; each is metered by ``QuotaGate.online_reads``.
+READS_ONLINE_ROWS = frozenset({"read_online"})
 
-def run_command(region: Region, command: dict[str, Any], spine: pa.Table | None) -> Answer:
+
+def run_command(
+    region: Region, caller: Principal, limits: CostLimits, command: dict[str, Any], spine: pa.Table | None
+) -> Answer:
     handler = COMMANDS.get(command.get("kind"))  # type: ignore[arg-type]
     if handler is None:
         raise InvalidInput(f"unknown ticket kind {command.get('kind')!r}; one of {sorted(COMMANDS)}")
-    return handler(region, region.engine(command["project"]), command, spine)
+    return handler(Call(region, region.engine(command["project"]), caller, limits), command, spine)

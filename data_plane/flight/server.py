@@ -11,8 +11,13 @@ the server holds a few batches per call (gRPC flow control pauses it for a slow 
 and the first batch leaves before the query ends. Multi-table answers (training splits)
 are one stream: each batch's app metadata names the split it belongs to.
 
+Each call is held to the caller's cost limits (:mod:`data_plane.limits`): the command's
+bytes, a spine's bytes and rows as it arrives, and the seconds of work, after which
+the call's DuckDB work is interrupted (:mod:`data_plane.deadline`).
+
 Errors leave as Flight errors whose ``extra_info`` is the JSON ``{code, message}`` the
-REST API would send; the SDK re-raises the same class.
+REST API would send (quota and limit errors add ``quota``, ``limit``, ``current``); the
+SDK re-raises the same class, e.g. ``RateLimitExceeded`` as for REST's 429.
 """
 
 from __future__ import annotations
@@ -28,10 +33,14 @@ import pyarrow as pa
 import pyarrow.flight as flight
 from prometheus_client import Histogram
 
+from data_plane.deadline import Deadline
 from data_plane.flight.commands import Answer, run_command
+from data_plane.limits import check_spec_bytes, limits_for, read_spine
 from data_plane.region import Region
-from granary.errors import GranaryError, InvalidInput, PermissionDenied, Unauthenticated
+from granary.errors import GranaryError, InvalidInput, PayloadTooLarge, PermissionDenied, Unauthenticated
+from tenancy.plans import CostLimits
 from tenancy.roles import READ
+from tenancy.scope import Principal
 
 log = logging.getLogger("granary.flight")
 
@@ -81,9 +90,10 @@ class GranaryFlightServer(flight.FlightServerBase):
 
     # the two read verbs --------------------------------------------------------------
     def do_get(self, context: Any, ticket: flight.Ticket) -> flight.FlightDataStream:
-        command = self._command(context, ticket.ticket)
-        answer = self._run(command, None)
-        return flight.GeneratorStream(answer.schema, self._batches(answer, command["kind"]))
+        command, caller, limits = self._command(context, ticket.ticket)
+        deadline = Deadline(limits.max_request_seconds, f"Flight {command.get('kind')}")
+        answer = self._run(command, caller, limits, None, deadline)
+        return flight.GeneratorStream(answer.schema, self._batches(answer, command["kind"], deadline))
 
     def do_exchange(
         self,
@@ -92,14 +102,18 @@ class GranaryFlightServer(flight.FlightServerBase):
         reader: flight.MetadataRecordBatchReader,
         writer: flight.MetadataRecordBatchWriter,
     ) -> None:
-        command = self._command(context, descriptor.command)
+        command, caller, limits = self._command(context, descriptor.command)
         try:
-            spine = reader.read_all()
+            spine = read_spine(reader, limits)
+        except GranaryError as exc:  # over a limit: stop reading, the rest is never held
+            raise flight_error(exc) from None
         except pa.ArrowException as exc:
             raise flight_error(InvalidInput(f"spine: not a valid Arrow stream: {exc}")) from exc
-        answer = self._run(command, spine)
+        # the clock starts once the spine is in: its size is bounded, not its upload time
+        deadline = Deadline(limits.max_request_seconds, f"Flight {command.get('kind')}")
+        answer = self._run(command, caller, limits, spine, deadline)
         writer.begin(answer.schema)
-        for batch, metadata in self._batches(answer, command["kind"]):
+        for batch, metadata in self._batches(answer, command["kind"], deadline):
             writer.write_with_metadata(batch, metadata)
 
     def list_actions(self, context: Any) -> list[tuple[str, str]]:
@@ -111,8 +125,13 @@ class GranaryFlightServer(flight.FlightServerBase):
         raise flight_error(InvalidInput(f"unknown action {action.type!r}"))
 
     # plumbing -------------------------------------------------------------------------
-    def _command(self, context: Any, raw: bytes) -> dict[str, Any]:
+    def _command(self, context: Any, raw: bytes) -> tuple[dict[str, Any], Principal, CostLimits]:
+        """The command, its caller and the caller's cost limits; the command's size is
+        checked against the region's body limit before parsing, then against the plan."""
         key: str = context.get_middleware("auth").key
+        if len(raw) > self.region.settings.max_body_bytes:
+            limit = self.region.settings.max_body_bytes
+            raise flight_error(PayloadTooLarge(f"Flight command of {len(raw)} bytes is over {limit} bytes"))
         try:
             command = json.loads(raw)
         except ValueError:
@@ -120,28 +139,44 @@ class GranaryFlightServer(flight.FlightServerBase):
         if not isinstance(command, dict) or not isinstance(command.get("project"), str):
             raise flight_error(InvalidInput("the ticket must be an object with 'kind' and 'project'"))
         try:
-            self.region.auth.authenticate(key, command["project"], READ)
+            caller = self.region.auth.authenticate(key, command["project"], READ)
+            limits = limits_for(caller, self.region.settings.operator_limits)
+            check_spec_bytes(len(raw), limits, f"Flight command {command.get('kind')!r}")
         except GranaryError as exc:
             raise flight_error(exc) from None
-        return command
+        return command, caller, limits
 
-    def _run(self, command: dict[str, Any], spine: pa.Table | None) -> Answer:
+    def _run(
+        self,
+        command: dict[str, Any],
+        caller: Principal,
+        limits: CostLimits,
+        spine: pa.Table | None,
+        deadline: Deadline,
+    ) -> Answer:
+        """Open the answer (its first part) under the call's deadline."""
         started = time.perf_counter()
         kind = str(command.get("kind"))
         try:
-            answer = run_command(self.region, command, spine)
+            with deadline.active():
+                answer = run_command(self.region, caller, limits, command, spine)
         except GranaryError as exc:
+            deadline.close()
             FLIGHT_LATENCY.labels(kind, exc.code).observe(time.perf_counter() - started)
             raise flight_error(exc) from None
         except Exception as exc:
+            deadline.close()
             log.exception("flight command %s failed", kind)
             FLIGHT_LATENCY.labels(kind, "internal_error").observe(time.perf_counter() - started)
             raise flight_error(GranaryError(f"{kind}: {exc}")) from None
         answer.started = started
         return answer
 
-    def _batches(self, answer: Answer, kind: str) -> Iterator[tuple[pa.RecordBatch, pa.Buffer]]:
-        """The answer's batches as they are produced, each tagged with its part's name.
+    def _batches(
+        self, answer: Answer, kind: str, deadline: Deadline
+    ) -> Iterator[tuple[pa.RecordBatch, pa.Buffer]]:
+        """The answer's batches as they are produced (under the call's deadline), each
+        tagged with its part's name.
 
         A failure after streaming began (a file gone from the object store, a value
         DuckDB cannot cast) still ends the call as a Flight error with ``{code, message}``;
@@ -150,7 +185,7 @@ class GranaryFlightServer(flight.FlightServerBase):
         outcome = "ok"
         tags: dict[str, pa.Buffer] = {}
         try:
-            for name, batch in answer.batches(BATCH_ROWS):
+            for name, batch in deadline.run(answer.batches(BATCH_ROWS)):
                 tag = tags.get(name)
                 if tag is None:
                     tag = tags[name] = pa.py_buffer(name.encode())
@@ -167,6 +202,7 @@ class GranaryFlightServer(flight.FlightServerBase):
             # DuckDB's reader reports every failure as OSError; its text says what failed.
             raise flight_error(GranaryError(f"{kind}: failed while streaming the answer: {exc}")) from None
         finally:
+            deadline.close()
             FLIGHT_LATENCY.labels(kind, outcome).observe(time.perf_counter() - answer.started)
 
 

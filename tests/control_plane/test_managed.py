@@ -9,11 +9,13 @@ Each security test prints how many attempts it made.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import secrets
 import time
 import uuid
+from collections.abc import Iterator
 
 import httpx
 import pandas as pd
@@ -73,6 +75,13 @@ class Managed:
 
 @pytest.fixture(scope="module")
 def managed(region_env, cp_postgres, cp_template, cp_redis, smtp_sink):
+    with managed_service(region_env, cp_postgres, cp_template, cp_redis, smtp_sink) as service:
+        yield service
+
+
+@contextlib.contextmanager
+def managed_service(region_env, cp_postgres, cp_template, cp_redis, smtp_sink) -> Iterator[Managed]:
+    """The control plane and a data plane on the test region (other modules' fixtures too)."""
     api_port, namespace = free_port(), f"m{uuid.uuid4().hex[:8]}"
     region = RegionSettings(
         public_url=f"http://127.0.0.1:{api_port}",

@@ -52,6 +52,11 @@ def test_signup_verify_login_gives_a_key_on_the_free_plan(client, mailbox):
         "online_reads_per_second": 100.0,
         "ingestion_rows_per_second": 1000.0,
         "model_deployments": 0,
+        "max_joins_per_query": 64,
+        "max_spec_bytes": 1024**2,
+        "max_spine_bytes": 64 * 1024**2,
+        "max_spine_rows": 5_000_000,
+        "max_request_seconds": 120.0,
     }
 
 

@@ -6,17 +6,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from data_plane.api.deps import Name, ProjectEngine, RegionDep, Version, ViewWriter
+from data_plane.api.deps import BodyBytes, LimitsDep, Name, ProjectEngine, RegionDep, Version, ViewWriter
 from data_plane.api.schemas import ColumnPublic, FeatureViewCreate, FeatureViewPublic
-from data_plane.query.validate import check_query_spec
+from data_plane.limits import check_query
 from granary.wire import to_jsonable
 
 router = APIRouter(prefix="/projects/{project}/feature-views", tags=["feature views"])
 
 
 @router.post("", status_code=201, response_model=FeatureViewPublic)
-def create_feature_view(body: FeatureViewCreate, engine: ViewWriter) -> Any:
-    check_query_spec(body.query)
+def create_feature_view(
+    body: FeatureViewCreate, engine: ViewWriter, limits: LimitsDep, body_bytes: BodyBytes
+) -> Any:
+    check_query(body.query, body_bytes, limits)
     return to_jsonable(engine.create_feature_view(**body.model_dump()))
 
 

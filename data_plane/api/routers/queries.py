@@ -6,14 +6,14 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from data_plane.api.deps import ProjectEngine
+from data_plane.api.deps import BodyBytes, LimitsDep, ProjectEngine
 from data_plane.api.schemas import QuerySql, SqlPublic
-from data_plane.query.validate import check_query_spec
+from data_plane.limits import check_query
 
 router = APIRouter(prefix="/projects/{project}/queries", tags=["queries"])
 
 
 @router.post("/sql", response_model=SqlPublic)
-def query_sql(body: QuerySql, engine: ProjectEngine) -> Any:
-    check_query_spec(body.query)
+def query_sql(body: QuerySql, engine: ProjectEngine, limits: LimitsDep, body_bytes: BodyBytes) -> Any:
+    check_query(body.query, body_bytes, limits)
     return {"sql": engine.query_sql(body.query, body.start_time, body.end_time)}

@@ -15,10 +15,13 @@ from pydantic import ValidationError
 
 from data_plane import training
 from data_plane.api.bodies import arrow_body
-from data_plane.api.deps import Name, ProjectEngine, RegionDep, TrainingDataWriter, Version
+from data_plane.api.deps import LimitsDep, Name, ProjectEngine, RegionDep, TrainingDataWriter, Version
 from data_plane.api.schemas import TrainingDatasetCreate, TrainingDatasetPublic
+from data_plane.deadline import Deadline
+from data_plane.limits import check_joins, check_spine
 from granary.errors import InvalidInput
 from granary.wire import ARROW_STREAM, to_jsonable
+from tenancy.plans import CostLimits
 
 router = APIRouter(
     prefix="/projects/{project}/feature-views/{name}/versions/{version}/training-datasets",
@@ -36,11 +39,13 @@ _BODY = {
 }
 
 
-async def _request(request: Request, what: str) -> tuple[TrainingDatasetCreate, Any]:
+async def _request(request: Request, what: str, limits: CostLimits) -> tuple[TrainingDatasetCreate, Any]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip()
     spine = None
     if content_type == ARROW_STREAM:
+        check_spine(len(await request.body()), 0, limits, f"{what}: spine")  # before parsing
         spine, params = await arrow_body(request, f"{what}: spine")
+        check_spine(spine.nbytes, spine.num_rows, limits, f"{what}: spine")
     else:
         try:
             params = await request.json()
@@ -56,28 +61,40 @@ async def _request(request: Request, what: str) -> tuple[TrainingDatasetCreate, 
 
 @router.post("", status_code=201, response_model=TrainingDatasetPublic, openapi_extra=_BODY)
 async def create_training_dataset(
-    request: Request, name: Name, version: Version, engine: TrainingDataWriter, region: RegionDep
+    request: Request,
+    name: Name,
+    version: Version,
+    engine: TrainingDataWriter,
+    region: RegionDep,
+    limits: LimitsDep,
 ) -> Any:
-    body, spine = await _request(request, f"training dataset of feature view '{name}' v{version}")
+    what = f"training dataset of feature view '{name}' v{version}"
+    body, spine = await _request(request, what, limits)
+    deadline = Deadline(limits.max_request_seconds, what)
 
     def create() -> Any:
-        view = engine.catalog.get_view(name, version)
-        if not isinstance(body.options, dict):
-            raise InvalidInput("options must be an object")
-        return training.create_training_dataset(
-            engine,
-            view,
-            region.training_root(engine.catalog.project),
-            body.data_format,
-            _split_options(body.options),
-            body.start_time,
-            body.end_time,
-            spine,
-            body.description,
-            filesystem=region.filesystem,
-        )
+        with deadline.active():
+            view = engine.catalog.get_view(name, version)
+            check_joins(view.query, limits, f"feature view '{name}' v{version}")
+            if not isinstance(body.options, dict):
+                raise InvalidInput("options must be an object")
+            return training.create_training_dataset(
+                engine,
+                view,
+                region.training_root(engine.catalog.project),
+                body.data_format,
+                _split_options(body.options),
+                body.start_time,
+                body.end_time,
+                spine,
+                body.description,
+                filesystem=region.filesystem,
+            )
 
-    return to_jsonable(await run_in_threadpool(create))
+    try:
+        return to_jsonable(await run_in_threadpool(create))
+    finally:
+        deadline.close()
 
 
 def _split_options(options: dict[str, Any]) -> training.SplitOptions:
