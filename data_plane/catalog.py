@@ -7,7 +7,7 @@ objects by forgetting a filter.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -152,9 +152,30 @@ class Catalog:
             )
         return record
 
-    def create_group(self, **fields: Any) -> FeatureGroupInfo:
+    def create_group(self, *, admit: Callable[[int], None] | None = None, **fields: Any) -> FeatureGroupInfo:
+        """Insert a feature group.
+
+        Args:
+            admit: called with the project's current number of feature groups before the
+                insert, raising to refuse it (a quota). The count runs under a lock of the
+                project's row that the inserting transaction holds until it commits, so
+                concurrent creates are counted one after another, never past a limit.
+                (SQLite has no row locks; it serializes writers itself.)
+        """
         try:
             with self.session() as session:
+                if admit is not None:
+                    session.execute(
+                        select(ProjectRecord.id).where(ProjectRecord.id == self.project_id).with_for_update()
+                    )
+                    admit(
+                        session.scalar(
+                            select(func.count())
+                            .select_from(FeatureGroupRecord)
+                            .where(FeatureGroupRecord.project_id == self.project_id)
+                        )
+                        or 0
+                    )
                 record = FeatureGroupRecord(project_id=self.project_id, **fields)
                 session.add(record)
                 session.flush()

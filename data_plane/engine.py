@@ -86,7 +86,9 @@ class FeatureStoreEngine:
         partition_key: list[str] | None = None,
         ttl_seconds: float | None = None,
         transformations: list[dict[str, Any]] | None = None,
+        admit: Callable[[int], None] | None = None,
     ) -> FeatureGroupInfo:
+        """Register a feature group; ``admit`` is the catalog's quota hook (``Catalog.create_group``)."""
         if not name or not name.replace("_", "").isalnum():
             raise InvalidInput(f"feature group name {name!r}: use letters, digits and underscores")
         if not primary_key:
@@ -107,6 +109,7 @@ class FeatureStoreEngine:
             ttl_seconds=ttl_seconds,
             transformations=list(transformations or []),
             location=f"{self.catalog.project}/{name}_v{version}",
+            admit=admit,
         )
 
     def _location(self, info: FeatureGroupInfo) -> str:

@@ -1,6 +1,7 @@
 """A tenant's plan, enforced where the work happens: before anything is written or read.
 
-Counts the data plane knows exactly (feature groups of a project) are checked here;
+Counts the data plane knows exactly (feature groups of a project) are checked here,
+counted and inserted in one transaction under a lock of the project;
 sizes that add up across a tenant's projects and regions (offline bytes, online rows)
 are asked of the control plane, which holds the reported totals; rates take tokens
 from the tenant's bucket in the control plane's Redis, shared by every region.
@@ -25,17 +26,24 @@ class QuotaGate:
         self._control_plane = control_plane
         self._limiter = limiter
 
-    def new_feature_group(self, principal: Principal, existing: Callable[[], int]) -> None:
-        """``existing`` counts the project's groups; it runs only when a quota applies."""
-        if principal.quotas is None:
-            return
-        check_count(
-            "feature_groups_per_project",
-            limit=principal.quotas.feature_groups_per_project,
-            current=existing(),
-            adding=1,
-            subject=f"project '{principal.project}'",
-        )
+    def new_feature_group(self, principal: Principal) -> Callable[[int], None] | None:
+        """The check a new feature group must pass given the project's current count, or None
+        when no quota applies. The catalog runs it under a lock of the project, in the
+        transaction that inserts the group, so concurrent creates cannot pass the limit."""
+        quotas = principal.quotas
+        if quotas is None:
+            return None
+
+        def admit(existing: int) -> None:
+            check_count(
+                "feature_groups_per_project",
+                limit=quotas.feature_groups_per_project,
+                current=existing,
+                adding=1,
+                subject=f"project '{principal.project}'",
+            )
+
+        return admit
 
     def online_reads(self, principal: Principal, rows: int) -> None:
         """The one meter of online rows read, whatever the route: REST vectors (and their

@@ -29,8 +29,8 @@ router = APIRouter(prefix="/projects/{project}/feature-groups", tags=["feature g
 def create_feature_group(
     body: FeatureGroupCreate, engine: GroupWriter, caller: CallerDep, region: RegionDep
 ) -> Any:
-    region.quotas.new_feature_group(caller, existing=lambda: len(engine.catalog.list_groups(None)))
-    info = engine.create_feature_group(**body.model_dump())
+    admit = region.quotas.new_feature_group(caller)
+    info = engine.create_feature_group(**body.model_dump(), admit=admit)
     region.ingest.topics.ensure(info.id)
     return to_jsonable(info)
 
