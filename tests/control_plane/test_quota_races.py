@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from tests.control_plane.conftest import ADMIN, bearer
+from tests.control_plane.conftest import bearer, make_tenant
 from tests.control_plane.test_managed import Managed, managed  # noqa: F401 - the managed stack
 
 ROUNDS = 3
@@ -76,15 +76,8 @@ def test_concurrent_project_creates_stop_at_the_limit(live_server):
     http = httpx.Client(base_url=live_server.url, timeout=60)
     limit = 7
     for round_ in range(ROUNDS):
-        name = f"prace{round_}-{secrets.token_hex(3)}"
-        body = {
-            "name": name,
-            "plan": {"home_region": "local", "quotas": {"projects": limit}},
-            "admin_email": f"admin@{name}.example.com",
-        }
-        r = http.post("/v1/admin/tenants", json=body, headers=ADMIN)
-        assert r.status_code == 201, r.text
-        admin = bearer(r.json()["admin_key"]["api_key"])
+        tenant = make_tenant(http, f"prace{round_}-{secrets.token_hex(3)}", projects=limit)
+        admin = bearer(tenant["admin_key"]["api_key"])
         for i in range(limit - SLOTS_LEFT):
             assert http.post("/v1/projects", json={"name": f"existing{i}"}, headers=admin).status_code == 201
         responses = _all_at_once(

@@ -15,7 +15,7 @@ from collections import Counter
 import httpx
 import pytest
 
-from tests.control_plane.conftest import ADMIN, bearer
+from tests.control_plane.conftest import bearer, make_tenant
 
 PASSWORD = "p" * 12
 SCOPES = (
@@ -33,14 +33,7 @@ STAR_ONLY = {"projects:create", "tenant:admin"}
 
 
 def _tenant(http: httpx.Client, name: str) -> dict:
-    body = {
-        "name": name,
-        "plan": {"home_region": "local", "quotas": {"projects": 5}},
-        "admin_email": f"admin@{name}.example.com",
-    }
-    r = http.post("/v1/admin/tenants", json=body, headers=ADMIN)
-    assert r.status_code == 201, r.text
-    return bearer(r.json()["admin_key"]["api_key"])
+    return bearer(make_tenant(http, name, projects=5)["admin_key"]["api_key"])
 
 
 def _key(http: httpx.Client, holder: dict, scopes: list[str], project: str | None = None) -> dict:
