@@ -83,6 +83,12 @@ def test_health_reports_every_dependency(data_plane):
     assert all(d["status"] == "up" for d in body["dependencies"].values())
 
 
+def test_health_paths_are_the_control_planes_too(data_plane):
+    """``/healthz`` (the process answers) and ``/health`` (per dependency), as on the control plane."""
+    assert httpx.get(f"{data_plane.api_url}/healthz").json() == {"status": "ok"}
+    assert httpx.get(f"{data_plane.api_url}/health").status_code == 200
+
+
 def test_metrics_expose_latency_histograms_and_lags(data_plane, group):
     text = httpx.get(f"{data_plane.api_url}/metrics").text
     assert "granary_http_request_duration_seconds_bucket" in text

@@ -40,6 +40,13 @@ def health(region: RegionDep, response: Response) -> dict[str, Any]:
     return {"status": "ok" if healthy else "degraded", "dependencies": dependencies}
 
 
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """Liveness: the process answers, whatever its dependencies (the control plane answers
+    the same two paths)."""
+    return {"status": "ok"}
+
+
 @router.get("/metrics", include_in_schema=False)
 def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
