@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import uvicorn
+from fastapi import FastAPI
 
 from control_plane.api.app import create_app
 from control_plane.settings import ControlPlaneSettings
 
 
+def server_config(app: FastAPI, settings: ControlPlaneSettings, **overrides) -> uvicorn.Config:
+    """How uvicorn serves the app. ``proxy_headers=False``: uvicorn's default believes
+    ``X-Forwarded-For`` from any loopback peer; the app applies ``trusted_proxies`` itself."""
+    options = {"host": settings.api_host, "port": settings.api_port, "log_level": "info", **overrides}
+    return uvicorn.Config(app, proxy_headers=False, **options)
+
+
 def main() -> None:
     settings = ControlPlaneSettings()
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="info")
+    uvicorn.Server(server_config(create_app(settings), settings)).run()
 
 
 if __name__ == "__main__":

@@ -50,7 +50,8 @@ class User(ControlPlaneBase):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
-    #: Lower-cased; one account per address across all tenants.
+    #: Lower-cased; one account per address across all tenants. A user exists only once
+    #: someone proved they read this address's mail (or an operator vouched for it).
     email: Mapped[str] = mapped_column(String(320), unique=True)
     password_hash: Mapped[str | None] = mapped_column(Text, nullable=True)
     verified_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
@@ -58,14 +59,41 @@ class User(ControlPlaneBase):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class EmailVerification(ControlPlaneBase):
-    __tablename__ = "email_verifications"
+class PendingSignup(ControlPlaneBase):
+    """A sign-up waiting for its address to be verified: no tenant and no user exist yet.
 
-    #: SHA-256 of the token mailed to the user; the token itself is never stored.
+    Only the newest sign-up of an address is kept (each new one replaces the earlier
+    ones and their tokens), and verifying needs both its mailed token and its password:
+    neither whoever signs up with someone else's address (no mailbox) nor the
+    mailbox's owner with a token someone else asked for (no password) can complete it.
+    """
+
+    __tablename__ = "pending_signups"
+
+    #: SHA-256 of the token mailed to the address; the token itself is never stored.
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: Lower-cased.
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[dt.datetime]
-    used_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+
+
+class Invitation(ControlPlaneBase):
+    """A tenant admin's invitation of an address: the user exists once its owner accepts
+    with the mailed token and chooses a password. A newer invitation of the same address
+    to the same tenant replaces the earlier one."""
+
+    __tablename__ = "invitations"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    is_tenant_admin: Mapped[bool] = mapped_column(default=False)
+    #: The inviting user's id (no foreign key: the invitation outlives its sender).
+    invited_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
 
 
 class PasswordReset(ControlPlaneBase):

@@ -39,8 +39,13 @@ class SignupPublic(BaseModel):
     email: str
 
 
+Token = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
+
+
 class VerifyCreate(_In):
-    token: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    token: Token
+    #: The password given at the sign-up that mailed ``token``.
+    password: Password
 
 
 class VerifyPublic(BaseModel):
@@ -60,14 +65,14 @@ class PasswordResetRequested(BaseModel):
 
 
 class PasswordResetConfirm(_In):
-    token: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    token: Token
     password: Password
 
 
 class PasswordResetDone(BaseModel):
     email: str
-    #: Keys issued by ``login`` before the reset, now revoked; named keys are kept.
-    revoked_login_keys: int
+    #: Every key of the account, now revoked (login keys and named keys alike).
+    revoked_keys: int
 
 
 class LoginCreate(_In):
@@ -149,10 +154,28 @@ class TenantCreated(BaseModel):
     admin_key: ApiKeyCreated
 
 
-class UserCreate(_In):
+class InvitationCreate(_In):
     email: Email
-    password: Password | None = None
     is_tenant_admin: bool = False
+
+
+class InvitationPublic(BaseModel):
+    """The same whether or not the address has an account elsewhere."""
+
+    status: str = "invitation_sent"
+    email: str
+    tenant: str
+    expires_at: dt.datetime
+
+
+class InvitationAccept(_In):
+    token: Token
+    password: Password
+
+
+class InvitationAccepted(BaseModel):
+    email: str
+    tenant: str
 
 
 class UserPublic(BaseModel):

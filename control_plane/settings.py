@@ -6,7 +6,9 @@ Nested values use ``__``: ``GRANARY_CP_REGIONS='{"eu-1": {"pg_url": "..."}}'`` o
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+import ipaddress
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,6 +36,26 @@ class RegionSettings(BaseModel):
     public_url: str = ""
 
 
+class Limits(BaseModel):
+    """Attempts allowed within one fixed window, counted per key; 0 lifts that key's limit.
+
+    Every key is counted at once, so guesses spread over many client addresses hit
+    ``per_address`` and guesses spread over many accounts hit ``per_client``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: One address from one client address (the tightest: a user mistyping).
+    per_address_client: int = Field(ge=0)
+    #: One address from any client address.
+    per_address: int = Field(ge=0)
+    #: One client address, whatever the addresses it tries.
+    per_client: int = Field(ge=0)
+    #: Everyone together: the last line against a botnet.
+    overall: int = Field(ge=0)
+    window_seconds: int = Field(gt=0)
+
+
 class ControlPlaneSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GRANARY_CP_", env_nested_delimiter="__", extra="ignore")
 
@@ -45,8 +67,9 @@ class ControlPlaneSettings(BaseSettings):
     region_token: SecretStr = Field(min_length=24)
 
     regions: dict[str, RegionSettings] = Field(default_factory=dict)
-    #: Home region of free sandbox tenants created by signup.
-    sandbox_region: str = "local"
+    #: Home region of free sandbox tenants created by signup (``GRANARY_CP_SANDBOX_REGION``);
+    #: unset, the only region of ``regions``. It must be one of ``regions``.
+    sandbox_region: str = ""
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
@@ -55,10 +78,28 @@ class ControlPlaneSettings(BaseSettings):
     #: Base URL of this service as users see it (for the link in verification mail).
     public_url: str = "http://127.0.0.1:8700"
 
-    #: Failed logins per (email, client IP) allowed within the window before 429.
-    login_max_failures: int = 5
-    login_window_seconds: int = 900
+    #: Failed logins allowed before 429 (a right password counts nothing).
+    login_limits: Limits = Limits(
+        per_address_client=5, per_address=20, per_client=50, overall=1000, window_seconds=900
+    )
+    #: Sign-ups allowed before 429 (each one counts: each mails someone).
+    signup_limits: Limits = Limits(
+        per_address_client=3, per_address=3, per_client=10, overall=200, window_seconds=3600
+    )
+    #: Password-reset requests allowed before 429 (each one counts).
+    reset_limits: Limits = Limits(
+        per_address_client=3, per_address=5, per_client=20, overall=500, window_seconds=3600
+    )
+    #: Invitations a tenant may send before 429 (``per_client`` counts per tenant).
+    invite_limits: Limits = Limits(
+        per_address_client=3, per_address=5, per_client=50, overall=1000, window_seconds=3600
+    )
     verification_ttl_seconds: int = 24 * 3600
+    invitation_ttl_seconds: int = 7 * 24 * 3600
+    reset_ttl_seconds: int = 3600
+    #: Addresses or networks (CIDR) of the reverse proxies in front of this service whose
+    #: ``X-Forwarded-For`` is believed. Empty (the default): the peer address is the client.
+    trusted_proxies: list[str] = Field(default_factory=list)
     #: Argon2id parameters of new password hashes (argon2-cffi defaults; tests lower them).
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
@@ -68,3 +109,24 @@ class ControlPlaneSettings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8700
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"trusted_proxies: {entry!r} is not an IP address or network") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _sandbox_region_is_known(self) -> ControlPlaneSettings:
+        if not self.sandbox_region:
+            self.sandbox_region = next(iter(self.regions)) if len(self.regions) == 1 else "local"
+        if self.regions and self.sandbox_region not in self.regions:
+            raise ValueError(
+                f"sandbox_region {self.sandbox_region!r} is not one of the regions {sorted(self.regions)}: "
+                "set GRANARY_CP_SANDBOX_REGION"
+            )
+        return self

@@ -1,4 +1,5 @@
-"""``granary signup|verify|login|project|key``: the managed service from a terminal.
+"""``granary signup|verify|login|accept-invitation|project|key``: the managed service from a
+terminal.
 
 The host comes from ``--host``, ``$GRANARY_CONTROL_PLANE`` or the saved credentials; the API
 key from ``--api-key``, ``$GRANARY_CONTROL_PLANE_KEY`` or the credentials ``granary login``
@@ -66,18 +67,33 @@ def _signup(args: argparse.Namespace) -> None:
     console.print(f"Check the inbox of {args.email} and run [bold]granary verify TOKEN[/].")
 
 
+def _token(args: argparse.Namespace) -> str:
+    token = args.token_option or args.token
+    if not token:
+        raise InvalidInput("give the TOKEN from the mail: --token TOKEN")
+    return token
+
+
 def _verify(args: argparse.Namespace) -> None:
+    token = _token(args)
     with _client(args, authenticated=False) as cp:
-        result = cp.verify(args.token)
+        result = cp.verify(token, _password("Password chosen at sign-up: "))
     console.print(f"{result['email']} verified (tenant {result['tenant']}). Now run [bold]granary login[/].")
+
+
+def _accept_invitation(args: argparse.Namespace) -> None:
+    token = _token(args)
+    with _client(args, authenticated=False) as cp:
+        result = cp.accept_invitation(token, _password("Choose a password: "))
+    console.print(f"{result['email']} joined tenant {result['tenant']}. Now run [bold]granary login[/].")
 
 
 def _password_reset(args: argparse.Namespace) -> None:
     with _client(args, authenticated=False) as cp:
         if args.token:
             result = cp.reset_password(args.token, _password("New password: "))
-            revoked = result["revoked_login_keys"]
-            console.print(f"Password changed; {revoked} login key(s) revoked. Run [bold]granary login[/].")
+            revoked = result["revoked_keys"]
+            console.print(f"Password changed; {revoked} API key(s) revoked. Run [bold]granary login[/].")
             return
         if not args.email:
             raise InvalidInput("give the account's EMAIL, or --token TOKEN from the reset mail")
@@ -163,7 +179,13 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         return p
 
     cmd(commands, "signup", "sign up for a free sandbox", _signup).add_argument("email")
-    cmd(commands, "verify", "verify your email with the mailed token", _verify).add_argument("token")
+    for name, help, run in (
+        ("verify", "verify your email with the mailed token", _verify),
+        ("accept-invitation", "join a tenant with the mailed invitation token", _accept_invitation),
+    ):
+        p = cmd(commands, name, help, run)
+        p.add_argument("token", nargs="?", help="the token from the mail (or --token)")
+        p.add_argument("--token", dest="token_option", metavar="TOKEN", help="the token from the mail")
     cmd(commands, "login", "log in and save an API key", _login).add_argument("email")
     reset = cmd(commands, "password-reset", "mail a reset token, then set a new password", _password_reset)
     reset.add_argument("email", nargs="?")

@@ -58,8 +58,15 @@ class ControlPlaneClient:
     def signup(self, email: str, password: str) -> dict:
         return self._call("POST", "/v1/signup", {"email": email, "password": password})
 
-    def verify(self, token: str) -> dict:
-        return self._call("POST", "/v1/verify", {"token": token})
+    def verify(self, token: str, password: str) -> dict:
+        """``password``: the one given at the sign-up that mailed ``token``."""
+        return self._call("POST", "/v1/verify", {"token": token, "password": password})
+
+    def accept_invitation(self, token: str, password: str) -> dict:
+        return self._call("POST", "/v1/invitations/accept", {"token": token, "password": password})
+
+    def invite_user(self, email: str, is_tenant_admin: bool = False) -> dict:
+        return self._call("POST", "/v1/users", {"email": email, "is_tenant_admin": is_tenant_admin})
 
     def login(self, email: str, password: str) -> dict:
         return self._call("POST", "/v1/login", {"email": email, "password": password})

@@ -3,19 +3,33 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import redis
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import sessionmaker
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from control_plane.api.access import PUBLIC
 from control_plane.api.deps import Services, client_ip
-from control_plane.api.routers import admin_audit, internal, keys, projects, signup, tenant, tenants
+from control_plane.api.routers import (
+    admin_audit,
+    internal,
+    invitations,
+    keys,
+    projects,
+    signup,
+    tenant,
+    tenants,
+)
 from control_plane.db import open_database
 from control_plane.mail import Mailer, SmtpMailer
 from control_plane.models import AuditEvent
@@ -36,6 +50,7 @@ def create_app(
     regions: Regions | None = None,
     mailer: Mailer | None = None,
     migrate: bool = True,
+    clock: Callable[[], float] = time.time,
 ) -> FastAPI:
     """Build the service. Connections open here; nothing happens at import time.
 
@@ -44,6 +59,7 @@ def create_app(
         regions: region clients; default built from ``settings.regions``.
         mailer: outgoing mail; default SMTP to ``settings.smtp_host:smtp_port``.
         migrate: bring the database schema to head first.
+        clock: seconds since the epoch, for throttle windows (tests step their own).
     """
     engine = open_database(settings.database_url, migrate=migrate)
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
@@ -60,6 +76,7 @@ def create_app(
         or SmtpMailer(
             settings.smtp_host, settings.smtp_port, settings.mail_from, settings.smtp_timeout_seconds
         ),
+        clock=clock,
     )
 
     @asynccontextmanager
@@ -82,12 +99,25 @@ def create_app(
         },
     )
     app.state.services = services
-    for module in (signup, tenants, admin_audit, tenant, projects, keys, internal):
+    for module in (signup, tenants, admin_audit, tenant, invitations, projects, keys, internal):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["health"], dependencies=[PUBLIC])
     def healthz() -> dict[str, str]:
+        """Liveness: the process answers (the same path as the data plane's)."""
         return {"status": "ok"}
+
+    @app.get("/health", tags=["health"], dependencies=[PUBLIC])
+    def health(response: Response) -> dict[str, Any]:
+        """Each dependency's state; 503 when any is down (the same shape as the data plane's)."""
+        checks = {
+            "postgres": lambda: _select_one(services.sessions),
+            "redis": client.ping,
+        }
+        dependencies = {name: _probe(check) for name, check in checks.items()}
+        healthy = all(d["status"] == "up" for d in dependencies.values())
+        response.status_code = 200 if healthy else 503
+        return {"status": "ok" if healthy else "degraded", "dependencies": dependencies}
 
     @app.exception_handler(GranaryError)
     async def granary_error(_request: Request, exc: GranaryError) -> JSONResponse:
@@ -149,7 +179,24 @@ def create_app(
                 log.exception("could not append audit event for %s %s", request.method, request.url.path)
         return response
 
+    # Outermost, so every reader of the client address (``deps.client_ip``) sees one answer.
+    # Empty ``trusted_proxies``: X-Forwarded-For is ignored, whoever sends it.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app
+
+
+def _select_one(sessions: sessionmaker) -> None:
+    with sessions() as session:
+        session.execute(text("SELECT 1"))
+
+
+def _probe(check: Callable[[], Any]) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        check()
+    except Exception as exc:
+        return {"status": "down", "error": str(exc)[:300]}
+    return {"status": "up", "ms": round((time.perf_counter() - started) * 1000, 2)}
 
 
 def _append(sessions: sessionmaker, event: AuditEvent) -> None:

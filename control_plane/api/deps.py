@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Annotated
 
 import redis
@@ -16,7 +17,8 @@ from control_plane.mail import Mailer
 from control_plane.models import AuditEvent
 from control_plane.regions import Regions
 from control_plane.repository import TenantScope
-from control_plane.settings import ControlPlaneSettings
+from control_plane.settings import ControlPlaneSettings, Limits
+from control_plane.throttle import Throttle
 from control_plane.uow import UnitOfWork
 from tenancy.passwords import Passwords
 from tenancy.quotas import RateLimiter
@@ -33,6 +35,11 @@ class Services:
     regions: Regions
     mailer: Mailer
     passwords: Passwords
+    #: Seconds since the epoch; tests pass their own to step through throttle windows.
+    clock: Callable[[], float] = field(default=time.time)
+
+    def throttle(self, what: str, limits: Limits) -> Throttle:
+        return Throttle(self.redis, f"{self.settings.redis_prefix}:throttle", what, limits, self.clock)
 
     def access_changed(self, tenant_id: str | None) -> None:
         access_events.publish(self.redis, self.settings.redis_prefix, tenant_id)
@@ -115,7 +122,10 @@ class RequestInfo:
 
 
 def client_ip(request: Request) -> str:
-    # The peer address: X-Forwarded-For is not trusted (no proxy is configured in front).
+    """The client's address: the peer's, unless the peer is one of ``trusted_proxies``
+    (then uvicorn's ProxyHeadersMiddleware, installed by ``create_app``, has put the
+    address that proxy saw here). The server itself must not rewrite it: see
+    ``control_plane.__main__.server_config``."""
     return request.client.host if request.client else ""
 
 

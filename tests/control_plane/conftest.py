@@ -18,9 +18,10 @@ import uvicorn
 from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 
+from control_plane.__main__ import server_config
 from control_plane.api.app import create_app
 from control_plane.db import open_database
-from control_plane.settings import ControlPlaneSettings, RegionSettings
+from control_plane.settings import ControlPlaneSettings, Limits, RegionSettings
 from tests.control_plane.services import CP_PG_PORT, CP_REDIS_PORT, Launched
 
 ADMIN_TOKEN = "admin-" + "a" * 32
@@ -156,21 +157,43 @@ def make_settings(database_url: str, redis_url: str, smtp_port: int) -> ControlP
         sandbox_region="local",
         smtp_port=smtp_port,
         redis_prefix=f"cptest:{secrets.token_hex(4)}",
-        login_max_failures=3,
+        login_limits=Limits(
+            per_address_client=3, per_address=6, per_client=10, overall=100, window_seconds=900
+        ),
+        # fixtures sign many users up from one client
+        signup_limits=Limits(
+            per_address_client=3, per_address=3, per_client=100, overall=1000, window_seconds=3600
+        ),
         argon2_time_cost=1,
         argon2_memory_kib=8192,
         argon2_parallelism=1,
     )
 
 
-class LiveServer:
-    """The control plane under uvicorn on a loopback port, in a thread (like httpx's tests)."""
+class Clock:
+    """Seconds since the epoch, moved by hand: throttle windows pass without sleeping."""
 
-    def __init__(self, settings: ControlPlaneSettings) -> None:
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class LiveServer:
+    """The control plane under uvicorn on a loopback port, in a thread (like httpx's tests),
+    configured as ``python -m control_plane`` configures it."""
+
+    def __init__(self, settings: ControlPlaneSettings, clock: Clock | None = None, mailer=None) -> None:
         self.settings = settings
+        self.clock = clock or Clock()
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port, log_level="warning")
+        app = create_app(settings, clock=self.clock, mailer=mailer)
+        config = server_config(app, settings, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -196,15 +219,48 @@ def live_server(cp_postgres, cp_template, cp_redis, smtp_sink):
 
 
 @pytest.fixture
-def client(cp_settings):
-    with TestClient(create_app(cp_settings)) as c:
+def serve(cp_postgres, cp_template, cp_redis, smtp_sink):
+    """Start a live server of its own (fresh database and Redis prefix) with settings
+    changed by keyword; validators run, as at the entrypoint."""
+    with contextlib.ExitStack() as stack:
+
+        def start(mailer=None, **overrides) -> LiveServer:
+            url = stack.enter_context(_clone(cp_postgres, cp_template))
+            base = make_settings(url, cp_redis, smtp_sink[0]).model_dump()
+            settings = ControlPlaneSettings(**{**base, **overrides})
+            return stack.enter_context(LiveServer(settings, mailer=mailer))
+
+        yield start
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def client(cp_settings, clock):
+    with TestClient(create_app(cp_settings, clock=clock)) as c:
         yield c
 
 
-def token_from(message: Message) -> str:
+def token_from(message: Message, command: str = "granary verify --token ") -> str:
+    """The token after ``command`` in a mail: verify, accept-invitation or password-reset."""
     body = message.get_payload(decode=True).decode()
-    marker = "granary verify "
-    return body[body.index(marker) + len(marker) :].split()[0]
+    return body[body.index(command) + len(command) :].split()[0]
+
+
+def add_user(client, mailbox, admin: dict[str, str], email: str, password: str, **invite) -> dict[str, str]:
+    """Invite ``email`` as ``admin``, accept from the mail with ``password``, log in: its key."""
+    before = mailbox.count()
+    r = client.post("/v1/users", json={"email": email, **invite}, headers=admin)
+    assert r.status_code == 202, r.text
+    token = token_from(mailbox.wait_for(email, after=before), "granary accept-invitation --token ")
+    r = client.post("/v1/invitations/accept", json={"token": token, "password": password})
+    assert r.status_code == 200, r.text
+    r = client.post("/v1/login", json={"email": email, "password": password})
+    assert r.status_code == 200, r.text
+    return bearer(r.json()["api_key"])
 
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import sessionmaker
 
-from control_plane.db import open_database
+from control_plane.db import MIGRATIONS, open_database
 from control_plane.models import AuditEvent, Tenant
 from control_plane.uow import UnitOfWork
 from tests.control_plane.conftest import ADMIN
@@ -64,7 +65,8 @@ def test_unit_of_work_rolls_back_unless_committed(cp_database):
 def test_migrations_are_at_head_and_separate_from_the_data_plane(cp_database):
     engine = open_database(cp_database)  # idempotent
     with engine.connect() as c:
-        assert c.execute(text("SELECT version_num FROM cp_alembic_version")).scalar_one() == "c0002"
+        head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+        assert c.execute(text("SELECT version_num FROM cp_alembic_version")).scalar_one() == head
         tables = set(c.execute(text("SELECT tablename FROM pg_tables WHERE schemaname='public'")).scalars())
     assert "alembic_version" not in tables and "feature_groups" not in tables
     engine.dispose()
@@ -81,3 +83,48 @@ def test_audit_log_is_append_only_in_the_database(cp_database):
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(AuditEvent)) == 1
     engine.dispose()
+
+
+def test_pending_signups_leave_the_users_table(cp_postgres):
+    """c0003: an unverified user becomes a pending sign-up (its live token kept) and
+    no longer holds its address; verified users and their tenants stay."""
+    from control_plane.db import upgrade
+    from tests.control_plane.conftest import _admin_sql
+
+    name = "cp_m_c0003"
+    _admin_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}")
+    engine = open_database(f"{cp_postgres}/{name}", migrate=False)
+    try:
+        upgrade(engine, "c0002")
+        with engine.begin() as c:
+            c.execute(
+                text(
+                    "INSERT INTO tenants (id, name, kind, status, plan, created_at, updated_at) VALUES "
+                    "('t_old', 'sandbox-old', 'sandbox', 'active', '{}', now(), now()),"
+                    "('t_ok', 'sandbox-ok', 'sandbox', 'active', '{}', now(), now())"
+                )
+            )
+            c.execute(
+                text(
+                    "INSERT INTO users (id, tenant_id, email, password_hash, verified_at, is_tenant_admin, "
+                    "created_at) VALUES ('u_old', 't_old', 'p@example.com', 'h', NULL, true, now()),"
+                    "('u_ok', 't_ok', 'v@example.com', 'h', now(), true, now())"
+                )
+            )
+            c.execute(
+                text(
+                    "INSERT INTO email_verifications (token_hash, user_id, expires_at) VALUES "
+                    "('live', 'u_old', now() + interval '1 hour'),"
+                    "('dead', 'u_old', now() - interval '1 hour')"
+                )
+            )
+        upgrade(engine)
+        with engine.connect() as c:
+            assert c.execute(text("SELECT token_hash, email FROM pending_signups")).all() == [
+                ("live", "p@example.com")
+            ]
+            assert c.execute(text("SELECT id FROM users")).scalars().all() == ["u_ok"]
+            assert c.execute(text("SELECT id FROM tenants")).scalars().all() == ["t_ok"]
+    finally:
+        engine.dispose()
+        _admin_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -33,7 +33,7 @@ def test_signup_to_project_and_keys_from_the_terminal(cli, mailbox, tmp_path):
     before = mailbox.count()
     assert "Check the inbox" in cli("signup", EMAIL)
     token = token_from(mailbox.wait_for(EMAIL, after=before))
-    assert "verified" in cli("verify", token)
+    assert "verified" in cli("verify", "--token", token)
     assert "Logged in" in cli("login", EMAIL)
     creds = tmp_path / "credentials.json"
     assert stat.S_IMODE(creds.stat().st_mode) == 0o600

@@ -31,6 +31,7 @@ from tests.control_plane.conftest import (
     REGION_TOKEN,
     LiveServer,
     _clone,
+    add_user,
     bearer,
     make_settings,
     token_from,
@@ -139,7 +140,7 @@ def test_sandbox_signup_to_sdk(managed):
     with ControlPlaneClient(managed.cp.url) as cloud:
         before = managed.mailbox.count()
         cloud.signup(email, PASSWORD)
-        cloud.verify(token_from(managed.mailbox.wait_for(email, after=before)))
+        cloud.verify(token_from(managed.mailbox.wait_for(email, after=before)), PASSWORD)
         user_key = cloud.login(email, PASSWORD)["api_key"]
     with ControlPlaneClient(managed.cp.url, user_key) as cloud:
         project = cloud.create_project("fraud")
@@ -183,8 +184,7 @@ def test_roles_are_enforced_by_the_data_plane(managed):
     _group(fs).insert(_frame(3))
 
     viewer_email = f"viewer-{secrets.token_hex(3)}@example.com"
-    user = {"email": viewer_email, "password": PASSWORD}
-    managed.http.post("/v1/users", json=user, headers=tenant["admin"])
+    add_user(managed.http, managed.mailbox, tenant["admin"], viewer_email, PASSWORD)
     r = managed.http.put(
         f"/v1/projects/fraud/members/{viewer_email}", json={"role": "viewer"}, headers=tenant["admin"]
     )
@@ -289,8 +289,10 @@ def test_revocation_and_suspension_take_effect_at_once(managed):
         resumed = managed.http.post(f"/v1/admin/tenants/{tenant['name']}/resume", headers=ADMIN)
         assert resumed.status_code == 200
         assert dp_spare.get(whoami).status_code == 200
-    print(f"\nrevoked key refused after {refused_after * 1000:.0f} ms, suspended tenant after "
-          f"{suspended_after * 1000:.0f} ms (key cache: 300 s)")
+    print(
+        f"\nrevoked key refused after {refused_after * 1000:.0f} ms, suspended tenant after "
+        f"{suspended_after * 1000:.0f} ms (key cache: 300 s)"
+    )
 
 
 def _refused_within(client: httpx.Client, path: str, status: int, seconds: float) -> float:

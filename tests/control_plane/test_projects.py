@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from tests.control_plane.conftest import ADMIN, bearer, make_tenant
+from tests.control_plane.conftest import ADMIN, add_user, bearer, make_tenant
 
 
 @pytest.fixture
-def acme(client):
+def acme(client, mailbox):
     """Tenant acme: its admin's key, plus users ds@ and viewer@ with their own login keys."""
     body = make_tenant(client, "acme")
     admin = bearer(body["admin_key"]["api_key"])
     keys = {"admin": admin}
     for who in ("ds", "viewer", "outsider"):
-        email = f"{who}@acme.example.com"
-        r = client.post("/v1/users", json={"email": email, "password": "pass-" + "w" * 10}, headers=admin)
-        assert r.status_code == 201, r.text
-        r = client.post("/v1/login", json={"email": email, "password": "pass-" + "w" * 10})
-        keys[who] = bearer(r.json()["api_key"])
+        keys[who] = add_user(client, mailbox, admin, f"{who}@acme.example.com", "pass-" + "w" * 10)
     return keys
 
 

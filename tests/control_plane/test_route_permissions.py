@@ -15,7 +15,7 @@ from collections import Counter
 import httpx
 import pytest
 
-from tests.control_plane.conftest import bearer, make_tenant
+from tests.control_plane.conftest import add_user, bearer, make_tenant
 
 PASSWORD = "p" * 12
 SCOPES = (
@@ -43,16 +43,15 @@ def _key(http: httpx.Client, holder: dict, scopes: list[str], project: str | Non
 
 
 @pytest.fixture(scope="module")
-def world(live_server):
+def world(live_server, smtp_sink):
     """Tenant acme (admin, project 'fraud', user ds@ as its data owner) and tenant globex."""
     http = httpx.Client(base_url=live_server.url, timeout=30)
     admin = _tenant(http, "acme")
     assert http.post("/v1/projects", json={"name": "fraud"}, headers=admin).status_code == 201
     ds_email = "ds@acme.example.com"
-    assert http.post("/v1/users", json={"email": ds_email, "password": PASSWORD}, headers=admin).is_success
+    ds = add_user(http, smtp_sink[1], admin, ds_email, PASSWORD)
     r = http.put(f"/v1/projects/fraud/members/{ds_email}", json={"role": "data_owner"}, headers=admin)
     assert r.status_code == 200, r.text
-    ds = bearer(http.post("/v1/login", json={"email": ds_email, "password": PASSWORD}).json()["api_key"])
     globex = _tenant(http, "globex")
     assert http.post("/v1/projects", json={"name": "ledger"}, headers=globex).status_code == 201
     yield {

@@ -1,4 +1,5 @@
-"""The caller's own tenant: plan, users, usage and audit log (tenant admins)."""
+"""The caller's own tenant: plan, users, usage and audit log (tenant admins). Users join
+by invitation: see ``invitations``."""
 
 from __future__ import annotations
 
@@ -9,11 +10,10 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from control_plane.api.access import Reader, TenantAdmin
-from control_plane.api.deps import InfoDep, ServicesDep, UowDep
-from control_plane.handlers import tenant_public, usage_of, utcnow
-from control_plane.models import AuditEvent, User, new_id
-from control_plane.schemas import AuditPublic, TenantPublic, UsagePublic, UserCreate, UserPublic
-from granary.errors import AlreadyExists
+from control_plane.api.deps import ServicesDep
+from control_plane.handlers import tenant_public, usage_of
+from control_plane.models import AuditEvent, User
+from control_plane.schemas import AuditPublic, TenantPublic, UsagePublic, UserPublic
 
 router = APIRouter(prefix="/v1", tags=["tenant"])
 
@@ -36,27 +36,6 @@ def my_tenant(scope: Reader) -> TenantPublic:
 @router.get("/users", response_model=list[UserPublic])
 def list_users(scope: TenantAdmin) -> list[UserPublic]:
     return [_user_public(u) for u in scope.users()]
-
-
-@router.post("/users", status_code=201, response_model=UserPublic)
-def create_user(
-    body: UserCreate, scope: TenantAdmin, uow: UowDep, services: ServicesDep, info: InfoDep
-) -> UserPublic:
-    """Add a user to the tenant (enterprise directories); they are trusted, so verified at once."""
-    if uow.session.scalar(select(User.id).where(User.email == body.email)):
-        raise AlreadyExists(f"a user with email '{body.email}' already exists")
-    user = User(
-        id=new_id("u"),
-        tenant_id=scope.caller.tenant_id,
-        email=body.email,
-        verified_at=utcnow(),
-        is_tenant_admin=body.is_tenant_admin,
-        password_hash=services.passwords.hash(body.password) if body.password else None,
-    )
-    uow.session.add(user)
-    uow.audit(info.by(scope.caller, "user.create", body.email, 201, is_tenant_admin=body.is_tenant_admin))
-    uow.commit()
-    return _user_public(user)
 
 
 @router.get("/usage", response_model=UsagePublic)
