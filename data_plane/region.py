@@ -92,10 +92,6 @@ class Region:
         )
         ensure_bucket(self.s3)
         self.offline: Any = S3DeltaOfflineStore(self.s3)
-        if settings.fault_pause_after_offline_write_s > 0:
-            from data_plane.ingest.faults import PauseAfterOfflineWrite
-
-            self.offline = PauseAfterOfflineWrite(self.offline, settings.fault_pause_after_offline_write_s)
         self.filesystem = self.s3.filesystem()
         self.keys = KeyStore(self.metadata, settings.key_cache_seconds)
         self.control_plane, self._access_events, limiter = _control_plane(settings)

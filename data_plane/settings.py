@@ -64,8 +64,6 @@ class DataPlaneSettings(BaseSettings):
     #: How often the materializer reports each project's sizes to the control plane (s).
     usage_report_seconds: float = 15.0
     log_level: str = "INFO"
-    #: Crash tests only: sleep this long after each offline write (see ingest/faults.py).
-    fault_pause_after_offline_write_s: float = 0.0
 
     @model_validator(mode="after")
     def _control_plane_complete(self) -> DataPlaneSettings:

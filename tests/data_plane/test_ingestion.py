@@ -1,8 +1,8 @@
 """Remote ingestion through Kafka: acknowledged writes, waiting, and crashes.
 
 The crash test runs the materializer as a real process and SIGKILLs it right after
-its Delta commit and before the commit record (the fault hook pauses there), then
-again on the replay, and checks that the group ends with exactly the acknowledged
+its Delta commit and before the commit record (tests/faults/paused_materializer.py
+pauses there), then again on the replay, and checks that the group ends with exactly the acknowledged
 rows: none lost, none applied twice.
 """
 
@@ -62,10 +62,9 @@ def _materializer(plane, pause: float, log_path) -> subprocess.Popen:
         "GRANARY_S3_ACCESS_KEY": plane.settings.s3_access_key,
         "GRANARY_S3_SECRET_KEY": plane.settings.s3_secret_key,
         "GRANARY_NAMESPACE": plane.settings.namespace,
-        "GRANARY_FAULT_PAUSE_AFTER_OFFLINE_WRITE_S": str(pause),
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "data_plane", "materializer"],
+        [sys.executable, "-m", "tests.faults.paused_materializer", str(pause)],
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -1,0 +1,1 @@
+"""Fault injection for crash tests; test code only, production modules carry no hooks."""
