@@ -51,7 +51,10 @@ if math.min(math.max(amount, 1), capacity) <= tokens then
   allowed = 1
   if amount > 0 then redis.call('HINCRBYFLOAT', KEYS[2], ARGV[4], amount) end
 end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+-- the stamp keeps every microsecond: tostring()'s 14 digits round a Unix time to 100 us,
+-- and under thousands of calls a second the roundings down were refilled again while
+-- those up were clamped at the next call (max(0, ...)), so the bucket over-admitted
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'ts', string.format('%.6f', now))
 redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - math.min(tokens, 0)) / rate * 1000) + 1000)
 return {allowed, tostring(tokens)}
 """
