@@ -1,5 +1,5 @@
-"""``granary signup|verify|login|accept-invitation|project|key``: the managed service from a
-terminal.
+"""``granary signup|verify|login|accept-invitation|user|project|key``: the managed service
+from a terminal.
 
 The host comes from ``--host``, ``$GRANARY_CONTROL_PLANE`` or the saved credentials; the API
 key from ``--api-key``, ``$GRANARY_CONTROL_PLANE_KEY`` or the credentials ``granary login``
@@ -135,6 +135,15 @@ def _project_delete(args: argparse.Namespace) -> None:
     console.print(f"project {args.name} deleted")
 
 
+def _user_invite(args: argparse.Namespace) -> None:
+    with _client(args) as cp:
+        invitation = cp.invite_user(args.email, is_tenant_admin=args.admin)
+    console.print(
+        f"Invitation to tenant {invitation['tenant']} mailed to {args.email}; its owner joins with "
+        "[bold]granary accept-invitation --token TOKEN[/]."
+    )
+
+
 def _key_create(args: argparse.Namespace) -> None:
     with _client(args) as cp:
         k = cp.create_key(args.name, args.project, args.scope or ["*"])
@@ -196,6 +205,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     cmd(actions, "create", "create a project", _project_create).add_argument("name")
     cmd(actions, "list", "list your projects", _project_list)
     cmd(actions, "delete", "delete a project and all its data", _project_delete).add_argument("name")
+
+    user = commands.add_parser("user", help="users of your tenant (tenant admins)")
+    actions = user.add_subparsers(dest="action", required=True)
+    invite = cmd(actions, "invite", "mail an address an invitation to your tenant", _user_invite)
+    invite.add_argument("email")
+    invite.add_argument("--admin", action="store_true", help="make the new user a tenant admin")
 
     key = commands.add_parser("key", help="API keys")
     actions = key.add_subparsers(dest="action", required=True)

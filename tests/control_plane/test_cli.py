@@ -56,5 +56,21 @@ def test_signup_to_project_and_keys_from_the_terminal(cli, mailbox, tmp_path):
     assert "fraud" not in cli("project", "list")
 
 
+def test_invitation_from_the_terminal(cli, mailbox, monkeypatch):
+    """The admin invites, the invited address's owner accepts with the mailed command."""
+    admin = "cli-admin@example.com"
+    before = mailbox.count()
+    cli("signup", admin)
+    cli("verify", "--token", token_from(mailbox.wait_for(admin, after=before)))
+    cli("login", admin)
+    before = mailbox.count()
+    assert "Invitation to tenant sandbox-" in cli("user", "invite", "colleague@example.com")
+    mail = mailbox.wait_for("colleague@example.com", after=before).get_payload(decode=True).decode()
+    command = next(line.split() for line in mail.splitlines() if "granary accept-invitation" in line)
+    monkeypatch.setenv("GRANARY_PASSWORD", "the colleague's own password")
+    assert "joined tenant sandbox-" in cli(*command[1:])
+    assert "Logged in" in cli("login", "colleague@example.com")
+
+
 def test_cli_without_a_key_says_how_to_get_one(cli):
     assert "granary login" in cli("project", "list", ok=False)
