@@ -46,9 +46,9 @@ def invite_user(
     throttle.hit(body.email, scope.caller.tenant_id)
     token, hashed = new_token(INVITE)
     expires_at = utcnow() + dt.timedelta(seconds=settings.invitation_ttl_seconds)
-    uow.session.execute(
-        delete(Invitation).where(Invitation.tenant_id == tenant.id, Invitation.email == body.email)
-    )
+    # the address's earlier invitation to this tenant is void; the tenant's expired ones go too
+    earlier = (Invitation.email == body.email) | (Invitation.expires_at <= utcnow())
+    uow.session.execute(delete(Invitation).where(Invitation.tenant_id == tenant.id, earlier))
     uow.session.add(
         Invitation(
             token_hash=hashed,

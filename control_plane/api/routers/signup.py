@@ -78,7 +78,9 @@ def signup(
         )
         return SignupPublic(email=body.email)
     token, hashed = new_token(VERIFY)
-    uow.session.execute(delete(PendingSignup).where(PendingSignup.email == body.email))
+    # the address's earlier sign-ups are void; anyone's expired ones go too
+    stale = (PendingSignup.email == body.email) | (PendingSignup.expires_at <= utcnow())
+    uow.session.execute(delete(PendingSignup).where(stale))
     uow.session.add(
         PendingSignup(
             token_hash=hashed,
