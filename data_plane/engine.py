@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -63,14 +64,18 @@ class FeatureStoreEngine:
         self.offline_root = offline_root
         self.online = online
         self._on_insert = on_insert
-        self._duck = duckdb.connect()
-        self._duck.execute("SET TimeZone = 'UTC'")
+        # Nothing runs on this connection itself: a DuckDB connection serves one call at a
+        # time ("connection is busy" to the others), so every call takes a cursor of its own.
+        # GLOBAL, so that cursors answer in UTC too whatever the machine's time zone.
+        self._database = duckdb.connect()
+        self._database.execute("SET GLOBAL TimeZone = 'UTC'")
         self._write_lock = threading.Lock()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A DuckDB cursor per call: connections are not safe to share across threads.
-        Under a request's deadline, the deadline can interrupt it (``data_plane.deadline``)."""
-        cursor = self._duck.cursor()
+        """A DuckDB connection of its own for one call (cheap: the same database); the
+        caller closes it. Under a request's deadline, the deadline can interrupt it
+        (``data_plane.deadline``)."""
+        cursor = self._database.cursor()
         deadline.watch(cursor)
         return cursor
 
@@ -250,10 +255,7 @@ class FeatureStoreEngine:
                 raise
 
     def relation_for(
-        self,
-        info: FeatureGroupInfo,
-        wallclock: dt.datetime | None,
-        con: duckdb.DuckDBPyConnection | None = None,
+        self, info: FeatureGroupInfo, wallclock: dt.datetime | None, con: duckdb.DuckDBPyConnection
     ) -> str | None:
         """SQL for the group's rows at ``wallclock``; ``con`` is the connection that will
         run it (an object-store adapter registers its scan there)."""
@@ -261,7 +263,7 @@ class FeatureStoreEngine:
         if version < 0:
             return None
         columns = {f.name: duckdb_type(f.type) for f in info.features}
-        return self.offline.relation(con or self._duck, self._location(info), version, columns)
+        return self.offline.relation(con, self._location(info), version, columns)
 
     def read(
         self,
@@ -291,7 +293,7 @@ class FeatureStoreEngine:
         return self.catalog.commits(info.id, limit)
 
     # queries ----------------------------------------------------------------------------
-    def _resolver(self, con: duckdb.DuckDBPyConnection | None = None) -> Resolver:
+    def _resolver(self, con: duckdb.DuckDBPyConnection) -> Resolver:
         return Resolver(
             lambda n, v: self.catalog.get_group(n, v),
             lambda info, wallclock: self.relation_for(info, wallclock, con),
@@ -303,7 +305,8 @@ class FeatureStoreEngine:
         start_time: dt.datetime | None = None,
         end_time: dt.datetime | None = None,
     ) -> str:
-        return to_sql(self._resolver().plan(spec, None, start_time, end_time))
+        with closing(self.cursor()) as cursor:
+            return to_sql(self._resolver(cursor).plan(spec, None, start_time, end_time))
 
     def run_query(
         self,
@@ -401,8 +404,9 @@ class FeatureStoreEngine:
             raise InvalidInput(f"feature view name {name!r}: use letters, digits and underscores")
         # Planning validates joins, names and filters before anything is stored. Labels
         # may be query features or come with the spine, so they are checked when read.
-        plan = self._resolver().plan(query)
-        to_sql(plan)
+        with closing(self.cursor()) as cursor:
+            plan = self._resolver(cursor).plan(query)
+            to_sql(plan)
         columns = [out for _, _, out in output_columns(plan)]
         check_view_inputs(f"feature view '{name}'", columns, transformations or [])
         version = version if version is not None else self.catalog.next_view_version(name)
@@ -416,9 +420,6 @@ class FeatureStoreEngine:
         )
 
     def feature_view_schema(self, info: FeatureViewInfo) -> list[tuple[str, str]]:
-        cursor = self.cursor()
-        try:
+        with closing(self.cursor()) as cursor:
             sql = to_sql(self._resolver(cursor).plan(info.query))
             return [(c[0], c[1]) for c in cursor.sql(f"DESCRIBE {sql}").fetchall()]
-        finally:
-            cursor.close()

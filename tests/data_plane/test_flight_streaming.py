@@ -44,11 +44,9 @@ class CountingSource:
             yield pa.record_batch([k, ts, k.cast(pa.float64())], names=["k", "ts", "v"])
 
     def install(self, monkeypatch, engine) -> None:
-        def relation_for(info, wallclock, con=None):
+        def relation_for(info, wallclock, con):
             schema = pa.schema([("k", pa.int64()), ("ts", pa.timestamp("us", "UTC")), ("v", pa.float64())])
-            (con or engine._duck).register(
-                "__counted", pa.RecordBatchReader.from_batches(schema, self.batches())
-            )
+            con.register("__counted", pa.RecordBatchReader.from_batches(schema, self.batches()))
             return "__counted"
 
         monkeypatch.setattr(engine, "relation_for", relation_for)
