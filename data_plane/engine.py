@@ -25,6 +25,7 @@ from data_plane.offline.base import OfflineStore, SupportsCompaction, WriteResul
 from data_plane.query.plan import SPINE, output_columns, to_sql
 from data_plane.query.resolve import Resolver, duckdb_type
 from data_plane.specs import CommitInfo, FeatureGroupInfo, FeatureViewInfo
+from data_plane.storage_types import check_ttl
 from data_plane.transformation_specs import check_view_inputs
 from granary.errors import InvalidInput, NotSupported
 
@@ -100,8 +101,7 @@ class FeatureStoreEngine:
             raise InvalidInput(f"feature group '{name}': primary_key must name at least one column")
         if event_time is not None and event_time in primary_key:
             raise InvalidInput(f"feature group '{name}': event time '{event_time}' cannot be a primary key")
-        if ttl_seconds is not None and ttl_seconds <= 0:
-            raise InvalidInput(f"feature group '{name}': ttl must be positive, got {ttl_seconds} s")
+        check_ttl(f"feature group '{name}'", ttl_seconds)
         version = version if version is not None else self.catalog.next_group_version(name)
         return self.catalog.create_group(
             name=name,
@@ -135,7 +135,7 @@ class FeatureStoreEngine:
         """Everything an insert checks before writing: the rows to write and the
         group's schema after them. Raises before anything is stored."""
         where = f"feature group '{info.name}' v{info.version}"
-        table = schemas.normalize(data)
+        table = schemas.normalize(data, where)
         if transform and self._on_insert is not None:
             table = self._on_insert(info, table)
         schemas.check_keys(table, where, info.primary_key, info.event_time)
@@ -200,7 +200,7 @@ class FeatureStoreEngine:
     ) -> CommitInfo:
         info = self.catalog.get_group(name, version)
         where = f"feature group '{name}' v{version}: remove_rows"
-        table = schemas.normalize(data)
+        table = schemas.normalize(data, where)
         schemas.check_keys(table, where, info.primary_key, info.event_time)
         keys = [*info.primary_key, *([info.event_time] if info.event_time else [])]
         with self._write_lock:
@@ -378,7 +378,7 @@ class FeatureStoreEngine:
         try:
             spine_columns = None
             if spine is not None:
-                spine = schemas.normalize(spine)
+                spine = schemas.normalize(spine, "spine")
                 spine_columns = spine.column_names
                 cursor.register(SPINE, spine)
             plan = self._resolver(cursor).plan(spec, spine_columns, start_time, end_time, include_keys)

@@ -66,7 +66,10 @@ def to_utc(value: Any, what: str = "time") -> dt.datetime | None:
     elif isinstance(value, bool):
         raise InvalidInput(f"{what}: {value!r} is not a time")
     elif isinstance(value, int | float):
-        moment = dt.datetime.fromtimestamp(value / 1000, tz=dt.UTC)
+        try:
+            moment = dt.datetime.fromtimestamp(value / 1000, tz=dt.UTC)
+        except (OverflowError, OSError, ValueError):
+            raise InvalidInput(f"{what}: {value!r} ms since the epoch is outside years 1 to 9999") from None
     elif isinstance(value, str):
         try:
             moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
@@ -78,4 +81,7 @@ def to_utc(value: Any, what: str = "time") -> dt.datetime | None:
         raise InvalidInput(f"{what}: {value!r} is not a time")
     if moment.tzinfo is None:
         return moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC)
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:
+        raise InvalidInput(f"{what}: {moment.isoformat()} is outside years 1 to 9999 in UTC") from None

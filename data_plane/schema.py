@@ -2,59 +2,39 @@
 
 A group's schema is fixed by its first insert. Later inserts may add nullable
 columns; anything else that differs is refused with the column and both types named,
-before a byte is written. Representation details that do not change meaning
-(large vs. small strings, dictionary encoding, timestamp units and naive time zones,
-narrower integers and floats) are normalized first so that pandas, polars and pyarrow
-inputs of the same data agree.
+before a byte is written. Every column is first brought to its stored type
+(:mod:`data_plane.storage_types`: large vs. small strings, dictionary encoding,
+timestamp units and naive time zones, narrower integers and floats), so that pandas,
+polars and pyarrow inputs of the same data agree, and a type no store holds is refused.
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from data_plane.storage_types import conform, type_from_string
 from granary.errors import InvalidInput, SchemaMismatch
 
-EVENT_TIME_TYPE = pa.timestamp("us", tz="UTC")
+
+def check_names(names: list[str], where: str) -> None:
+    """Column names must be non-empty and unique: every store and SQL names columns."""
+    seen: set[str] = set()
+    for name in names:
+        if not name:
+            raise InvalidInput(f"{where}: a column has an empty name; name every column")
+        if name in seen:
+            raise InvalidInput(f"{where}: column '{name}' appears more than once")
+        seen.add(name)
 
 
-def _normalize_type(typ: pa.DataType) -> pa.DataType:
-    if pa.types.is_dictionary(typ):
-        return _normalize_type(typ.value_type)
-    if pa.types.is_large_string(typ) or pa.types.is_string_view(typ):
-        return pa.string()
-    if pa.types.is_large_binary(typ) or pa.types.is_binary_view(typ):
-        return pa.binary()
-    if pa.types.is_timestamp(typ):
-        return pa.timestamp("us", tz="UTC")
-    if pa.types.is_date(typ):
-        return pa.date32()
-    if pa.types.is_signed_integer(typ):
-        return pa.int64()
-    if pa.types.is_unsigned_integer(typ):
-        return pa.int64() if typ.bit_width < 64 else typ
-    if pa.types.is_floating(typ):
-        return pa.float64()
-    if pa.types.is_null(typ):
-        return typ
-    if pa.types.is_large_list(typ) or pa.types.is_list(typ) or pa.types.is_list_view(typ):
-        return pa.list_(_normalize_type(typ.value_type))
-    return typ
-
-
-def normalize(table: pa.Table) -> pa.Table:
-    """Cast to Granary's canonical representation; naive timestamps are taken as UTC."""
-    target = pa.schema([pa.field(f.name, _normalize_type(f.type), nullable=True) for f in table.schema])
-    if target.equals(table.schema, check_metadata=False):
-        return table.replace_schema_metadata(None)
-    columns = []
-    for field, column in zip(target, table.columns, strict=True):
-        if pa.types.is_dictionary(column.type):
-            column = column.cast(column.type.value_type)
-        if pa.types.is_timestamp(column.type) and column.type.tz is None:
-            column = pc.assume_timezone(column, "UTC")
-        columns.append(column.cast(field.type))
-    return pa.Table.from_arrays(columns, schema=target)
+def normalize(table: pa.Table, where: str = "insert") -> pa.Table:
+    """Cast to the stored types (:mod:`data_plane.storage_types`), or refuse by column name."""
+    check_names(table.column_names, where)
+    columns = [
+        conform(c, f"{where}: column '{n}'") for n, c in zip(table.column_names, table.columns, strict=True)
+    ]
+    schema = pa.schema([pa.field(n, c.type) for n, c in zip(table.column_names, columns, strict=True)])
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def check_keys(table: pa.Table, where: str, primary_key: list[str], event_time: str | None) -> None:
@@ -117,30 +97,3 @@ def schema_from_json(fields: list[dict[str, str]] | None) -> pa.Schema | None:
     if not fields:
         return None
     return pa.schema([pa.field(f["name"], type_from_string(f["type"])) for f in fields])
-
-
-_SIMPLE_TYPES = {
-    "int64": pa.int64(),
-    "uint64": pa.uint64(),
-    "double": pa.float64(),
-    "float64": pa.float64(),
-    "string": pa.string(),
-    "bool": pa.bool_(),
-    "binary": pa.binary(),
-    "date32[day]": pa.date32(),
-    "timestamp[us, tz=UTC]": EVENT_TIME_TYPE,
-}
-
-
-def type_from_string(name: str) -> pa.DataType:
-    """Parse the type names :func:`schema_to_json` writes (the normalized set)."""
-    if name in _SIMPLE_TYPES:
-        return _SIMPLE_TYPES[name]
-    if name.startswith("timestamp["):
-        return EVENT_TIME_TYPE
-    if name.startswith("list<item: ") and name.endswith(">"):
-        return pa.list_(type_from_string(name[len("list<item: ") : -1]))
-    if name.startswith("decimal128("):
-        precision, scale = name[len("decimal128(") : -1].split(",")
-        return pa.decimal128(int(precision), int(scale))
-    raise InvalidInput(f"unsupported stored column type {name!r}")

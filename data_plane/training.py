@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import numbers
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,11 +53,23 @@ class SplitOptions:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SplitOptions:
-        ranges = None
-        if data.get("ranges"):
-            ranges = {k: (to_utc(a), to_utc(b)) for k, (a, b) in data["ranges"].items()}
-        return cls(data.get("test_size"), data.get("validation_size"), data.get("seed", 42), ranges)
+    def from_dict(cls, data: Any) -> SplitOptions:
+        """Options as they arrive over the wire, checked field by field: ``InvalidInput``
+        names the field, so a malformed option never reaches the split."""
+        if not isinstance(data, dict):
+            raise InvalidInput(f"options: expected an object, got {type(data).__name__}")
+        unknown = sorted(set(data) - _OPTION_FIELDS)
+        if unknown:
+            raise InvalidInput(f"options: unknown field(s) {unknown}; known: {sorted(_OPTION_FIELDS)}")
+        seed = data.get("seed", 42)
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**64:
+            raise InvalidInput(f"options.seed: expected an integer in [0, 2**64), got {seed!r}")
+        return cls(
+            _size(data.get("test_size"), "options.test_size"),
+            _size(data.get("validation_size"), "options.validation_size"),
+            int(seed),
+            _ranges(data.get("ranges")),
+        )
 
     @property
     def names(self) -> list[str]:
@@ -65,6 +78,31 @@ class SplitOptions:
         if self.test_size is None:
             return []
         return ["train", "validation", "test"] if self.validation_size else ["train", "test"]
+
+
+_OPTION_FIELDS = {"test_size", "validation_size", "seed", "ranges"}
+
+
+def _size(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+        raise InvalidInput(f"{where}: expected a fraction in [0, 1), got {value!r}")
+    return float(value)
+
+
+def _ranges(value: Any) -> dict[str, tuple[dt.datetime | None, dt.datetime | None]] | None:
+    if not value:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidInput(f"options.ranges: expected an object of split name -> [start, end], got {value!r}")
+    ranges = {}
+    for name, pair in value.items():
+        where = f"options.ranges.{name}"
+        if not isinstance(pair, list | tuple) or len(pair) != 2:
+            raise InvalidInput(f"{where}: expected [start, end], got {pair!r}")
+        ranges[name] = (to_utc(pair[0], f"{where}[0]"), to_utc(pair[1], f"{where}[1]"))
+    return ranges
 
 
 def key_columns(engine: FeatureStoreEngine, view: FeatureViewInfo) -> tuple[list[str], str | None]:
@@ -85,9 +123,6 @@ def training_table(
 
 def _random_split(table: pa.Table, options: SplitOptions, order: list[str]) -> dict[str, pa.Table]:
     sizes = {"test": options.test_size or 0.0, "validation": options.validation_size or 0.0}
-    for name, size in sizes.items():
-        if not 0.0 <= size < 1.0:
-            raise InvalidInput(f"{name}_size must be in [0, 1), got {size}")
     if sizes["test"] + sizes["validation"] >= 1.0:
         raise InvalidInput("test_size + validation_size must leave rows for training")
     # DuckDB returns rows in no fixed order; sort so the seed alone decides the split.
@@ -313,7 +348,7 @@ def _open_parquet(
 def _open_csv(
     fs: pafs.FileSystem, path: str, fields: list[dict[str, str]], batch_rows: int
 ) -> pa.RecordBatchReader:
-    from data_plane.schema import type_from_string
+    from data_plane.storage_types import type_from_string
 
     types = {f["name"]: type_from_string(f["type"]) for f in fields}
     stream = fs.open_input_stream(path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from data_plane.storage_types import check_ttl
 from granary.errors import FeatureGroupNotFound, FeatureViewNotFound, InvalidInput
 from granary.feature_group import FeatureGroup
 from granary.feature_view import FeatureView
@@ -18,11 +19,9 @@ def _ttl_seconds(ttl: Any) -> float | None:
     """``ttl`` as seconds: a number of seconds or a ``datetime.timedelta``."""
     if ttl is None:
         return None
-    if hasattr(ttl, "total_seconds"):
-        return float(ttl.total_seconds())
-    if isinstance(ttl, int | float) and not isinstance(ttl, bool):
-        return float(ttl)
-    raise InvalidInput(f"ttl must be seconds or a timedelta, got {ttl!r}")
+    seconds = ttl.total_seconds() if hasattr(ttl, "total_seconds") else ttl
+    check_ttl("ttl", seconds)
+    return float(seconds)
 
 
 def _names(value: Any, what: str) -> list[str]:

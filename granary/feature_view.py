@@ -385,7 +385,7 @@ def _split_options(
             raise InvalidInput(f"time-based split: no range given for {', '.join(missing)}")
         return {
             "seed": seed,
-            "ranges": {k: [_iso(a), _iso(b)] for k, (a, b) in ranges.items()},
+            "ranges": {k: [_iso(a, f"{k}_start"), _iso(b, f"{k}_end")] for k, (a, b) in ranges.items()},
         }
     if test_size is None:
         raise InvalidInput("give test_size (and validation_size) or start/end times for every split")
@@ -394,6 +394,6 @@ def _split_options(
     return {"seed": seed, "test_size": test_size, "validation_size": validation_size}
 
 
-def _iso(value: Any) -> str | None:
-    moment = to_utc(value)
+def _iso(value: Any, what: str) -> str | None:
+    moment = to_utc(value, what)
     return moment.isoformat() if moment else None

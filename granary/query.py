@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from data_plane.frames import from_arrow, to_utc
+from data_plane.query.plan import literal
+from data_plane.query.resolve import decode_value
 from granary.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -66,12 +68,19 @@ class Feature:
     event_time: bool = False
 
     def _filter(self, op: str, value: Any = None) -> Filter:
+        encoded = _encode(value)
+        try:  # refused here as the data plane would, before it becomes JSON no server reads
+            literal(decode_value(encoded))
+        except InvalidInput as exc:
+            raise InvalidInput(
+                f"filter on feature '{self.name}' of '{self.group_name}' v{self.group_version}: {exc}"
+            ) from None
         return Filter(
             {
                 "fg": {"name": self.group_name, "version": self.group_version},
                 "feature": self.name,
                 "op": op,
-                "value": _encode(value),
+                "value": encoded,
             }
         )
 

@@ -30,8 +30,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data_plane.frames import from_arrow, to_arrow
-from data_plane.schema import type_from_string
 from data_plane.specs import FeatureViewInfo, ServingKey
+from data_plane.storage_types import type_from_string
 from granary.backend import SupportsVectorRows
 from granary.errors import InvalidInput
 from granary.transformations import MODEL_DEPENDENT, ON_DEMAND, TransformationFunction, apply_all, load

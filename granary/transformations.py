@@ -43,7 +43,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data_plane.schema import type_from_string
+from data_plane.storage_types import type_from_string
 from granary.errors import InvalidInput
 
 MODES = ("default", "pandas", "python")

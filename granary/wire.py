@@ -86,7 +86,12 @@ def parse_time(value: Any, what: str) -> dt.datetime | None:
         moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
         raise InvalidInput(f"{what}: cannot parse {value!r} as an ISO-8601 time") from exc
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:
+        raise InvalidInput(f"{what}: {value!r} is outside years 1 to 9999 in UTC") from None
 
 
 # Arrow IPC -------------------------------------------------------------------------------

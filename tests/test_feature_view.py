@@ -93,7 +93,7 @@ def test_split_argument_errors(view):
         view.train_test_split(test_size=0.2, train_start="2025-01-01")
     with pytest.raises(errors.InvalidInput, match="no range given for test"):
         view.train_test_split(train_start="2025-01-01", train_end="2025-01-02")
-    with pytest.raises(errors.InvalidInput, match=r"test_size must be in \[0, 1\)"):
+    with pytest.raises(errors.InvalidInput, match=r"options.test_size: expected a fraction in \[0, 1\)"):
         view.train_test_split(test_size=1.5)
 
 

@@ -87,7 +87,7 @@ class IngestGateway:
                 table, grown = pa.table({}), None
             elif operation == "delete":
                 where = f"feature group '{info.name}' v{info.version}: remove_rows"
-                table = schemas.normalize(data)
+                table = schemas.normalize(data, where)
                 schemas.check_keys(table, where, current.primary_key, current.event_time)
                 keys = [*current.primary_key, *([current.event_time] if current.event_time else [])]
                 table, grown = table.select(keys), None

@@ -10,6 +10,7 @@ it takes resolved groups and relation SQL and returns SQL, so it is tested witho
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,12 +29,19 @@ def literal(value: Any) -> str:
         return "NULL"
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        raise InvalidInput(f"filter value {value} is outside the 64-bit integers features hold")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidInput(f"filter value {value} is not a finite number")
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, str):
         return "'" + value.replace("'", "''") + "'"
     if isinstance(value, dt.datetime):
-        return f"TIMESTAMPTZ '{value.astimezone(dt.UTC).isoformat()}'"
+        try:
+            return f"TIMESTAMPTZ '{value.astimezone(dt.UTC).isoformat()}'"
+        except OverflowError:
+            raise InvalidInput(f"time {value.isoformat()} is outside years 1 to 9999 in UTC") from None
     if isinstance(value, dt.date):
         return f"DATE '{value.isoformat()}'"
     if isinstance(value, list | tuple):

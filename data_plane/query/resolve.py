@@ -139,13 +139,18 @@ class Resolver:
         if feature not in nodes[index].columns:
             raise InvalidInput(f"filter: feature group {label} has no feature '{feature}'")
         column = f"fg{index}.{quote(feature)}"
-        op = spec["op"]
-        value = decode_value(spec.get("value"))
+        try:
+            return self._condition(column, spec["op"], decode_value(spec.get("value")))
+        except InvalidInput as exc:
+            raise InvalidInput(f"filter on feature '{feature}' of {label}: {exc}") from None
+
+    @staticmethod
+    def _condition(column: str, op: str, value: Any) -> str:
         if op in _OPERATORS:
             return f"{column} {_OPERATORS[op]} {literal(value)}"
         if op in ("in", "not_in"):
             if not isinstance(value, list) or not value:
-                raise InvalidInput(f"filter on '{feature}': isin needs a non-empty list")
+                raise InvalidInput("isin needs a non-empty list")
             return f"{column} {'IN' if op == 'in' else 'NOT IN'} {literal(value)}"
         if op == "is_null":
             return f"{column} IS NULL"
@@ -153,4 +158,4 @@ class Resolver:
             return f"{column} IS NOT NULL"
         if op == "like":
             return f"{column} LIKE {literal(value)}"
-        raise InvalidInput(f"filter on '{feature}': unknown operator {op!r}")
+        raise InvalidInput(f"unknown operator {op!r}")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pyarrow as pa
+import pyarrow.flight as flight
 import pytest
 
 from granary.wire import ARROW_STREAM, table_to_ipc
-from tests.data_plane.conftest import arrow_body, rows
+from tests.data_plane.conftest import arrow_body, rows, ticket
 
 
 def _commits(tenant) -> int:
@@ -123,3 +126,107 @@ def test_malformed_query_descriptions_are_400(group, query):
 def test_insert_into_unknown_group_is_404_and_produces_nothing(group):
     response = group.http.post(group.path("feature-groups/nope/versions/1/rows"), **arrow_body(rows()))
     assert response.status_code == 404
+
+
+# Values at the edges of what is stored: a 4xx naming the field, nothing stored ------------
+GROUP = {"name": "t", "version": 1, "primary_key": ["k"], "event_time": "ts"}
+
+
+@pytest.mark.parametrize("ttl", [b"NaN", b"Infinity", b"-Infinity", b"1e308", b"1e400", b"0", b"-1"])
+def test_a_ttl_that_is_not_a_finite_positive_span_is_400(group, ttl):
+    body = json.dumps({**GROUP, "ttl_seconds": 1}).replace(
+        '"ttl_seconds": 1', f'"ttl_seconds": {ttl.decode()}'
+    )
+    response = group.http.post(
+        group.path("feature-groups"), content=body.encode(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert "ttl_seconds" in response.json()["message"]
+    assert group.http.get(group.path("feature-groups/t")).status_code == 404
+
+
+def test_nanosecond_timestamps_are_accepted(group):
+    table = rows().set_column(1, "ts", pa.array([1_735_689_600_123_456_789] * 3, pa.timestamp("ns", "UTC")))
+    response = group.http.post(group.path("feature-groups/g/versions/1/rows"), **arrow_body(table))
+    assert response.status_code == 200, response.text
+    assert _commits(group) == 2
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        (
+            rows().set_column(1, "ts", pa.array([10**13] * 3, pa.timestamp("s"))),
+            "column 'ts' has a value outside",
+        ),
+        (rows().append_column("d", pa.array([-800_000] * 3, pa.date32())), "column 'd' has a value outside"),
+        (rows().append_column("v", pa.array([1.0] * 3)), "column 'v' appears more than once"),
+        (rows().append_column("", pa.array([1.0] * 3)), "a column has an empty name"),
+        (rows().append_column("t", pa.array([1] * 3, pa.time64("us"))), "column 't' is time64[us]"),
+    ],
+    ids=["timestamp", "date", "duplicate_name", "empty_name", "time64"],
+)
+def test_columns_no_store_can_hold_are_400_by_name(group, table, message):
+    before = group.http.get(group.path("feature-groups/g")).json()["features"]
+    response = group.http.post(group.path("feature-groups/g/versions/1/rows"), **arrow_body(table))
+    assert response.status_code == 400, response.text
+    assert message in response.json()["message"]
+    assert group.http.get(group.path("feature-groups/g")).json()["features"] == before
+    assert _commits(group) == 1
+
+
+@pytest.fixture
+def view(group):
+    query = {"fg": {"name": "g", "version": 1}}
+    created = group.http.post(group.path("feature-views"), json={"name": "fv", "version": 1, "query": query})
+    assert created.status_code == 201, created.text
+    return group
+
+
+def _flight_error(call) -> dict:
+    with pytest.raises(flight.FlightError) as caught:
+        call()
+    return json.loads(caught.value.extra_info)
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"test_size": "0.2"}, "options.test_size"),
+        ({"test_size": 0.2, "seed": "x"}, "options.seed"),
+        ({"test_size": 0.2, "seed": -1}, "options.seed"),
+        ({"ranges": {"train": [10**400, None]}}, "options.ranges.train[0]"),
+        ({"ranges": [1, 2]}, "options.ranges"),
+        ({"test_sise": 0.2}, "unknown field(s) ['test_sise']"),
+        ("x", "options"),
+    ],
+)
+def test_training_options_of_the_wrong_type_are_400_by_name(view, options, field):
+    path = view.path("feature-views/fv/versions/1/training-datasets")
+    response = view.http.post(path, json={"options": options})
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "invalid_input"
+    assert field in response.json()["message"]
+    assert view.http.get(path).json() == []
+    command = ticket(view.project, "training_splits", name="fv", version=1, options=options)
+    error = _flight_error(lambda: view.flight.do_get(command, view.options).read_all())
+    assert error["code"] == "invalid_input" and field in error["message"], error
+
+
+def test_a_filter_value_no_column_holds_is_400_naming_the_feature(view):
+    query = {
+        "fg": {"name": "g", "version": 1},
+        "filter": {"fg": {"name": "g", "version": 1}, "feature": "v", "op": "gt", "value": 10**400},
+    }
+    for path, body in [
+        ("queries/sql", {"query": query}),
+        ("feature-views", {"name": "filtered", "version": 1, "query": query}),
+    ]:
+        response = view.http.post(view.path(path), json=body)
+        assert response.status_code == 400, response.text
+        assert "filter on feature 'v' of 'g' v1" in response.json()["message"]
+    assert [v["name"] for v in view.http.get(view.path("feature-views")).json()] == ["fv"]
+    error = _flight_error(
+        lambda: view.flight.do_get(ticket(view.project, "query", query=query), view.options).read_all()
+    )
+    assert error["code"] == "invalid_input" and "filter on feature 'v'" in error["message"], error
