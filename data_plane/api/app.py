@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from data_plane.api import errors
 from data_plane.api.fast_vectors import FastVectorsMiddleware
-from data_plane.api.middleware import BodyLimitMiddleware, MetricsMiddleware
+from data_plane.api.middleware import BodyLimitMiddleware, InternalErrorMiddleware, MetricsMiddleware
 from data_plane.api.routers import (
     feature_groups,
     feature_views,
@@ -69,5 +69,6 @@ def create_app(settings: DataPlaneSettings, region: Region | None = None) -> Fas
     # Innermost first: the vectors fast path runs inside the body limit and the metrics.
     app.add_middleware(FastVectorsMiddleware, route=serving.vectors_route())
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(InternalErrorMiddleware)
     app.add_middleware(MetricsMiddleware)
     return app

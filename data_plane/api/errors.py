@@ -3,12 +3,11 @@ errors add ``quota``, ``limit`` and ``current``).
 
 ``GranaryError`` carries its own status. Request validation becomes 422
 ``invalid_input`` with the failing fields named. Anything else is a bug: 500
-``internal_error``, logged with its traceback, and its text is not sent.
+``internal_error`` from ``middleware.InternalErrorMiddleware``, which keeps the
+connection usable.
 """
 
 from __future__ import annotations
-
-import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,8 +15,6 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from granary.errors import GranaryError
-
-log = logging.getLogger("granary.api")
 
 
 def _body(status: int, code: str, message: str) -> JSONResponse:
@@ -50,8 +47,3 @@ def install(app: FastAPI) -> None:
             exc.status_code, "http_error"
         )
         return _body(exc.status_code, code, str(exc.detail))
-
-    @app.exception_handler(Exception)
-    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _body(500, "internal_error", "internal error; the service logged the details")

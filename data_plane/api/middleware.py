@@ -1,4 +1,4 @@
-"""ASGI middleware: request body limit, latency metrics and one structured log line.
+"""ASGI middleware: request body limit, internal errors, latency metrics and one log line.
 
 Written as plain ASGI (not ``BaseHTTPMiddleware``) so streaming bodies are counted as
 they arrive and nothing is buffered twice.
@@ -77,6 +77,41 @@ async def _error(send: Any, status: int, code: str, message: str) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+class InternalErrorMiddleware:
+    """Any exception no handler took becomes 500 ``internal_error``, logged with its
+    traceback; its text is not sent.
+
+    Answered here rather than by an ``exception_handler(Exception)``: Starlette runs those
+    in its outermost middleware, which re-raises after answering, and uvicorn then closes
+    the connection under a keep-alive client without a ``Connection: close``, so the
+    client's next request on it fails. Caught here, the connection stays usable. An error
+    after the response began cannot be answered; it propagates and the server closes the
+    connection, the only signal left.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracked(message: dict) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracked)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            if started:
+                raise
+            await _error(send, 500, "internal_error", "internal error; the service logged the details")
 
 
 class MetricsMiddleware:

@@ -230,3 +230,37 @@ def test_a_filter_value_no_column_holds_is_400_naming_the_feature(view):
         lambda: view.flight.do_get(ticket(view.project, "query", query=query), view.options).read_all()
     )
     assert error["code"] == "invalid_input" and "filter on feature 'v'" in error["message"], error
+
+
+# A 500 keeps the connection usable --------------------------------------------------------
+def _local_address(response) -> tuple:
+    return response.extensions["network_stream"].get_extra_info("client_addr")
+
+
+def test_a_500_leaves_the_keep_alive_connection_usable(group, data_plane, monkeypatch):
+    """An unexpected error is answered 500 ``internal_error`` and the client's next request
+    goes over the same connection (or the 500 said ``Connection: close``)."""
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(data_plane.region.engine(group.project), "query_sql", broken)
+    attempts = reused = 0
+    for _ in range(5):
+        attempts += 1
+        failed = group.http.post(
+            group.path("queries/sql"), json={"query": {"fg": {"name": "g", "version": 1}}}
+        )
+        assert failed.status_code == 500
+        assert failed.json() == {
+            "code": "internal_error",
+            "message": "internal error; the service logged the details",
+        }
+        after = group.http.get(group.path("feature-groups/g"))
+        assert after.status_code == 200
+        if _local_address(after) == _local_address(failed):
+            reused += 1
+        else:
+            assert failed.headers.get("connection") == "close", "the server dropped the connection silently"
+    print(f"attempts={attempts} reused={reused}")
+    assert reused == attempts
