@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import pandas as pd
 import polars as pl
@@ -168,16 +167,13 @@ def test_unknown_feature_is_a_clear_error(tx):
 
 
 def test_time_travel_returns_exactly_what_was_visible(tx):
-    moments = []
-    tx.insert(tx_frame())
-    moments.append(dt.datetime.now(dt.UTC))
-    time.sleep(0.01)
-    tx.insert(tx_frame(amount=[100.0, 200.0, 300.0]))
-    moments.append(dt.datetime.now(dt.UTC))
-    time.sleep(0.01)
-    tx.remove_rows(tx_frame().iloc[:1])
-    moments.append(dt.datetime.now(dt.UTC))
-    time.sleep(0.01)
+    # The moments are the commits' own times, as the store recorded them (the server's
+    # clock when remote): a client's clock may differ from the server's.
+    moments = [
+        tx.insert(tx_frame()).committed_at,
+        tx.insert(tx_frame(amount=[100.0, 200.0, 300.0])).committed_at,
+        tx.remove_rows(tx_frame().iloc[:1]).committed_at,
+    ]
     tx.insert(tx_frame(cc_num=[4, 5, 6], merchant=["x", "y", "z"]))
 
     first = sorted_frame(tx.read(wallclock_time=moments[0]))
@@ -213,9 +209,7 @@ def test_read_event_time_range(tx):
 
 
 def test_overwrite_replaces_all_rows_but_history_stays(tx):
-    tx.insert(tx_frame())
-    moment = dt.datetime.now(dt.UTC)
-    time.sleep(0.01)
+    moment = tx.insert(tx_frame()).committed_at
     tx.insert(tx_frame(cc_num=[42], ts=ts("2025-03-01"), amount=[1.0], category=["z"]), overwrite=True)
     assert tx.read()["cc_num"].tolist() == [42]
     assert len(tx.read(wallclock_time=moment)) == 3
