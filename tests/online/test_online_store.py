@@ -15,6 +15,7 @@ import pyarrow as pa
 import pytest
 
 from data_plane.online import connect
+from data_plane.online.kv import now_ms
 from data_plane.specs import FeatureGroupInfo, FeatureInfo
 from tests.online.conftest import unique_project
 
@@ -110,28 +111,42 @@ def test_schema_growth_reads_old_rows_with_nulls(tx):
     assert pd.isna(got[1]["score"]) and got[2]["score"] == 0.5
 
 
-def test_ttl_hides_rows_older_than_ttl(ofs):
+def store_clock_ms(store) -> int:
+    """Now, in ms, by the clock that expires the store's rows: Redis's own, or this process's."""
+    if hasattr(store, "client"):  # Redis expires keys (PXAT) by its clock
+        seconds, microseconds = store.client.time()
+        return seconds * 1000 + microseconds // 1000
+    return now_ms()
+
+
+def test_ttl_hides_rows_older_than_ttl(ofs, online_store):
+    """Rows older than the ttl are hidden; a row is hidden once the store's clock passes its ttl.
+
+    Every moment is the store's clock, never a fixed sleep: a visible row is asserted only
+    for a read that ended before the row's expiry by that clock (else the read is tried
+    again with a row that expires later), and the expiry is waited for on that clock.
+    """
+    ttl_ms = 3600 * 1000
     fg = ofs.create_feature_group(
         "fresh", version=1, primary_key=["cc_num"], event_time="ts", online_enabled=True, ttl=3600
     )
-    now = pd.Timestamp.now(tz="UTC")
-    fg.insert(
-        pd.DataFrame(
-            {
-                "cc_num": [1, 2, 3],
-                "ts": [
-                    now - pd.Timedelta(hours=2),
-                    now - pd.Timedelta(minutes=10),
-                    now - pd.Timedelta(seconds=3598),
-                ],
-                "amount": [1.0, 2.0, 3.0],
-            }
-        )
-    )
-    assert set(online(fg)) == {2, 3}
-    time.sleep(3.0)  # row 3 reaches its ttl now
+    now = pd.Timestamp(store_clock_ms(online_store), unit="ms", tz="UTC")
+    old_and_fresh = {"cc_num": [1, 2], "ts": [now - pd.Timedelta(hours=2), now - pd.Timedelta(minutes=10)]}
+    fg.insert(pd.DataFrame({**old_and_fresh, "amount": [1.0, 2.0]}))
+    for attempt, margin_ms in enumerate([2_000, 8_000, 32_000]):
+        key = 3 + attempt
+        expires_ms = store_clock_ms(online_store) + margin_ms
+        event = pd.Timestamp(expires_ms - ttl_ms, unit="ms", tz="UTC")
+        fg.insert(pd.DataFrame({"cc_num": [key], "ts": [event], "amount": [3.0]}))
+        seen = set(online(fg))
+        if store_clock_ms(online_store) < expires_ms:
+            break
+    print(f"attempts={attempt + 1} margin_ms={margin_ms}")
+    assert seen == {2, key}
+    while store_clock_ms(online_store) <= expires_ms:
+        time.sleep(0.05)
     assert set(online(fg)) == {2}
-    assert len(fg.read()) == 3  # the offline store keeps everything
+    assert len(fg.read()) == 2 + attempt + 1  # the offline store keeps everything
 
 
 def _info(project_name: str, ttl: float | None = None) -> FeatureGroupInfo:
