@@ -1,5 +1,10 @@
 """Feature vectors on SQLite and Redis: shapes, precedence, missing entries, bad input,
-one round trip per request, and an unreachable Redis."""
+one round trip per request, and an unreachable Redis.
+
+Every test over a project runs on each embedded online store and on a remote data plane
+(REST, vectors from the region's Redis); tests that look inside an embedded store name
+the backends they run on.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,22 @@ import pytest
 import granary
 from granary import errors
 from tests.online.conftest import forget_project, unique_project
+
+SERVING_BACKENDS = ["sqlite", "redis", "remote"]
+EMBEDDED = ["sqlite", "redis"]
+
+
+@pytest.fixture(params=SERVING_BACKENDS)
+def oproject(request, tmp_path):
+    """The project ``ofs`` and ``online_store`` come from, on each serving backend."""
+    if request.param == "remote":
+        yield request.getfixturevalue("data_plane").login()
+        return
+    url = None if request.param == "sqlite" else request.getfixturevalue("redis_url")
+    name = unique_project()
+    yield granary.login(home=tmp_path / "home", project=name, online_store=url)
+    if url is not None:
+        forget_project(url, name)
 
 
 def ts(*days: int) -> pd.Series:
@@ -256,6 +277,7 @@ class _Counting:
             self.count += 1
 
 
+@pytest.mark.parametrize("oproject", EMBEDDED, indirect=True)
 @pytest.mark.parametrize("batch", [1, 50, 500])
 def test_a_request_is_one_round_trip_whatever_the_batch(fv, online_store, batch):
     entries = [{"cc_num": [1, 2][i % 2]} for i in range(batch)]
