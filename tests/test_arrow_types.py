@@ -8,13 +8,18 @@ group's first insert (which fixes the schema) and for a column added later.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import decimal
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.tests.strategies as pst
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from data_plane.schema import normalize
 from data_plane.storage_types import storage_type, type_from_string
 from granary import errors
 
@@ -148,3 +153,59 @@ def test_each_type_family_is_stored_or_refused_leaving_the_group_unchanged(fs, f
 def test_stored_type_names_read_back_as_the_same_type(family):
     stored = storage_type(FAMILIES[family].type)
     assert type_from_string(str(stored)) == stored
+
+
+# Generated types and values (pyarrow's own hypothesis strategies) -------------------------
+# pyarrow's strategy skips naive timestamps (it needs a zone to draw values), so zones are given.
+_ZONED_TIMESTAMPS = st.builds(
+    pa.timestamp,
+    unit=st.sampled_from(["s", "ms", "us", "ns"]),
+    tz=st.sampled_from(["UTC", "+05:30", "Asia/Tokyo"]),
+)
+_PRIMITIVES = st.one_of(
+    pst.null_type,
+    pst.bool_type,
+    pst.numeric_types,
+    pst.date_types,
+    pst.time_types,
+    _ZONED_TIMESTAMPS,
+    pst.duration_types,
+    pst.binary_like_types,
+)
+GENERATED_TYPES = st.deferred(
+    lambda: (
+        _PRIMITIVES
+        | pst.list_types(_PRIMITIVES)
+        | pst.list_types(pst.list_types(_PRIMITIVES))
+        | pst.struct_types(_PRIMITIVES)
+        | pst.dictionary_types()
+        | pst.map_types()
+    )
+)
+
+
+def test_generated_tables_are_stored_in_the_policy_types_or_refused_by_name():
+    """Whatever Arrow hands us: a ``GranaryError`` naming a column, or a valid table whose
+    every type is a stored type that reads back from its recorded name."""
+    outcomes: collections.Counter[str] = collections.Counter()
+
+    @given(table=pst.tables(GENERATED_TYPES, max_fields=4))
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    def check(table: pa.Table) -> None:
+        try:
+            stored = normalize(table, "insert")
+        except errors.GranaryError as exc:
+            assert isinstance(exc, errors.InvalidInput)
+            assert "column" in exc.message
+            outcomes["refused"] += 1
+            return
+        stored.validate(full=True)
+        for field in stored.schema:
+            if not pa.types.is_null(field.type):
+                assert storage_type(field.type) == field.type
+                assert type_from_string(str(field.type)) == field.type
+        outcomes["stored"] += 1
+
+    check()
+    print(f"attempts={sum(outcomes.values())} refused={outcomes['refused']} stored={outcomes['stored']}")
+    assert outcomes["refused"] and outcomes["stored"]

@@ -3,14 +3,20 @@ the operational endpoints (/health per dependency, /metrics)."""
 
 from __future__ import annotations
 
+import collections
+
 import httpx
+import pyarrow as pa
+import pyarrow.tests.strategies as pst
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from data_plane.api.openapi import SPEC_PATH, current_spec, render
 from granary.wire import ARROW_STREAM
 from tests.data_plane.conftest import arrow_body, rows
+from tests.test_arrow_types import GENERATED_TYPES
 
 
 def test_checked_in_openapi_spec_matches_the_code():
@@ -74,6 +80,38 @@ def test_generated_requests_never_get_a_5xx(fuzz_target):
     assert operations >= 17
     assert calls >= 5 * operations, f"only {calls} generated requests"
     assert not failures, "\n".join(failures[:20])
+
+
+@pytest.mark.slow
+def test_generated_arrow_inserts_never_get_a_5xx_and_a_refusal_stores_nothing(tenants):
+    """Generated Arrow columns (pyarrow's hypothesis strategies, as in tests/test_arrow_types.py)
+    inserted beside the keys into a fresh group each: stored (2xx) or refused (4xx) with
+    the group left without schema or commits, never a 5xx."""
+    tenant = tenants()
+    outcomes: collections.Counter[int] = collections.Counter()
+
+    @given(columns=st.lists(pst.arrays(GENERATED_TYPES, size=3), min_size=1, max_size=3))
+    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    def check(columns: list[pa.Array]) -> None:
+        name = f"gen{sum(outcomes.values())}"
+        group = {"name": name, "version": 1, "primary_key": ["k"], "event_time": "ts", "online_enabled": True}
+        assert tenant.http.post(tenant.path("feature-groups"), json=group).status_code == 201
+        table = rows()
+        for i, column in enumerate(columns):
+            table = table.append_column(f"x{i}", column)
+        response = tenant.http.post(
+            tenant.path(f"feature-groups/{name}/versions/1/rows"), **arrow_body(table)
+        )
+        outcomes[response.status_code] += 1
+        assert response.status_code < 500, response.text
+        if response.status_code >= 400:
+            stored = tenant.http.get(tenant.path(f"feature-groups/{name}")).json()
+            commits = tenant.http.get(tenant.path(f"feature-groups/{name}/versions/1/commits")).json()
+            assert (stored["features"], commits) == ([], []), response.text
+
+    check()
+    print(f"attempts={sum(outcomes.values())} outcomes={dict(outcomes)}")
+    assert outcomes[200] and outcomes[400]
 
 
 def test_health_reports_every_dependency(data_plane):
