@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from data_plane.frames import to_utc
 from data_plane.specs import (
     CommitInfo,
     FeatureGroupInfo,
@@ -82,16 +83,7 @@ def parse_time(value: Any, what: str) -> dt.datetime | None:
         return None
     if not isinstance(value, str):
         raise InvalidInput(f"{what}: expected an ISO-8601 time string, got {type(value).__name__}")
-    try:
-        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise InvalidInput(f"{what}: cannot parse {value!r} as an ISO-8601 time") from exc
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=dt.UTC)
-    try:
-        return moment.astimezone(dt.UTC)
-    except OverflowError:
-        raise InvalidInput(f"{what}: {value!r} is outside years 1 to 9999 in UTC") from None
+    return to_utc(value, what)
 
 
 # Arrow IPC -------------------------------------------------------------------------------
