@@ -16,6 +16,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from data_plane import lifecycle
 from data_plane.metadata.models import (
     CommitRecord,
     FeatureGroupRecord,
@@ -134,6 +135,15 @@ class Catalog:
         """A unit of work: commits on success, rolls back on any error."""
         with self._sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the project's deletion fence over the ``with`` block (see
+        :mod:`data_plane.lifecycle`); 404 when the project is being or was deleted.
+        The block must not take the fence again."""
+        with self.session() as session:
+            lifecycle.refuse_unless_active(session.connection(), self.project)
+            yield
 
     # feature groups ---------------------------------------------------------------
     def _group(self, session: Session, name: str, version: int | None) -> FeatureGroupRecord:

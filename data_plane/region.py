@@ -22,6 +22,7 @@ from data_plane.catalog import Catalog
 from data_plane.engine import FeatureStoreEngine
 from data_plane.ingest.gateway import IngestGateway
 from data_plane.ingest.topics import Topics
+from data_plane.layout import Layout
 from data_plane.metadata.db import upgrade as upgrade_metadata
 from data_plane.offline.s3 import S3Config, S3DeltaOfflineStore, ensure_bucket
 from data_plane.quotas import QuotaGate
@@ -80,6 +81,7 @@ def migrate_metadata(metadata: Engine) -> None:
 class Region:
     def __init__(self, settings: DataPlaneSettings, migrate: bool = True) -> None:
         self.settings = settings
+        self.layout = Layout(settings.namespace)
         self.metadata = _metadata_engine(settings.pg_url)
         if migrate:
             migrate_metadata(self.metadata)
@@ -111,7 +113,7 @@ class Region:
                 engine = FeatureStoreEngine(
                     Catalog(self.metadata, project),
                     self.offline,
-                    offline_root=self.s3.uri(self.settings.namespace, "offline"),
+                    offline_root=self.s3.uri(self.layout.offline_root()),
                     online=self._online(project),
                 )
                 self._engines[project] = engine
@@ -123,7 +125,7 @@ class Region:
         from data_plane.online.redis import RedisOnlineStore, RedisOnlineStoreConfig
 
         return RedisOnlineStore(
-            RedisOnlineStoreConfig.from_url(self.settings.redis_url), f"{self.settings.namespace}.{project}"
+            RedisOnlineStoreConfig.from_url(self.settings.redis_url), self.layout.online_store_prefix(project)
         )
 
     def serving(self, engine: FeatureStoreEngine) -> Any:
@@ -145,7 +147,16 @@ class Region:
             server.forget(name, version)
 
     def training_root(self, project: str) -> str:
-        return self.s3.uri(self.settings.namespace, "training_datasets", project)
+        return self.s3.uri(self.layout.training_prefix(project))
+
+    def forget_project(self, project: str) -> None:
+        """Drop the project's cached engine and feature server (it is being deleted)."""
+        with self._lock:
+            engine = self._engines.pop(project, None)
+            self._serving.pop(project, None)
+        online = engine.online if engine is not None else None
+        if online is not None and hasattr(online, "close"):
+            online.close()
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -6,7 +6,7 @@ services build :class:`DataPlaneSettings` once at their entrypoint and pass it d
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tenancy.plans import CostLimits
@@ -61,6 +61,13 @@ class DataPlaneSettings(BaseSettings):
     control_plane_redis_url: str | None = None
     #: The control plane's ``GRANARY_CP_REDIS_PREFIX``.
     control_plane_redis_prefix: str = "granary:cp"
+    #: Token the control plane presents on the admin API (``/admin/v1``: provision, delete,
+    #: residue and usage of projects): its ``GRANARY_CP_REGIONS__<region>__TOKEN``.
+    #: Unset, the admin API refuses every call.
+    region_token: SecretStr | None = Field(default=None, min_length=24)
+    #: The token before the current one, still accepted while the control plane switches
+    #: over (rotation: set the new one as ``region_token``, the old one here, then drop it).
+    previous_region_token: SecretStr | None = Field(default=None, min_length=24)
     #: How often the materializer reports each project's sizes to the control plane (s).
     usage_report_seconds: float = 15.0
     log_level: str = "INFO"

@@ -19,7 +19,6 @@ import pyarrow.fs as pafs
 import redis
 from sqlalchemy import text
 
-from data_plane.online.keys import scan_pattern
 from data_plane.region import Region
 from granary.errors import GranaryError
 
@@ -28,8 +27,23 @@ log = logging.getLogger("granary.usage")
 _CHANGES = text(
     "SELECT p.name, COUNT(DISTINCT fg.id), MAX(c.id) FROM projects p "
     "LEFT JOIN feature_groups fg ON fg.project_id = p.id "
-    "LEFT JOIN commits c ON c.feature_group_id = fg.id GROUP BY p.name"
+    "LEFT JOIN commits c ON c.feature_group_id = fg.id WHERE p.status = 'active' GROUP BY p.name"
 )
+
+
+def project_sizes(
+    region: Region, online: redis.Redis | None, project: str, feature_groups: int
+) -> dict[str, int]:
+    """What the project stores: its groups, its offline bytes and (with ``online``) its
+    online rows. The control plane also reads it through the admin API."""
+    offline = region.s3.uri(region.layout.offline_prefix(project)).removeprefix("s3://")
+    selector = pafs.FileSelector(offline, recursive=True, allow_not_found=True)
+    files = region.filesystem.get_file_info(selector)
+    sizes = {"feature_groups": feature_groups, "offline_bytes": sum(f.size or 0 for f in files)}
+    if online is not None:
+        pattern = region.layout.of_project(project).online_scan_pattern
+        sizes["online_rows"] = len(set(online.scan_iter(match=pattern, count=1000)))
+    return sizes
 
 
 class UsageReporter:
@@ -46,15 +60,7 @@ class UsageReporter:
         self._online = redis.Redis.from_url(region.settings.redis_url) if region.settings.redis_url else None
 
     def measure(self, project: str, feature_groups: int) -> dict[str, int]:
-        settings = self._region.settings
-        offline = self._region.s3.uri(settings.namespace, "offline", project).removeprefix("s3://")
-        selector = pafs.FileSelector(offline, recursive=True, allow_not_found=True)
-        files = self._region.filesystem.get_file_info(selector)
-        sizes = {"feature_groups": feature_groups, "offline_bytes": sum(f.size or 0 for f in files)}
-        if self._online is not None:
-            pattern = scan_pattern(f"{settings.namespace}.{project}:")
-            sizes["online_rows"] = len(set(self._online.scan_iter(match=pattern, count=1000)))
-        return sizes
+        return project_sizes(self._region, self._online, project, feature_groups)
 
     def report_once(self) -> int:
         """Report the projects that changed; returns how many were reported.

@@ -99,7 +99,9 @@ transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
-auto.create.topics.enable=true
+# topics are created by the data plane alone (data_plane/ingest/topics.py): a client asking
+# about a deleted project's topic must not bring it back
+auto.create.topics.enable=false
 # dev stack: consumers join immediately instead of waiting 3s for peers
 group.initial.rebalance.delay.ms=0
 # keep the small machine small

@@ -75,6 +75,8 @@ class DataPlane:
     region: object
     api_url: str
     flight_uri: str
+    #: The materializer running in a thread (None when started without one).
+    materializer: object = None
     _stops: list = field(default_factory=list)
 
     def new_key(self, project: str | None = None) -> tuple[str, str]:
@@ -161,7 +163,7 @@ def start_data_plane(env: dict[str, str], materializer: bool = True, **overrides
 
     if materializer:
         stop = threading.Event()
-        worker = Materializer(region)
+        worker = plane.materializer = Materializer(region)
         threads = [threading.Thread(target=worker.run, args=(stop,), daemon=True, name="materializer")]
         if region.control_plane is not None:
             from data_plane.usage import UsageReporter

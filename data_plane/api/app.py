@@ -11,6 +11,7 @@ from data_plane.api import errors
 from data_plane.api.fast_vectors import FastVectorsMiddleware
 from data_plane.api.middleware import BodyLimitMiddleware, InternalErrorMiddleware, MetricsMiddleware
 from data_plane.api.routers import (
+    admin,
     feature_groups,
     feature_views,
     health,
@@ -66,6 +67,7 @@ def create_app(settings: DataPlaneSettings, region: Region | None = None) -> Fas
     for module in (serving, feature_groups, feature_views, training_datasets, queries):
         app.include_router(module.router, prefix=API_PREFIX, responses=_ERRORS)
     app.include_router(health.router)
+    app.include_router(admin.router, responses={k: _ERRORS[k] for k in (401, 409, 422)})
     # Innermost first: the vectors fast path runs inside the body limit and the metrics.
     app.add_middleware(FastVectorsMiddleware, route=serving.vectors_route())
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)

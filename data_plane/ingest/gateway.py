@@ -20,6 +20,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from sqlalchemy import select
 
+from data_plane import lifecycle
 from data_plane import schema as schemas
 from data_plane.catalog import _commit_info, _group_info
 from data_plane.engine import FeatureStoreEngine
@@ -74,14 +75,19 @@ class IngestGateway:
     def submit(
         self, engine: FeatureStoreEngine, info: FeatureGroupInfo, data: pa.Table, operation: str
     ) -> Receipt:
-        """Validate ``data`` for ``operation`` and produce it; returns after the broker ack."""
-        topic = self.topics.ensure(info.id)
+        """Validate ``data`` for ``operation`` and produce it; returns after the broker ack.
+
+        Holds the project's deletion fence (:mod:`data_plane.lifecycle`) until the record
+        is acknowledged, so a project being deleted gets no record it would not clean up.
+        """
         with engine.catalog.session() as session:
+            lifecycle.refuse_unless_active(session.connection(), engine.catalog.project)
             record = session.scalar(
                 select(FeatureGroupRecord).where(FeatureGroupRecord.id == info.id).with_for_update()
             )
             if record is None:
                 raise FeatureGroupNotFound(f"feature group '{info.name}' v{info.version} was deleted")
+            topic = self.topics.ensure(info.id)
             current = _group_info(record)
             if operation == "compact":  # no rows; in the topic so it runs in order with writes
                 table, grown = pa.table({}), None

@@ -41,10 +41,12 @@ from kafka.errors import KafkaError
 from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import text
 
+from data_plane import lifecycle
 from data_plane.catalog import Checkpoint, save_checkpoint
 from data_plane.ingest.messages import IngestMessage
 from data_plane.ingest.online_loop import OnlineLoop
-from data_plane.ingest.topics import MAX_MESSAGE_BYTES, topic_prefix
+from data_plane.ingest.topics import MAX_MESSAGE_BYTES
+from data_plane.layout import Layout
 from data_plane.metadata.models import IngestCheckpointRecord, IngestFailureRecord
 from data_plane.region import Region
 from granary.errors import FeatureGroupNotFound, GranaryError
@@ -81,7 +83,7 @@ _GROUPS_SIGNATURE = text("SELECT count(*), coalesce(max(id), 0) FROM feature_gro
 class Materializer:
     def __init__(self, region: Region, poll_ms: int = 50, discover_every_s: float = 0.25) -> None:
         self.region = region
-        self.prefix = topic_prefix(region.settings.namespace)
+        self.prefix = Layout(region.settings.namespace).group_topic_prefix
         self._poll_ms = poll_ms
         self._discover_every_s = discover_every_s
         self._consumer = KafkaConsumer(
@@ -208,8 +210,10 @@ class Materializer:
             if owned is None:
                 continue
             fresh = [r for r in records if r.offset >= owned.next_offset]
+            if not fresh:
+                continue
             try:
-                applied += self._apply(owned, fresh)
+                applied += self._apply_fenced(owned, fresh)
             except Exception:
                 # Infrastructure trouble (S3, PostgreSQL, Redis): nothing was recorded, so
                 # go back to the checkpoint and try again after a pause.
@@ -220,6 +224,18 @@ class Materializer:
                 time.sleep(1.0)
         self._update_lag()
         return applied
+
+    def _apply_fenced(self, owned: _Owned, records: list) -> int:
+        """Apply the records while holding their project's deletion fence; a project being
+        deleted gets nothing written (its topic is deleted next, so nothing is recorded)."""
+        project = IngestMessage.project_of(records[0].headers)
+        with lifecycle.fenced(self.region.metadata, project) as active:
+            if active:
+                return self._apply(owned, records)
+        topic = owned.partition.topic
+        log.info("skipped %d records of %s: project '%s' is deleted", len(records), topic, project)
+        owned.next_offset = records[-1].offset + 1
+        return 0
 
     def _apply(self, owned: _Owned, records: list) -> int:
         messages = [IngestMessage.decode(r.headers, r.value) for r in records]

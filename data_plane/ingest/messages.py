@@ -51,6 +51,11 @@ class IngestMessage:
     def value(self) -> bytes:
         return table_to_ipc(self.table)
 
+    @staticmethod
+    def project_of(headers: list[tuple[str, bytes]]) -> str:
+        """The record's project, without decoding its rows."""
+        return next(v.decode() for k, v in headers if k == "project")
+
     @classmethod
     def decode(cls, headers: list[tuple[str, bytes]], value: bytes) -> IngestMessage:
         h = {k: v.decode() for k, v in headers}

@@ -23,6 +23,7 @@ from prometheus_client import Histogram
 from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from data_plane import lifecycle
 from data_plane.ingest.messages import IngestMessage
 from data_plane.ingest.topics import MAX_MESSAGE_BYTES
 from data_plane.metadata.models import IngestCheckpointRecord
@@ -98,11 +99,16 @@ class OnlineLoop:
         for partition, records in polled.items():
             if partition.topic not in self._assigned:
                 continue
-            for record in records:
-                self._apply(IngestMessage.decode(record.headers, record.value))
-            applied += len(records)
+            # The project's deletion fence is held over the writes and the checkpoint:
+            # a project being deleted gets neither (see data_plane.lifecycle).
+            project = IngestMessage.project_of(records[0].headers)
+            with lifecycle.fenced(self.region.metadata, project) as active:
+                if active:
+                    for record in records:
+                        self._apply(IngestMessage.decode(record.headers, record.value))
+                    applied += len(records)
+                    self._record(partition, records[-1].offset + 1)
             self._next[partition.topic] = records[-1].offset + 1
-            self._record(partition, records[-1].offset + 1)
         return applied
 
     def _apply(self, message: IngestMessage) -> None:

@@ -1,7 +1,6 @@
 """Kafka topics of feature groups: one per group, one partition (order = commit order).
 
-Topics are named by the group's database id, not its name, so deleting a group and
-creating one with the same name and version never reads the old topic's records.
+Topics are named by :class:`data_plane.layout.Layout` (by the group's database id).
 """
 
 from __future__ import annotations
@@ -12,18 +11,11 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError, UnknownTopicOrPartitionError
 
+from data_plane.layout import Layout
 from granary.errors import BackendUnavailable
 
 #: Room for the largest request body plus Arrow framing.
 MAX_MESSAGE_BYTES = 128 * 1024 * 1024
-
-
-def topic_prefix(namespace: str) -> str:
-    return f"{namespace}.fg."
-
-
-def topic_for(namespace: str, group_id: int) -> str:
-    return f"{topic_prefix(namespace)}{group_id}"
 
 
 class Topics:
@@ -32,6 +24,7 @@ class Topics:
     def __init__(self, bootstrap: str, namespace: str) -> None:
         self._bootstrap = bootstrap
         self.namespace = namespace
+        self.layout = Layout(namespace)
         self._admin: KafkaAdminClient | None = None
         self._known: set[str] = set()
         self._lock = threading.Lock()
@@ -47,7 +40,7 @@ class Topics:
         return self._admin
 
     def ensure(self, group_id: int) -> str:
-        topic = topic_for(self.namespace, group_id)
+        topic = self.layout.group_topic(group_id)
         if topic in self._known:
             return topic
         with self._lock:
@@ -70,15 +63,30 @@ class Topics:
         return topic
 
     def delete(self, group_id: int) -> None:
-        topic = topic_for(self.namespace, group_id)
+        self.delete_topics([self.layout.group_topic(group_id)])
+
+    def delete_topics(self, topics: list[str]) -> None:
+        """Ask Kafka to delete ``topics`` (it finishes in the background: see :meth:`existing`)."""
         with self._lock:
-            self._known.discard(topic)
+            self._known.difference_update(topics)
+            for topic in topics:  # one by one: an already deleted topic fails only its own call
+                try:
+                    self._client().delete_topics([topic])
+                except UnknownTopicOrPartitionError:
+                    pass
+                except KafkaError as exc:
+                    raise BackendUnavailable(f"Kafka: cannot delete topic {topic}: {exc}") from exc
+
+    def existing(self, topics: list[str]) -> list[str]:
+        """Those of ``topics`` that Kafka still lists."""
+        if not topics:
+            return []
+        with self._lock:
             try:
-                self._client().delete_topics([topic])
-            except UnknownTopicOrPartitionError:
-                pass
-            except KafkaError as exc:  # the group is gone either way; a leftover topic is harmless
-                raise BackendUnavailable(f"Kafka: cannot delete topic {topic}: {exc}") from exc
+                listed = set(self._client().list_topics())
+            except KafkaError as exc:
+                raise BackendUnavailable(f"Kafka at {self._bootstrap}: cannot list topics: {exc}") from exc
+        return sorted(set(topics) & listed)
 
     def describe(self) -> dict:
         with self._lock:

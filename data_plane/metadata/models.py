@@ -59,6 +59,8 @@ class ProjectRecord(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(128), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: active, deleting or deleted (a tombstone): see :mod:`data_plane.lifecycle`.
+    status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
 
 
 class FeatureGroupRecord(Base):

@@ -72,6 +72,22 @@ class S3Config:
         return "s3://" + "/".join([self.bucket, *[p.strip("/") for p in parts if p]])
 
 
+def delete_tree(filesystem: pafs.FileSystem, path: str) -> None:
+    """Delete every object under ``path`` (``bucket/prefix``), then its directory markers,
+    deepest first. One batch delete of it all is refused by S3-compatible servers that
+    keep directories (versitygw: "Directory object not empty") when a marker comes
+    before its contents."""
+    selector = pafs.FileSelector(path, recursive=True, allow_not_found=True)
+    infos = filesystem.get_file_info(selector)
+    for info in infos:
+        if info.type == pafs.FileType.File:
+            filesystem.delete_file(info.path)
+    folders = [info.path for info in infos if info.type == pafs.FileType.Directory]
+    for folder in [*sorted(folders, key=lambda p: p.count("/"), reverse=True), path]:
+        with contextlib.suppress(FileNotFoundError):
+            filesystem.delete_dir(folder)
+
+
 def ensure_bucket(config: S3Config) -> None:
     """Create the region's bucket if missing (idempotent)."""
     fs = config.filesystem()
@@ -154,6 +170,4 @@ class S3DeltaOfflineStore(DeltaOfflineStore):
         return name
 
     def drop(self, location: str) -> None:
-        path = location.removeprefix("s3://")
-        with contextlib.suppress(FileNotFoundError):
-            self._fs.delete_dir(path)
+        delete_tree(self._fs, location.removeprefix("s3://"))

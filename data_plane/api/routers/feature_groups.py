@@ -30,8 +30,9 @@ def create_feature_group(
     body: FeatureGroupCreate, engine: GroupWriter, caller: CallerDep, region: RegionDep
 ) -> Any:
     admit = region.quotas.new_feature_group(caller)
-    info = engine.create_feature_group(**body.model_dump(), admit=admit)
-    region.ingest.topics.ensure(info.id)
+    with engine.catalog.writing():
+        info = engine.create_feature_group(**body.model_dump(), admit=admit)
+        region.ingest.topics.ensure(info.id)
     return to_jsonable(info)
 
 

@@ -19,7 +19,8 @@ def create_feature_view(
     body: FeatureViewCreate, engine: ViewWriter, limits: LimitsDep, body_bytes: BodyBytes
 ) -> Any:
     check_query(body.query, body_bytes, limits)
-    return to_jsonable(engine.create_feature_view(**body.model_dump()))
+    with engine.catalog.writing():
+        return to_jsonable(engine.create_feature_view(**body.model_dump()))
 
 
 @router.get("", response_model=list[FeatureViewPublic])

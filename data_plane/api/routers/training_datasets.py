@@ -78,18 +78,19 @@ async def create_training_dataset(
             check_joins(view.query, limits, f"feature view '{name}' v{version}")
             if not isinstance(body.options, dict):
                 raise InvalidInput("options must be an object")
-            return training.create_training_dataset(
-                engine,
-                view,
-                region.training_root(engine.catalog.project),
-                body.data_format,
-                _split_options(body.options),
-                body.start_time,
-                body.end_time,
-                spine,
-                body.description,
-                filesystem=region.filesystem,
-            )
+            with engine.catalog.writing():
+                return training.create_training_dataset(
+                    engine,
+                    view,
+                    region.training_root(engine.catalog.project),
+                    body.data_format,
+                    _split_options(body.options),
+                    body.start_time,
+                    body.end_time,
+                    spine,
+                    body.description,
+                    filesystem=region.filesystem,
+                )
 
     try:
         return to_jsonable(await run_in_threadpool(create))

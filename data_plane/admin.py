@@ -1,0 +1,228 @@
+"""What the control plane asks of a region about one project: provision it, delete
+it, show what of it is left, and measure it. Served by ``/admin/v1`` (region token).
+
+Deletion is complete because writers are fenced out first (:mod:`data_plane.lifecycle`):
+once the project is marked ``deleting`` no REST write, materialized record or online
+row of it can land, so what is removed next stays removed:
+
+1. Kafka: its feature groups' topics, waited for until Kafka no longer lists them
+   (deletion finishes in the background, and a listed topic would count as residue);
+2. S3: every object under its prefixes (offline tables, training datasets);
+3. Redis: every key under its prefix;
+4. metadata: its groups (their commits cascade), views (their training datasets
+   cascade), operator keys and the ingestion bookkeeping of its topics; its
+   ``projects`` row stays as the ``deleted`` tombstone that keeps it fenced.
+
+Metadata goes last, since it is what finds the topics: every step is idempotent, so a
+deletion interrupted anywhere is finished by calling it again.
+"""
+
+from __future__ import annotations
+
+import pyarrow.fs as pafs
+import redis
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from tenacity import retry, retry_if_result, stop_after_delay, wait_fixed
+
+from data_plane import lifecycle
+from data_plane.layout import ProjectLayout
+from data_plane.metadata.models import (
+    FeatureGroupRecord,
+    FeatureViewRecord,
+    IngestCheckpointRecord,
+    IngestFailureRecord,
+    ProjectRecord,
+)
+from data_plane.offline.s3 import delete_tree
+from data_plane.region import Region
+from data_plane.usage import project_sizes
+from granary.errors import AlreadyExists, BackendUnavailable
+from tenancy.models import ApiKeyRecord
+
+#: Longest wait for Kafka to finish deleting a project's topics, in seconds.
+TOPIC_DELETION_SECONDS = 60.0
+#: At most this many names of each kind are listed in a residue report.
+RESIDUE_LIMIT = 100
+
+
+class ProjectAdmin:
+    """Provisioning, deletion, residue and usage of the region's projects."""
+
+    def __init__(self, region: Region) -> None:
+        self.region = region
+
+    # provisioning ---------------------------------------------------------------------
+    def provision(self, project: str) -> ProjectLayout:
+        """Make the project exist here (idempotent); where its data will live.
+
+        A deleted project's name is not used again: its tombstone fences it for good.
+        """
+        try:
+            with self.region.metadata.begin() as connection:
+                status = lifecycle.status_of(connection, project)
+                if status is None:
+                    connection.execute(insert(ProjectRecord).values(name=project))
+                    status = lifecycle.ACTIVE
+        except IntegrityError:  # created by its first use at the same moment
+            with self.region.metadata.connect() as connection:
+                status = lifecycle.status_of(connection, project)
+        if status != lifecycle.ACTIVE:
+            raise AlreadyExists(f"project '{project}' is {status} in this region; use a new name")
+        return self._layout(project)
+
+    # deletion -------------------------------------------------------------------------
+    def delete(self, project: str) -> None:
+        """Fence the project's writers out, then remove everything of it (idempotent)."""
+        lifecycle.mark_deleting(self.region.metadata, project)
+        self.region.forget_project(project)
+        topics = self._topics(project)
+        self._delete_topics(topics)
+        self._delete_objects(project)
+        self._delete_online(project)
+        self._delete_metadata(project, topics)
+
+    def _topics(self, project: str) -> list[str]:
+        layout = self.region.layout
+        return [layout.group_topic(group_id) for group_id in self._group_ids(project)]
+
+    def _group_ids(self, project: str) -> list[int]:
+        query = (
+            select(FeatureGroupRecord.id)
+            .join(ProjectRecord, ProjectRecord.id == FeatureGroupRecord.project_id)
+            .where(ProjectRecord.name == project)
+        )
+        with self.region.metadata.connect() as connection:
+            return list(connection.scalars(query))
+
+    def _delete_topics(self, topics: list[str]) -> None:
+        admin = self.region.ingest.topics
+        admin.delete_topics(topics)
+
+        @retry(
+            stop=stop_after_delay(TOPIC_DELETION_SECONDS), wait=wait_fixed(0.2), retry=retry_if_result(bool)
+        )
+        def remaining() -> list[str]:
+            return admin.existing(topics)
+
+        try:
+            remaining()
+        except Exception as exc:  # tenacity's RetryError: still listed after the wait
+            left = admin.existing(topics)
+            if left:
+                raise BackendUnavailable(
+                    f"Kafka still lists topics {left} {TOPIC_DELETION_SECONDS:.0f} s after their deletion"
+                ) from exc
+
+    def _object_paths(self, project: str) -> list[str]:
+        """The project's prefixes as paths of the region's filesystem (``bucket/prefix``)."""
+        s3 = self.region.s3
+        return [s3.uri(prefix).removeprefix("s3://") for prefix in self._layout(project).object_prefixes]
+
+    def _delete_objects(self, project: str) -> None:
+        filesystem = self.region.filesystem
+        for path in self._object_paths(project):
+            try:
+                delete_tree(filesystem, path)
+            except OSError as exc:
+                raise BackendUnavailable(f"S3: cannot delete the objects under {path}/: {exc}") from exc
+
+    def _online(self) -> redis.Redis | None:
+        url = self.region.settings.redis_url
+        return redis.Redis.from_url(url, socket_timeout=15, socket_connect_timeout=15) if url else None
+
+    def _delete_online(self, project: str) -> None:
+        client = self._online()
+        if client is None:
+            return
+        try:
+            batch: list[bytes] = []
+            for key in client.scan_iter(match=self._layout(project).online_scan_pattern, count=1000):
+                batch.append(key)
+                if len(batch) >= 1000:
+                    client.unlink(*batch)
+                    batch = []
+            if batch:
+                client.unlink(*batch)
+        except redis.RedisError as exc:
+            raise BackendUnavailable(f"Redis: cannot delete the keys of project '{project}': {exc}") from exc
+        finally:
+            client.close()
+
+    def _delete_metadata(self, project: str, topics: list[str]) -> None:
+        with self.region.metadata.begin() as connection:
+            project_id = connection.scalar(select(ProjectRecord.id).where(ProjectRecord.name == project))
+            if topics:
+                for record in (IngestCheckpointRecord, IngestFailureRecord):
+                    connection.execute(delete(record).where(record.topic.in_(topics)))
+            if project_id is not None:
+                # commits and training datasets go with their group and view (ON DELETE CASCADE)
+                connection.execute(
+                    delete(FeatureGroupRecord).where(FeatureGroupRecord.project_id == project_id)
+                )
+                connection.execute(
+                    delete(FeatureViewRecord).where(FeatureViewRecord.project_id == project_id)
+                )
+            connection.execute(delete(ApiKeyRecord).where(ApiKeyRecord.project == project))
+            connection.execute(
+                update(ProjectRecord).where(ProjectRecord.name == project).values(status=lifecycle.DELETED)
+            )
+
+    # verification ---------------------------------------------------------------------
+    def residue(self, project: str) -> dict[str, list[str]]:
+        """What of the project is still stored, by service (``postgres``, ``kafka``,
+        ``redis``, ``s3``); every list is empty once a deletion is complete."""
+        postgres: list[str] = []
+        with self.region.metadata.connect() as connection:
+            status = lifecycle.status_of(connection, project)
+            if status not in (None, lifecycle.DELETED):
+                postgres.append(f"projects/{project} ({status})")
+            for record in (FeatureGroupRecord, FeatureViewRecord):
+                rows = connection.execute(
+                    select(record.name, record.version)
+                    .join(ProjectRecord, ProjectRecord.id == record.project_id)
+                    .where(ProjectRecord.name == project)
+                )
+                postgres += [f"{record.__tablename__}/{name}_v{version}" for name, version in rows]
+            keys = connection.scalars(select(ApiKeyRecord.key_id).where(ApiKeyRecord.project == project))
+            postgres += [f"api_keys/{key_id}" for key_id in keys]
+        return {
+            "postgres": postgres[:RESIDUE_LIMIT],
+            "kafka": self.region.ingest.topics.existing(self._topics(project))[:RESIDUE_LIMIT],
+            "redis": self._online_keys(project),
+            "s3": self._objects(project),
+        }
+
+    def _objects(self, project: str) -> list[str]:
+        found: list[str] = []
+        for path in self._object_paths(project):
+            selector = pafs.FileSelector(path, recursive=True, allow_not_found=True)
+            found += [info.path for info in self.region.filesystem.get_file_info(selector)]
+        return found[:RESIDUE_LIMIT]
+
+    def _online_keys(self, project: str) -> list[str]:
+        client = self._online()
+        if client is None:
+            return []
+        try:
+            found: list[str] = []
+            for key in client.scan_iter(match=self._layout(project).online_scan_pattern, count=1000):
+                found.append(key.decode() if isinstance(key, bytes) else key)
+                if len(found) >= RESIDUE_LIMIT:
+                    break
+            return found
+        finally:
+            client.close()
+
+    # usage ----------------------------------------------------------------------------
+    def usage(self, project: str) -> dict[str, int]:
+        """The project's sizes, as the usage reporter measures them."""
+        client = self._online()
+        try:
+            return project_sizes(self.region, client, project, len(self._group_ids(project)))
+        finally:
+            if client is not None:
+                client.close()
+
+    def _layout(self, project: str) -> ProjectLayout:
+        return self.region.layout.of_project(project)

@@ -1,0 +1,126 @@
+"""The region's admin API (``/admin/v1``): what the control plane asks of the region.
+
+Only the control plane calls it, with the region token (``GRANARY_REGION_TOKEN``); the
+previous token (``GRANARY_PREVIOUS_REGION_TOKEN``) is accepted too while a rotation is
+under way. Tenant and operator API keys never pass. Every call is idempotent.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from data_plane.admin import ProjectAdmin
+from data_plane.api.deps import PROJECT_PATTERN
+from data_plane.settings import DataPlaneSettings
+from granary.errors import Unauthenticated
+
+ADMIN_PREFIX = "/admin/v1"
+
+_region_bearer = HTTPBearer(
+    auto_error=False, scheme_name="RegionToken", description="the region token of the control plane"
+)
+
+
+def _accepted(settings: DataPlaneSettings) -> list[bytes]:
+    tokens = (settings.region_token, settings.previous_region_token)
+    return [t.get_secret_value().encode() for t in tokens if t is not None]
+
+
+async def require_region_token(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_region_bearer)]
+) -> None:
+    """401 unless the bearer token is the region token (or the previous one).
+
+    Each accepted token is compared in constant time, and all of them every time, so
+    the answer's timing tells neither how much of a guess matched nor which token did.
+    """
+    accepted = _accepted(request.app.state.settings)
+    if not accepted:
+        raise Unauthenticated("the admin API is off: this data plane has no GRANARY_REGION_TOKEN")
+    if credentials is None:
+        raise Unauthenticated("the admin API needs 'Authorization: Bearer <region token>'")
+    given = credentials.credentials.encode()
+    matches = [hmac.compare_digest(given, token) for token in accepted]
+    if not any(matches):
+        raise Unauthenticated("the region token is wrong")
+
+
+def get_admin(request: Request) -> ProjectAdmin:
+    return ProjectAdmin(request.app.state.region)
+
+
+AdminDep = Annotated[ProjectAdmin, Depends(get_admin)]
+ProjectName = Annotated[str, Path(pattern=PROJECT_PATTERN, description="the project's name in the region")]
+
+router = APIRouter(prefix=ADMIN_PREFIX, tags=["admin"], dependencies=[Depends(require_region_token)])
+
+
+class ProjectLayoutPublic(BaseModel):
+    """Where the project's data lives in the region (named by the data plane alone)."""
+
+    project: str
+    group_topic_prefix: str = Field(description="each feature group's Kafka topic is this + its id")
+    online_key_prefix: str = Field(description="prefix of every Redis key of the project")
+    object_prefixes: list[str] = Field(description="S3 key prefixes (in the region's bucket)")
+
+
+class ResiduePublic(BaseModel):
+    """What of the project is still stored, per service (at most 100 names each)."""
+
+    project: str
+    empty: bool
+    postgres: list[str]
+    kafka: list[str]
+    redis: list[str]
+    s3: list[str]
+
+
+class UsagePublic(BaseModel):
+    project: str
+    feature_groups: int
+    offline_bytes: int = Field(description="bytes under the project's offline prefix, old versions included")
+    online_rows: int | None = Field(description="keys under its online prefix; null without an online store")
+
+
+@router.put("/projects/{project}", response_model=ProjectLayoutPublic)
+def provision_project(project: ProjectName, admin: AdminDep) -> ProjectLayoutPublic:
+    """Make the project exist in the region (idempotent). 409 for a deleted project."""
+    layout = admin.provision(project)
+    return ProjectLayoutPublic(
+        project=layout.project,
+        group_topic_prefix=layout.group_topic_prefix,
+        online_key_prefix=layout.online_key_prefix,
+        object_prefixes=list(layout.object_prefixes),
+    )
+
+
+@router.delete("/projects/{project}", status_code=204)
+def delete_project(project: ProjectName, admin: AdminDep) -> Response:
+    """Fence the project's writers out, then remove all of it (idempotent; calling it
+    again finishes an interrupted deletion). Verify with ``GET .../residue``."""
+    admin.delete(project)
+    return Response(status_code=204)
+
+
+@router.get("/projects/{project}/residue", response_model=ResiduePublic)
+def project_residue(project: ProjectName, admin: AdminDep) -> ResiduePublic:
+    """What of the project is still stored; all lists are empty after a deletion."""
+    residue = admin.residue(project)
+    return ResiduePublic(project=project, empty=not any(residue.values()), **residue)
+
+
+@router.get("/projects/{project}/usage", response_model=UsagePublic)
+def project_usage(project: ProjectName, admin: AdminDep) -> UsagePublic:
+    """The project's sizes now, measured as the usage reports measure them."""
+    sizes = admin.usage(project)
+    return UsagePublic(
+        project=project,
+        feature_groups=sizes["feature_groups"],
+        offline_bytes=sizes["offline_bytes"],
+        online_rows=sizes.get("online_rows"),
+    )

@@ -1,0 +1,78 @@
+"""Where a region's data plane stores what: every Kafka topic, Redis key prefix and S3
+object prefix is named here and nowhere else.
+
+The control plane never builds these names: it asks the region's admin API
+(:mod:`data_plane.api.routers.admin`), which answers with :meth:`Layout.of_project`, so
+a change of layout is made in this module alone.
+
+=========  ==========================================================================
+service    names (``ns`` is the data plane's ``GRANARY_NAMESPACE``, ``P`` a project)
+=========  ==========================================================================
+Kafka      ``{ns}.fg.{group id}``: one topic per feature group, named by its
+           database id so a re-created group never reads an old group's records
+Redis      ``{ns}.P:{group}:{version}:{primary key}``: one key per online row
+S3         ``{ns}/offline/P/{group}_v{version}/``: a group's Delta table;
+           ``{ns}/training_datasets/P/``: materialized training datasets
+=========  ==========================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from data_plane.online.keys import scan_pattern
+
+
+@dataclass(frozen=True)
+class ProjectLayout:
+    """Every name of one project's data in the region."""
+
+    project: str
+    #: Prefix of the project's feature group topics (``{ns}.fg.``; the group id follows).
+    group_topic_prefix: str
+    #: Prefix of every online key of the project.
+    online_key_prefix: str
+    #: Object prefixes (inside the region's bucket) holding the project's files.
+    object_prefixes: tuple[str, ...]
+
+    @property
+    def online_scan_pattern(self) -> str:
+        """The Redis ``SCAN MATCH`` pattern of the project's online keys."""
+        return scan_pattern(self.online_key_prefix)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The names of one data plane (one namespace) in its region's services."""
+
+    namespace: str
+
+    @property
+    def group_topic_prefix(self) -> str:
+        return f"{self.namespace}.fg."
+
+    def group_topic(self, group_id: int) -> str:
+        return f"{self.group_topic_prefix}{group_id}"
+
+    def online_store_prefix(self, project: str) -> str:
+        """What the online store puts before ``:{group}:{version}:...`` in a project's keys."""
+        return f"{self.namespace}.{project}"
+
+    def offline_root(self) -> str:
+        """Object prefix of every project's Delta tables; a group's table is under
+        ``{offline_root}/{its location}`` (the location starts with the project)."""
+        return f"{self.namespace}/offline"
+
+    def offline_prefix(self, project: str) -> str:
+        return f"{self.offline_root()}/{project}/"
+
+    def training_prefix(self, project: str) -> str:
+        return f"{self.namespace}/training_datasets/{project}/"
+
+    def of_project(self, project: str) -> ProjectLayout:
+        return ProjectLayout(
+            project=project,
+            group_topic_prefix=self.group_topic_prefix,
+            online_key_prefix=f"{self.online_store_prefix(project)}:",
+            object_prefixes=(self.offline_prefix(project), self.training_prefix(project)),
+        )
