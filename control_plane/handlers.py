@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from control_plane.models import ApiKey, Project, Tenant, UsageGauge
-from control_plane.regions import ProjectScope, Regions
+from control_plane.regions import Regions
 from control_plane.schemas import ApiKeyCreated, ProjectPublic, ProjectUsage, TenantPublic, UsagePublic
 from control_plane.settings import ControlPlaneSettings
 from granary.errors import BackendUnavailable, NotFound
@@ -74,31 +74,29 @@ def project_public(project: Project, tenant_name: str, role: Role | None, settin
         kafka_topic_prefix=project.kafka_topic_prefix,
         redis_key_prefix=project.redis_key_prefix,
         s3_prefixes=list(project.s3_prefixes),
-        data_plane_url=region.public_url if region else "",
+        data_plane_url=region.url if region else "",
         role=role,
         created_at=project.created_at,
     )
 
 
-def scope_of(project: Project) -> ProjectScope:
-    return ProjectScope(
-        project_id=project.id,
-        tenant_id=project.tenant_id,
-        region=project.region,
-        metadata_scope=project.metadata_scope,
-        kafka_topic_prefix=project.kafka_topic_prefix,
-        redis_key_prefix=project.redis_key_prefix,
-        s3_prefixes=tuple(project.s3_prefixes),
-    )
-
-
 def clean_region(regions: Regions, project: Project) -> None:
-    """Remove the project from its region; failures surface as 503 and a retry finishes."""
+    """Remove the project from its region and verify that nothing of it is left.
+
+    Failures, and residue found by the check, surface as 503 naming what is left;
+    calling DELETE again finishes the job (every step is idempotent).
+    """
     try:
         client = regions.get(project.region)
     except NotFound as exc:
         raise BackendUnavailable(f"project '{project.name}': {exc.message}") from exc
-    client.delete_project(scope_of(project))
+    client.delete_project(project.metadata_scope)
+    residue = client.residue(project.metadata_scope)
+    if not residue.empty():
+        raise BackendUnavailable(
+            f"project '{project.name}': region '{project.region}' still holds {residue}; "
+            "it stays 'deleting': DELETE it again to finish"
+        )
 
 
 def usage_of(

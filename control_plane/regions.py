@@ -1,67 +1,35 @@
-"""Provisioning and cleanup of a project's resources in a region: one small seam.
+"""The control plane's client of each region's admin API (``/admin/v1`` of its data plane).
 
-:class:`RegionClient` is what the control plane calls; :class:`ServicesRegionClient`
-implements it directly against the region's services (PostgreSQL, Kafka, Redis, S3),
-because the data plane exposes no admin endpoints for this yet. A REST adapter can
-replace it without touching the callers.
-
-Names follow the data plane's layout (``data_plane/region.py``) for a project whose
-region-side name (``metadata_scope``) is the control plane's project id ``P``:
-
-==============  =====================================================================
-service         what belongs to the project
-==============  =====================================================================
-PostgreSQL      ``projects`` row named ``P`` (feature groups, views, commits cascade),
-                ``api_keys`` of ``P``, ingestion checkpoints/failures of its topics
-Kafka           ``{ns}.fg.{id}`` for each of its feature groups, and ``{ns}.P.*``
-Redis           keys under ``{ns}.P:``
-S3              objects under ``{ns}/offline/P/`` and ``{ns}/training_datasets/P/``
-==============  =====================================================================
-
-Every step is idempotent, so a delete interrupted half-way is finished by a retry.
+The control plane holds no credentials of a region's services and names none of their
+topics, keys or objects: it asks the region's data plane, with the region token, to
+provision a project (the answer says where its data will live), to delete it, to show
+what of it is left, and to measure it. Calls are idempotent, so connection failures
+are retried (tenacity); any other failure is a 503 that names the region.
 """
 
 from __future__ import annotations
 
 import abc
-import logging
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import create_engine, inspect, text
+import httpx
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from control_plane.settings import RegionSettings
-from data_plane.online.keys import scan_pattern
 from granary.errors import BackendUnavailable, NotFound
 
-log = logging.getLogger(__name__)
+#: Failures before any byte of the request reached the data plane: always safe to retry.
+_CONNECTION_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError)
 
 
 @dataclass(frozen=True)
-class ProjectScope:
-    """Where a project's data lives in its region."""
+class ProjectLayout:
+    """Where a project's data lives in its region, as the region named it."""
 
-    project_id: str
-    tenant_id: str
-    region: str
-    metadata_scope: str
-    kafka_topic_prefix: str
-    redis_key_prefix: str
-    s3_prefixes: tuple[str, ...]
-
-    @classmethod
-    def new(cls, project_id: str, tenant_id: str, region: str, namespace: str) -> ProjectScope:
-        return cls(
-            project_id=project_id,
-            tenant_id=tenant_id,
-            region=region,
-            metadata_scope=project_id,
-            kafka_topic_prefix=f"{namespace}.{project_id}.",
-            redis_key_prefix=f"{namespace}.{project_id}:",
-            s3_prefixes=(
-                f"{namespace}/offline/{project_id}/",
-                f"{namespace}/training_datasets/{project_id}/",
-            ),
-        )
+    group_topic_prefix: str
+    online_key_prefix: str
+    object_prefixes: tuple[str, ...]
 
 
 @dataclass
@@ -76,266 +44,102 @@ class Residue:
     def empty(self) -> bool:
         return not (self.postgres or self.kafka or self.redis or self.s3)
 
+    def __str__(self) -> str:
+        parts = [
+            f"{kind} {len(names)} ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''})"
+            for kind, names in vars(self).items()
+            if names
+        ]
+        return "; ".join(parts) or "nothing"
+
 
 class RegionClient(abc.ABC):
-    """What the control plane asks of a region."""
+    """What the control plane asks of a region, about a project by its name there."""
+
+    name: str
+    #: Where SDK users reach the region's data plane.
+    url: str
 
     @abc.abstractmethod
-    def provision_project(self, scope: ProjectScope) -> None:
-        """Make the project exist in the region (idempotent)."""
+    def provision_project(self, project: str) -> ProjectLayout:
+        """Make the project exist in the region (idempotent); where its data will live."""
 
     @abc.abstractmethod
-    def delete_project(self, scope: ProjectScope) -> None:
-        """Remove everything of the project from the region (idempotent)."""
+    def delete_project(self, project: str) -> None:
+        """Fence the project's writers out and remove all of it (idempotent)."""
 
     @abc.abstractmethod
-    def residue(self, scope: ProjectScope) -> Residue:
+    def residue(self, project: str) -> Residue:
         """What of the project is still there; used to verify deletes."""
+
+    @abc.abstractmethod
+    def usage(self, project: str) -> dict[str, int | None]:
+        """The project's sizes now (feature_groups, offline_bytes, online_rows)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 
 
-class ServicesRegionClient(RegionClient):
-    """Talks to the region's services directly; services left unset are skipped."""
+class AdminApiRegion(RegionClient):
+    """A region reached through its data plane's admin API."""
 
     def __init__(self, name: str, settings: RegionSettings) -> None:
         self.name = name
-        self.settings = settings
-        self._pg = (
-            create_engine(settings.pg_url, pool_pre_ping=True, pool_size=2) if settings.pg_url else None
+        self.url = settings.url
+        self._http = httpx.Client(
+            base_url=f"{settings.url.rstrip('/')}/admin/v1",
+            headers={"Authorization": f"Bearer {settings.token.get_secret_value()}"},
+            timeout=settings.timeout_seconds,
         )
 
-    # ------------------------------------------------------------------ PostgreSQL
-    def _tables(self) -> set[str]:
-        assert self._pg is not None
-        return set(inspect(self._pg).get_table_names())
-
-    def _group_ids(self, scope: ProjectScope) -> list[int]:
-        if self._pg is None or "feature_groups" not in self._tables():
-            return []
-        with self._pg.connect() as c:
-            rows = c.execute(
-                text(
-                    "SELECT fg.id FROM feature_groups fg JOIN projects p ON p.id = fg.project_id "
-                    "WHERE p.name = :name"
-                ),
-                {"name": scope.metadata_scope},
-            )
-            return [r[0] for r in rows]
-
-    def _group_topics(self, scope: ProjectScope) -> list[str]:
-        return [f"{self.settings.namespace}.fg.{gid}" for gid in self._group_ids(scope)]
-
-    def provision_project(self, scope: ProjectScope) -> None:
-        if self._pg is None:
-            return
-        try:
-            tables = self._tables()
-            if "projects" in tables:
-                with self._pg.begin() as c:
-                    c.execute(
-                        text(
-                            "INSERT INTO projects (name, created_at) VALUES (:name, now()) "
-                            "ON CONFLICT (name) DO NOTHING"
-                        ),
-                        {"name": scope.metadata_scope},
-                    )
-        except Exception as exc:
-            raise BackendUnavailable(f"region {self.name}: cannot provision project metadata: {exc}") from exc
-
-    def delete_project(self, scope: ProjectScope) -> None:
-        topics = self._group_topics(scope) if self._pg is not None else []
-        self._delete_kafka(scope, topics)
-        self._delete_redis(scope)
-        self._delete_s3(scope)
-        self._delete_postgres(scope, topics)
-
-    def _delete_postgres(self, scope: ProjectScope, topics: list[str]) -> None:
-        if self._pg is None:
-            return
-        try:
-            tables = self._tables()
-            with self._pg.begin() as c:
-                if topics and "ingest_checkpoints" in tables:
-                    for table in ("ingest_checkpoints", "ingest_failures"):
-                        if table in tables:
-                            c.execute(text(f"DELETE FROM {table} WHERE topic = ANY(:t)"), {"t": topics})
-                if "api_keys" in tables:
-                    c.execute(text("DELETE FROM api_keys WHERE project = :p"), {"p": scope.metadata_scope})
-                if "projects" in tables:
-                    # feature groups, views, commits and training datasets cascade
-                    c.execute(text("DELETE FROM projects WHERE name = :p"), {"p": scope.metadata_scope})
-        except Exception as exc:
-            raise BackendUnavailable(f"region {self.name}: cannot delete project metadata: {exc}") from exc
-
-    # ------------------------------------------------------------------ Kafka
-    def _kafka_admin(self):
-        from kafka import KafkaAdminClient
-
-        return KafkaAdminClient(
-            bootstrap_servers=self.settings.kafka_bootstrap,
-            client_id="granary-control-plane",
-            request_timeout_ms=int(self.settings.timeout_seconds * 1000),
-            bootstrap_timeout_ms=int(self.settings.timeout_seconds * 1000),
+    def provision_project(self, project: str) -> ProjectLayout:
+        body = self._call("PUT", f"/projects/{project}")
+        return ProjectLayout(
+            group_topic_prefix=body["group_topic_prefix"],
+            online_key_prefix=body["online_key_prefix"],
+            object_prefixes=tuple(body["object_prefixes"]),
         )
 
-    def _kafka_topics(self, scope: ProjectScope, extra: list[str]) -> list[str]:
-        if not self.settings.kafka_bootstrap:
-            return []
-        admin = self._kafka_admin()
+    def delete_project(self, project: str) -> None:
+        self._call("DELETE", f"/projects/{project}")
+
+    def residue(self, project: str) -> Residue:
+        body = self._call("GET", f"/projects/{project}/residue")
+        return Residue(postgres=body["postgres"], kafka=body["kafka"], redis=body["redis"], s3=body["s3"])
+
+    def usage(self, project: str) -> dict[str, int | None]:
+        body = self._call("GET", f"/projects/{project}/usage")
+        return {k: body[k] for k in ("feature_groups", "offline_bytes", "online_rows")}
+
+    @retry(
+        retry=retry_if_exception_type(_CONNECTION_ERRORS),
+        stop=stop_after_attempt(3),
+        wait=wait_exponential(multiplier=0.2, max=2.0),
+        reraise=True,
+    )
+    def _send(self, method: str, path: str) -> httpx.Response:
+        return self._http.request(method, path)
+
+    def _call(self, method: str, path: str) -> Any:
+        """The JSON answer (None for 204); any failure is a 503 naming the region."""
         try:
-            existing = set(admin.list_topics())
-        finally:
-            admin.close()
-        return sorted(t for t in existing if t.startswith(scope.kafka_topic_prefix) or t in set(extra))
-
-    def _delete_kafka(self, scope: ProjectScope, extra_topics: list[str]) -> None:
-        if not self.settings.kafka_bootstrap:
-            return
-        from kafka.errors import KafkaError, UnknownTopicOrPartitionError
-
+            response = self._send(method, path)
+        except httpx.HTTPError as exc:
+            raise BackendUnavailable(
+                f"region '{self.name}': its admin API is unreachable ({method} {path}): {exc}"
+            ) from exc
+        if response.is_success:
+            return response.json() if response.content else None
         try:
-            topics = self._kafka_topics(scope, extra_topics)
-            if not topics:
-                return
-            admin = self._kafka_admin()
-            try:
-                admin.delete_topics(topics, timeout_ms=int(self.settings.timeout_seconds * 1000))
-            except UnknownTopicOrPartitionError:
-                pass
-            finally:
-                admin.close()
-        except KafkaError as exc:
-            raise BackendUnavailable(f"region {self.name}: cannot delete Kafka topics: {exc}") from exc
-
-    # ------------------------------------------------------------------ Redis
-    def _redis(self):
-        import redis
-
-        return redis.Redis.from_url(
-            self.settings.redis_url or "",
-            socket_timeout=self.settings.timeout_seconds,
-            socket_connect_timeout=self.settings.timeout_seconds,
+            message = response.json().get("message", response.text)
+        except ValueError:
+            message = response.text
+        raise BackendUnavailable(
+            f"region '{self.name}' answered {response.status_code} to {method} {path}: {str(message)[:300]}"
         )
-
-    def _redis_keys(self, scope: ProjectScope, limit: int | None = None) -> list[str]:
-        client = self._redis()
-        try:
-            found: list[str] = []
-            pattern = scan_pattern(scope.redis_key_prefix)
-            for key in client.scan_iter(match=pattern, count=1000):
-                found.append(key.decode() if isinstance(key, bytes) else key)
-                if limit and len(found) >= limit:
-                    break
-            return found
-        finally:
-            client.close()
-
-    def _delete_redis(self, scope: ProjectScope) -> None:
-        if not self.settings.redis_url:
-            return
-        import redis
-
-        client = self._redis()
-        try:
-            batch: list[bytes] = []
-            for key in client.scan_iter(match=scan_pattern(scope.redis_key_prefix), count=1000):
-                batch.append(key)
-                if len(batch) >= 1000:
-                    client.unlink(*batch)
-                    batch = []
-            if batch:
-                client.unlink(*batch)
-        except redis.RedisError as exc:
-            raise BackendUnavailable(f"region {self.name}: cannot delete Redis keys: {exc}") from exc
-        finally:
-            client.close()
-
-    # ------------------------------------------------------------------ S3
-    def _s3(self):
-        import boto3
-        from botocore.config import Config
-
-        return boto3.client(
-            "s3",
-            endpoint_url=self.settings.s3_endpoint,
-            aws_access_key_id=self.settings.s3_access_key,
-            aws_secret_access_key=self.settings.s3_secret_key.get_secret_value(),
-            region_name=self.settings.s3_region,
-            config=Config(
-                connect_timeout=self.settings.timeout_seconds,
-                read_timeout=self.settings.timeout_seconds,
-                s3={"addressing_style": "path"},
-                retries={"max_attempts": 3},
-                request_checksum_calculation="when_required",
-                response_checksum_validation="when_required",
-            ),
-        )
-
-    def _s3_keys(self, scope: ProjectScope) -> list[str]:
-        from botocore.exceptions import ClientError
-
-        client = self._s3()
-        keys: list[str] = []
-        for prefix in scope.s3_prefixes:
-            try:
-                for page in client.get_paginator("list_objects_v2").paginate(
-                    Bucket=self.settings.s3_bucket, Prefix=prefix
-                ):
-                    keys.extend(obj["Key"] for obj in page.get("Contents", []))
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") == "NoSuchBucket":
-                    return []
-                raise
-        return keys
-
-    def _delete_s3(self, scope: ProjectScope) -> None:
-        if not self.settings.s3_endpoint:
-            return
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            keys = self._s3_keys(scope)
-            client = self._s3()
-            for start in range(0, len(keys), 1000):
-                chunk = keys[start : start + 1000]
-                # one DELETE per object: DeleteObjects needs Content-MD5, which not
-                # every S3-compatible server accepts with newer SDK checksums
-                for key in chunk:
-                    client.delete_object(Bucket=self.settings.s3_bucket, Key=key)
-        except (BotoCoreError, ClientError) as exc:
-            raise BackendUnavailable(f"region {self.name}: cannot delete S3 objects: {exc}") from exc
-
-    # ------------------------------------------------------------------ verification
-    def residue(self, scope: ProjectScope) -> Residue:
-        out = Residue()
-        topics: list[str] = []
-        if self._pg is not None:
-            tables = self._tables()
-            topics = self._group_topics(scope)
-            with self._pg.connect() as c:
-                if "projects" in tables:
-                    n = c.execute(
-                        text("SELECT count(*) FROM projects WHERE name = :p"), {"p": scope.metadata_scope}
-                    ).scalar_one()
-                    out.postgres += [f"projects:{scope.metadata_scope}"] * n
-                if "api_keys" in tables:
-                    n = c.execute(
-                        text("SELECT count(*) FROM api_keys WHERE project = :p"), {"p": scope.metadata_scope}
-                    ).scalar_one()
-                    out.postgres += [f"api_keys:{scope.metadata_scope}"] * n
-        if self.settings.kafka_bootstrap:
-            out.kafka = self._kafka_topics(scope, topics)
-        if self.settings.redis_url:
-            out.redis = self._redis_keys(scope, limit=100)
-        if self.settings.s3_endpoint:
-            out.s3 = self._s3_keys(scope)
-        return out
 
     def close(self) -> None:
-        if self._pg is not None:
-            self._pg.dispose()
+        self._http.close()
 
 
 class Regions:
@@ -346,7 +150,7 @@ class Regions:
 
     @classmethod
     def from_settings(cls, regions: dict[str, RegionSettings]) -> Regions:
-        return cls({name: ServicesRegionClient(name, cfg) for name, cfg in regions.items()})
+        return cls({name: AdminApiRegion(name, cfg) for name, cfg in regions.items()})
 
     def names(self) -> list[str]:
         return sorted(self._clients)

@@ -1,7 +1,7 @@
 """Typed settings of the control plane, from ``GRANARY_CP_*`` variables.
 
-Nested values use ``__``: ``GRANARY_CP_REGIONS='{"eu-1": {"pg_url": "..."}}'`` or
-``GRANARY_CP_REGIONS__EU_1__PG_URL=...``. Built once at the entrypoint, passed down.
+Nested values use ``__``: ``GRANARY_CP_REGIONS='{"eu-1": {"url": "...", "token": "..."}}'``
+or ``GRANARY_CP_REGIONS__EU_1__URL=...``. Built once at the entrypoint, passed down.
 """
 
 from __future__ import annotations
@@ -13,27 +13,21 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class RegionSettings(BaseModel):
-    """How the control plane reaches one region's services, for provisioning and cleanup.
+    """How the control plane reaches one region: its data plane, and the region token.
 
-    A service left unset is not touched (a region without Kafka yet, or a test).
+    Projects are provisioned, deleted, verified and measured through the data plane's
+    admin API (``/admin/v1``); the control plane holds no credentials of the region's
+    PostgreSQL, Redis, Kafka or S3.
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    pg_url: str | None = Field(default=None, description="the region's metadata database")
-    redis_url: str | None = None
-    kafka_bootstrap: str | None = None
-    s3_endpoint: str | None = None
-    s3_access_key: str = "granary"
-    s3_secret_key: SecretStr = SecretStr("granary-secret")
-    s3_bucket: str = "granary"
-    s3_region: str = "us-east-1"
-    #: Longest wait for one call to a region service, in seconds.
-    timeout_seconds: float = 15.0
-    #: The data plane's ``GRANARY_NAMESPACE``: first part of its topic, key and object names.
-    namespace: str = "granary"
-    #: Where SDK users reach this region's data plane (told to them with their project).
-    public_url: str = ""
+    #: The data plane's REST API; SDK users are sent here too (``data_plane_url``).
+    url: str = Field(description="base URL of the region's data plane, e.g. http://127.0.0.1:8600")
+    #: The data plane's ``GRANARY_REGION_TOKEN``, presented on its admin API.
+    token: SecretStr = Field(min_length=24)
+    #: Longest wait for one admin call, in seconds (a delete waits for Kafka to finish).
+    timeout_seconds: float = 120.0
 
 
 class Limits(BaseModel):

@@ -1,5 +1,9 @@
 """Fixtures of the control plane tests: its own PostgreSQL and Redis (ops/ launchers),
 a fresh database per test cloned from a migrated template, and a real SMTP sink.
+
+Regions: most tests are about the control plane alone and get :class:`RecordingRegion`,
+which only records what it was asked. Tests of what happens in a region take
+``admin_plane``: a real data plane (its admin API) on the test region ``cpr``.
 """
 
 from __future__ import annotations
@@ -21,11 +25,14 @@ from fastapi.testclient import TestClient
 from control_plane.__main__ import server_config
 from control_plane.api.app import create_app
 from control_plane.db import open_database
+from control_plane.regions import ProjectLayout, RegionClient, Regions, Residue
 from control_plane.settings import ControlPlaneSettings, Limits, RegionSettings
-from tests.control_plane.services import CP_PG_PORT, CP_REDIS_PORT, Launched
+from tests.control_plane.services import CP_PG_PORT, CP_REDIS_PORT, Launched, LaunchedRegion
 
 ADMIN_TOKEN = "admin-" + "a" * 32
 REGION_TOKEN = "region-" + "r" * 32
+#: The data planes' GRANARY_REGION_TOKEN: what the control plane presents on /admin/v1.
+REGION_ADMIN_TOKEN = "region-admin-" + "z" * 32
 PG_BASE = f"postgresql+psycopg://granary:granary@127.0.0.1:{CP_PG_PORT}"
 TEMPLATE = "cp_template"
 
@@ -153,7 +160,10 @@ def make_settings(database_url: str, redis_url: str, smtp_port: int) -> ControlP
         redis_url=redis_url,
         admin_token=ADMIN_TOKEN,
         region_token=REGION_TOKEN,
-        regions={"local": RegionSettings(public_url="http://127.0.0.1:8600"), "eu-1": RegionSettings()},
+        regions={
+            "local": RegionSettings(url="http://127.0.0.1:8600", token=REGION_ADMIN_TOKEN),
+            "eu-1": RegionSettings(url="http://127.0.0.1:8601", token=REGION_ADMIN_TOKEN),
+        },
         sandbox_region="local",
         smtp_port=smtp_port,
         redis_prefix=f"cptest:{secrets.token_hex(4)}",
@@ -183,16 +193,49 @@ class Clock:
         self.now += seconds
 
 
+class RecordingRegion(RegionClient):
+    """A region that records what the control plane asked of it, and holds nothing."""
+
+    def __init__(self, name: str, url: str) -> None:
+        self.name, self.url = name, url
+        self.projects: dict[str, str] = {}
+
+    def provision_project(self, project: str) -> ProjectLayout:
+        self.projects[project] = "active"
+        return ProjectLayout("test.fg.", f"test.{project}:", (f"test/offline/{project}/",))
+
+    def delete_project(self, project: str) -> None:
+        self.projects[project] = "deleted"
+
+    def residue(self, project: str) -> Residue:
+        return Residue()
+
+    def usage(self, project: str) -> dict[str, int | None]:
+        return {"feature_groups": 0, "offline_bytes": 0, "online_rows": 0}
+
+
+def recording_regions(settings: ControlPlaneSettings) -> Regions:
+    return Regions({name: RecordingRegion(name, cfg.url) for name, cfg in settings.regions.items()})
+
+
 class LiveServer:
     """The control plane under uvicorn on a loopback port, in a thread (like httpx's tests),
-    configured as ``python -m control_plane`` configures it."""
+    configured as ``python -m control_plane`` configures it. Its regions are recording
+    ones unless ``real_regions`` (their admin APIs, as the settings name them)."""
 
-    def __init__(self, settings: ControlPlaneSettings, clock: Clock | None = None, mailer=None) -> None:
+    def __init__(
+        self,
+        settings: ControlPlaneSettings,
+        clock: Clock | None = None,
+        mailer=None,
+        real_regions: bool = False,
+    ) -> None:
         self.settings = settings
         self.clock = clock or Clock()
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        app = create_app(settings, clock=self.clock, mailer=mailer)
+        regions = None if real_regions else recording_regions(settings)
+        app = create_app(settings, clock=self.clock, mailer=mailer, regions=regions)
         config = server_config(app, settings, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -240,8 +283,34 @@ def clock() -> Clock:
 
 @pytest.fixture
 def client(cp_settings, clock):
-    with TestClient(create_app(cp_settings, clock=clock)) as c:
+    with TestClient(create_app(cp_settings, clock=clock, regions=recording_regions(cp_settings))) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def cpr_env():
+    """The test region ``cpr`` (PostgreSQL, Kafka, Redis, S3), brought up once."""
+    region = LaunchedRegion()
+    env = region.up()
+    yield env
+    region.down()
+
+
+@pytest.fixture(scope="session")
+def admin_plane(cpr_env):
+    """A real data plane on ``cpr`` (REST with its admin API; no materializer), in a
+    namespace of its own."""
+    from tests.remote_stack import start_data_plane
+
+    plane = start_data_plane(cpr_env, materializer=False, region_token=REGION_ADMIN_TOKEN)
+    yield plane
+    plane.stop()
+
+
+def with_region(settings: ControlPlaneSettings, plane, **region: object) -> ControlPlaneSettings:
+    """``settings`` whose regions are ``plane``'s data plane (``region`` overrides fields)."""
+    real = RegionSettings(**{"url": plane.api_url, "token": REGION_ADMIN_TOKEN, **region})
+    return settings.model_copy(update={"regions": {"local": real, "eu-1": real}})
 
 
 def token_from(message: Message, command: str = "granary verify --token ") -> str:

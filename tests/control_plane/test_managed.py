@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import json
 import secrets
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,7 +21,11 @@ from collections.abc import Iterator
 import httpx
 import pandas as pd
 import pyarrow.flight as flight
+import pyarrow.fs as pafs
 import pytest
+import redis
+from kafka import KafkaAdminClient
+from sqlalchemy import text
 
 import granary
 from control_plane.settings import RegionSettings
@@ -28,6 +33,7 @@ from granary import errors
 from granary.cloud import ControlPlaneClient
 from tests.control_plane.conftest import (
     ADMIN,
+    REGION_ADMIN_TOKEN,
     REGION_TOKEN,
     LiveServer,
     _clone,
@@ -84,24 +90,16 @@ def managed(region_env, cp_postgres, cp_template, cp_redis, smtp_sink):
 def managed_service(region_env, cp_postgres, cp_template, cp_redis, smtp_sink) -> Iterator[Managed]:
     """The control plane and a data plane on the test region (other modules' fixtures too)."""
     api_port, namespace = free_port(), f"m{uuid.uuid4().hex[:8]}"
-    region = RegionSettings(
-        public_url=f"http://127.0.0.1:{api_port}",
-        pg_url=region_env["GRANARY_PG_URL"],
-        redis_url=region_env["GRANARY_REDIS_URL"],
-        kafka_bootstrap=region_env["GRANARY_KAFKA_BOOTSTRAP"],
-        s3_endpoint=region_env["GRANARY_S3_ENDPOINT"],
-        s3_access_key=region_env["GRANARY_S3_ACCESS_KEY"],
-        s3_secret_key=region_env["GRANARY_S3_SECRET_KEY"],
-        namespace=namespace,
-    )
+    region = RegionSettings(url=f"http://127.0.0.1:{api_port}", token=REGION_ADMIN_TOKEN)
     with _clone(cp_postgres, cp_template) as url:
         settings = make_settings(url, cp_redis, smtp_sink[0])
         settings = settings.model_copy(update={"regions": {"local": region}})
-        with LiveServer(settings) as cp:
+        with LiveServer(settings, real_regions=True) as cp:
             plane = start_data_plane(
                 region_env,
                 api_port=api_port,
                 namespace=namespace,
+                region_token=REGION_ADMIN_TOKEN,
                 control_plane_url=cp.url,
                 control_plane_token=REGION_TOKEN,
                 control_plane_redis_url=cp_redis,
@@ -407,3 +405,91 @@ def test_an_unreachable_control_plane_is_a_503_and_operator_keys_still_work(mana
         assert operator_fs.get_feature_groups() == []
     finally:
         orphan.stop()
+
+
+def _stored(plane, region_env, project: str, topics: list[str]) -> dict[str, list[str]]:
+    """What of ``project`` the region's four services hold, looked up in them directly."""
+    ns = plane.settings.namespace
+    with plane.region.metadata.connect() as c:
+        rows = c.execute(
+            text(
+                "SELECT 'feature_groups/' || fg.name FROM feature_groups fg JOIN projects p "
+                "ON p.id = fg.project_id WHERE p.name = :p UNION ALL "
+                "SELECT 'api_keys/' || key_id FROM api_keys WHERE project = :p UNION ALL "
+                "SELECT 'projects/' || status FROM projects WHERE name = :p AND status <> 'deleted'"
+            ),
+            {"p": project},
+        )
+        postgres = [r[0] for r in rows]
+    online = redis.Redis.from_url(region_env["GRANARY_REDIS_URL"])
+    keys = [k.decode() for k in online.scan_iter(match=f"{ns}.{project}:*", count=1000)]
+    online.close()
+    kafka = KafkaAdminClient(bootstrap_servers=region_env["GRANARY_KAFKA_BOOTSTRAP"])
+    live_topics = sorted(set(kafka.list_topics()) & set(topics))
+    kafka.close()
+    objects = []
+    for folder in ("offline", "training_datasets"):
+        selector = pafs.FileSelector(
+            f"{plane.settings.s3_bucket}/{ns}/{folder}/{project}", recursive=True, allow_not_found=True
+        )
+        objects += [i.path for i in plane.filesystem.get_file_info(selector)]
+    return {"postgres": postgres, "kafka": live_topics, "redis": keys, "s3": objects}
+
+
+class _Writer(threading.Thread):
+    """Inserts rows with ``wait=False`` into a group until stopped, counting answers."""
+
+    def __init__(self, group) -> None:
+        super().__init__(daemon=True)
+        self.group, self.accepted, self.refused = group, 0, 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        start = 100
+        while not self.stop.is_set():
+            try:
+                self.group.insert(_frame(50, start=start), wait=False)
+                self.accepted += 1
+            except errors.GranaryError:
+                self.refused += 1
+            start += 50
+
+    def until(self, done, seconds: float = 30) -> None:
+        deadline = time.monotonic() + seconds
+        while not done() and self.is_alive():
+            assert time.monotonic() < deadline, f"accepted={self.accepted} refused={self.refused}"
+            time.sleep(0.01)
+
+
+def test_deleting_a_project_while_it_is_written_leaves_nothing(managed, region_env):
+    """A writer inserts with ``wait=False`` through the SDK while the project is deleted
+    through the control plane. Once the materializer has let go of the project's topics,
+    nothing of it may be left in PostgreSQL, Kafka, Redis or S3; several rounds."""
+    tenant = managed.tenant("doomed")
+    for round_ in range(3):
+        name = f"doomed{round_}"
+        project = managed.project(tenant["admin"], name)
+        key = managed.key(tenant["admin"], name)
+        cards = _group(granary.login(host=managed.plane.api_url, api_key=key).get_feature_store())
+        cards.insert(_frame(5))  # materialized: its topic, Delta table and online rows exist
+        topics = [f"{managed.plane.settings.namespace}.fg.{cards.id}"]
+        writer = _Writer(cards)
+        writer.start()
+        writer.until(lambda w=writer: w.accepted >= 5)  # records in flight before the deletion
+        deleted = managed.http.delete(f"/v1/projects/{name}", headers=tenant["admin"])
+        writer.until(lambda w=writer: w.refused >= 3)  # and writes still arriving after it
+        writer.stop.set()
+        writer.join(30)
+        assert deleted.status_code == 204, deleted.text
+
+        # the materializer lets go of a topic once Kafka no longer lists it; whatever it
+        # would still write of the project, it has written by then
+        deadline = time.monotonic() + 45
+        while set(topics) & set(managed.plane.materializer.owned_offsets()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        stored = _stored(managed.plane, region_env, project["metadata_scope"], topics)
+        print(
+            f"\nround {round_}: inserts accepted={writer.accepted} refused={writer.refused}; left: "
+            + ", ".join(f"{service}={len(names)}" for service, names in stored.items())
+        )
+        assert stored == {"postgres": [], "kafka": [], "redis": [], "s3": []}, stored

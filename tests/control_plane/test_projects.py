@@ -1,10 +1,21 @@
-"""Projects, members with roles, API keys with scopes."""
+"""Projects, members with roles, API keys with scopes.
+
+Projects are provisioned into and deleted from a real data plane, through its admin API.
+"""
 
 from __future__ import annotations
 
 import pytest
+from fastapi.testclient import TestClient
 
-from tests.control_plane.conftest import ADMIN, add_user, bearer, make_tenant
+from control_plane.api.app import create_app
+from tests.control_plane.conftest import ADMIN, add_user, bearer, make_tenant, with_region
+
+
+@pytest.fixture
+def client(cp_settings, admin_plane):
+    with TestClient(create_app(with_region(cp_settings, admin_plane))) as c:
+        yield c
 
 
 @pytest.fixture
@@ -18,17 +29,19 @@ def acme(client, mailbox):
     return keys
 
 
-def test_create_project_records_its_region_scope(client, acme):
+def test_create_project_records_its_region_scope(client, acme, admin_plane):
     r = client.post("/v1/projects", json={"name": "fraud"}, headers=acme["admin"])
     assert r.status_code == 201, r.text
     p = r.json()
     assert p["region"] == "local" and p["role"] == "owner" and p["status"] == "active"
     pid = p["id"]
     assert p["metadata_scope"] == pid
-    assert p["kafka_topic_prefix"] == f"granary.{pid}."
-    assert p["redis_key_prefix"] == f"granary.{pid}:"
-    assert p["s3_prefixes"] == [f"granary/offline/{pid}/", f"granary/training_datasets/{pid}/"]
-    assert p["data_plane_url"] == "http://127.0.0.1:8600"
+    # where the project's data lives is what the region answered
+    ns = admin_plane.settings.namespace
+    assert p["kafka_topic_prefix"] == f"{ns}.fg."
+    assert p["redis_key_prefix"] == f"{ns}.{pid}:"
+    assert p["s3_prefixes"] == [f"{ns}/offline/{pid}/", f"{ns}/training_datasets/{pid}/"]
+    assert p["data_plane_url"] == admin_plane.api_url
     assert client.post("/v1/projects", json={"name": "fraud"}, headers=acme["admin"]).status_code == 409
     assert client.post("/v1/projects", json={"name": "Bad Name"}, headers=acme["admin"]).status_code == 422
 

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from control_plane.settings import ControlPlaneSettings, Limits, RegionSettings
 from granary.cli import main
-from tests.control_plane.conftest import ADMIN_TOKEN, REGION_TOKEN, bearer, token_from
+from tests.control_plane.conftest import ADMIN_TOKEN, REGION_ADMIN_TOKEN, REGION_TOKEN, bearer, token_from
 
 REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "a long sandbox password"
@@ -101,7 +101,8 @@ def test_mailed_tokens_never_read_as_options(serve, mailbox, cli):
 
 
 def test_sandboxes_live_in_the_only_region_whatever_its_name(serve, mailbox):
-    server = serve(regions={"dev": RegionSettings(public_url="http://127.0.0.1:8600")}, sandbox_region="")
+    dev = RegionSettings(url="http://127.0.0.1:8600", token=REGION_ADMIN_TOKEN)
+    server = serve(regions={"dev": dev}, sandbox_region="")
     with httpx.Client(base_url=server.url) as http:
         before = mailbox.count()
         http.post("/v1/signup", json={"email": "dev@example.com", "password": PASSWORD})
@@ -118,7 +119,8 @@ def test_sandboxes_live_in_the_only_region_whatever_its_name(serve, mailbox):
 
 def test_an_unknown_sandbox_region_stops_the_service_at_start():
     common = {"database_url": "postgresql://x", "redis_url": "redis://x", "admin_token": ADMIN_TOKEN}
-    two = {"a": RegionSettings(), "b": RegionSettings()}
+    region = RegionSettings(url="http://127.0.0.1:8600", token=REGION_ADMIN_TOKEN)
+    two = {"a": region, "b": region}
     with pytest.raises(ValidationError, match="GRANARY_CP_SANDBOX_REGION"):
         ControlPlaneSettings(**common, region_token=REGION_TOKEN, regions=two)
     settings = ControlPlaneSettings(**common, region_token=REGION_TOKEN, regions=two, sandbox_region="b")

@@ -15,7 +15,6 @@ from control_plane.api.access import (
 from control_plane.api.deps import InfoDep, ServicesDep, UowDep
 from control_plane.handlers import clean_region, project_public, usage_of
 from control_plane.models import Membership, Project, User, new_id
-from control_plane.regions import ProjectScope
 from control_plane.schemas import MemberPublic, MemberPut, ProjectCreate, ProjectPublic, ProjectUsage
 from control_plane.uow import UnitOfWork
 from granary.errors import AlreadyExists, BackendUnavailable, InvalidInput, NotFound
@@ -53,29 +52,24 @@ def create_project(
         region = services.regions.get(region_name)
     except NotFound as exc:
         raise BackendUnavailable(f"tenant '{tenant.name}': home {exc.message}") from exc
-    namespace = (
-        services.settings.regions[region_name].namespace
-        if region_name in services.settings.regions
-        else "granary"
-    )
-    scope_ = ProjectScope.new(new_id("p"), tenant.id, region_name, namespace)
+    project_id = new_id("p")
+    # Before the rows are committed: a failed provisioning leaves no project (it is idempotent).
+    layout = region.provision_project(project_id)
     project = Project(
-        id=scope_.project_id,
+        id=project_id,
         tenant_id=tenant.id,
         name=body.name,
         region=region_name,
         status="active",
-        metadata_scope=scope_.metadata_scope,
-        kafka_topic_prefix=scope_.kafka_topic_prefix,
-        redis_key_prefix=scope_.redis_key_prefix,
-        s3_prefixes=list(scope_.s3_prefixes),
+        metadata_scope=project_id,
+        kafka_topic_prefix=layout.group_topic_prefix,
+        redis_key_prefix=layout.online_key_prefix,
+        s3_prefixes=list(layout.object_prefixes),
     )
     uow.session.add(project)
     uow.session.flush()  # no ORM relationships: parents are flushed first
     uow.session.add(Membership(project_id=project.id, user_id=caller.user_id, role=Role.OWNER.value))
     uow.session.flush()
-    # Inside the transaction: a failed provisioning leaves no project row (it is idempotent).
-    region.provision_project(scope_)
     uow.audit(info.by(caller, "project.create", body.name, 201, project_id=project.id, region=region_name))
     uow.commit()
     return project_public(project, tenant.name, Role.OWNER, services.settings)
