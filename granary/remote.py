@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pyarrow as pa
 import pyarrow.flight as flight
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from data_plane.specs import CommitInfo, FeatureGroupInfo, FeatureViewInfo, TrainingDatasetInfo
 from granary import wire
@@ -111,9 +112,21 @@ class RemoteBackend:
         self._flight.close()
 
     # transport ----------------------------------------------------------------------
+    @retry(
+        retry=retry_if_exception_type((httpx.ConnectError, httpx.ConnectTimeout)),
+        stop=stop_after_attempt(4),
+        wait=wait_exponential(multiplier=0.1, max=1.0),
+        reraise=True,
+    )
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One call, tried again (up to 4 times in ~0.7 s) while no connection can be made:
+        then nothing reached the server, so even an insert is safe to send again. A call
+        that failed once sent is not repeated, since the server may have acted on it."""
+        return self._http.request(method, path, **kwargs)
+
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
-            response = self._http.request(method, path, **kwargs)
+            response = self._send(method, path, **kwargs)
         except httpx.TransportError as exc:
             raise BackendUnavailable(f"cannot reach {self.host}: {exc}") from exc
         _raise_for(response)

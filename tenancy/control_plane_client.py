@@ -4,6 +4,11 @@ checks of sizes and counts, usage reports.
 Key checks run on every request, so their answers are cached per (key, project) for
 ``cache_seconds``; :class:`tenancy.authn.AccessEvents` drops them early when the
 control plane announces an access change.
+
+Every call here may be sent twice without harm (checks, and usage reports that replace
+the last one), so a dropped connection or a 5xx answer is tried again, briefly: a
+request waits on the key check, and a control plane restart takes longer than a client
+should wait anyway.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import time
 from typing import Any
 
 import httpx
+from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from granary.errors import BackendUnavailable, NotFound, error_from_dict
 from tenancy.keys import hash_key
@@ -20,14 +26,28 @@ from tenancy.plans import Quotas
 from tenancy.scope import Principal
 
 
+def _worth_another_try(exc: BaseException) -> bool:
+    """A dropped connection or a 5xx, not a timeout: a control plane that took ``timeout``
+    seconds to not answer would take them again, on a request that waits for it."""
+    return isinstance(exc, BackendUnavailable) and not isinstance(exc.__cause__, httpx.TimeoutException)
+
+
 class ControlPlaneClient:
     """One HTTP client to the control plane's ``/v1/internal`` API."""
 
-    def __init__(self, url: str, region_token: str, cache_seconds: float = 5.0, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        region_token: str,
+        cache_seconds: float = 5.0,
+        timeout: float = 5.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self._http = httpx.Client(
             base_url=url.rstrip("/"),
             headers={"Authorization": f"Bearer {region_token}"},
             timeout=timeout,
+            transport=transport,
         )
         self._cache_seconds = cache_seconds
         self._cache: dict[tuple[str, str | None], tuple[float, Principal]] = {}
@@ -70,6 +90,12 @@ class ControlPlaneClient:
     def _post(self, path: str, body: dict[str, Any]) -> Any:
         return self._send("POST", path, body)
 
+    @retry(
+        retry=retry_if_exception(_worth_another_try),
+        stop=stop_after_attempt(3),
+        wait=wait_exponential(multiplier=0.05, max=0.4),
+        reraise=True,
+    )
     def _send(self, method: str, path: str, body: dict[str, Any]) -> Any:
         try:
             response = self._http.request(method, path, json=body)
