@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from control_plane.models import ApiKey, Project, Tenant, UsageGauge
@@ -96,6 +97,19 @@ def clean_region(regions: Regions, project: Project) -> None:
         raise BackendUnavailable(
             f"project '{project.name}': region '{project.region}' still holds {residue}; "
             "it stays 'deleting': DELETE it again to finish"
+        )
+
+
+def record_gauges(session: Session, project: Project, values: dict[str, int]) -> None:
+    """Store a project's current sizes (a region's report, or what its admin API said)."""
+    for metric, value in values.items():
+        stmt = insert(UsageGauge).values(
+            project_id=project.id, tenant_id=project.tenant_id, metric=metric, value=value
+        )
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[UsageGauge.project_id, UsageGauge.metric], set_={"value": value}
+            )
         )
 
 

@@ -66,7 +66,6 @@ def test_deleting_a_project_leaves_nothing_in_the_region(cp_settings, admin_plan
         before = region.residue(fraud["metadata_scope"])
         assert len(before.postgres) == 4 and len(before.kafka) == 2, before  # 2 groups, a key, the row
         assert len(before.redis) == 100 and len(before.s3) >= 5, before  # redis residue is capped
-        assert region.usage(fraud["metadata_scope"])["online_rows"] == 100
 
         started = time.monotonic()
         deleted = client.delete("/v1/projects/fraud", headers=acme)
@@ -83,6 +82,19 @@ def test_deleting_a_project_leaves_nothing_in_the_region(cp_settings, admin_plan
         assert client.delete("/v1/admin/tenants/globex", headers=ADMIN).status_code == 204
         assert wait_empty(region, other["metadata_scope"]).empty()
         region.close()
+
+
+def test_the_usage_of_a_project_is_read_from_its_region_on_request(cp_settings, admin_plane):
+    with TestClient(create_app(with_region(cp_settings, admin_plane))) as client:
+        acme = bearer(make_tenant(client, "acme")["admin_key"]["api_key"])
+        fraud = client.post("/v1/projects", json={"name": "fraud"}, headers=acme).json()
+        fill_with_the_data_plane(admin_plane, fraud["metadata_scope"])
+        reported = client.get("/v1/projects/fraud/usage", headers=acme).json()["gauges"]
+        assert reported["online_rows"] == 0  # this region has no usage reporter
+        fresh = client.get("/v1/projects/fraud/usage?fresh=true", headers=acme).json()["gauges"]
+        assert fresh["feature_groups"] == 2 and fresh["online_rows"] == 100, fresh
+        assert fresh["offline_bytes"] > 0
+        assert client.get("/v1/projects/fraud/usage", headers=acme).json()["gauges"] == fresh  # stored
 
 
 def test_a_deleted_project_takes_no_writes_and_is_not_provisioned_again(cp_settings, admin_plane):

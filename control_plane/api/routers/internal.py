@@ -12,12 +12,11 @@ from typing import Annotated
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 
 from control_plane.api.access import RegionDep
 from control_plane.api.deps import InfoDep, ServicesDep, UowDep
 from control_plane.auth import authenticate_key
-from control_plane.handlers import GAUGES, tenant_total
+from control_plane.handlers import GAUGES, record_gauges, tenant_total
 from control_plane.models import Membership, Project, Tenant, UsageGauge
 from control_plane.schemas import QuotaCheck, RateConsume, UsageReport
 from granary.errors import InvalidInput, NotFound, PermissionDenied, TenantSuspended
@@ -114,15 +113,7 @@ def authenticate(body: AuthenticateIn, _: RegionDep, uow: UowDep) -> Authenticat
 def report_usage(body: UsageReport, _: RegionDep, uow: UowDep, info: InfoDep) -> Response:
     project, tenant = _project(uow, body.project_id)
     values = {m: getattr(body, m) for m in GAUGES if getattr(body, m) is not None}
-    for metric, value in values.items():
-        stmt = insert(UsageGauge).values(
-            project_id=project.id, tenant_id=tenant.id, metric=metric, value=value
-        )
-        uow.session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[UsageGauge.project_id, UsageGauge.metric], set_={"value": value}
-            )
-        )
+    record_gauges(uow.session, project, values)
     uow.audit(
         info.event(
             actor="region",

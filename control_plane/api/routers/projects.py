@@ -13,7 +13,7 @@ from control_plane.api.access import (
     Reader,
 )
 from control_plane.api.deps import InfoDep, ServicesDep, UowDep
-from control_plane.handlers import clean_region, project_public, usage_of
+from control_plane.handlers import clean_region, project_public, record_gauges, usage_of
 from control_plane.models import Membership, Project, User, new_id
 from control_plane.schemas import MemberPublic, MemberPut, ProjectCreate, ProjectPublic, ProjectUsage
 from control_plane.uow import UnitOfWork
@@ -110,8 +110,20 @@ def delete_project(
 
 
 @router.get("/{name}/usage", response_model=ProjectUsage)
-def project_usage(name: str, access: ProjectReader, services: ServicesDep) -> ProjectUsage:
+def project_usage(
+    name: str, access: ProjectReader, services: ServicesDep, uow: UowDep, fresh: bool = False
+) -> ProjectUsage:
+    """The project's sizes as last reported by its region, and its metered rates.
+
+    With ``fresh``, the sizes are measured by the region now (its admin API) and stored
+    as if reported, instead of waiting for the region's next report.
+    """
     scope = access.scope
+    if fresh:
+        project = access.project
+        sizes = services.regions.get(project.region).usage(project.metadata_scope)
+        record_gauges(uow.session, project, {m: v for m, v in sizes.items() if v is not None})
+        uow.commit()
     usage = usage_of(scope.session, services.limiter, scope.tenant(), project_id=access.project.id)
     return usage.projects[0]
 
