@@ -119,6 +119,10 @@ class FeatureGroup:
         ``overwrite=True`` replaces all rows (earlier commits stay readable).
         ``wait=False`` returns None as soon as a remote data plane has acknowledged the
         rows (they are durable, not yet visible); embedded inserts are visible on return.
+
+        ``operation`` and ``write_options`` are accepted so Hopsworks notebooks run
+        unchanged, and do nothing: every insert upserts by primary key (a row with the
+        key and event time of a stored one replaces it), and there is no write job to tune.
         """
         if operation not in OPERATIONS:
             raise InvalidInput(f"operation {operation!r} is not one of {OPERATIONS}")
