@@ -19,9 +19,11 @@ from granary.errors import InvalidInput, SchemaMismatch
 def check_names(names: list[str], where: str) -> None:
     """Column names must be non-empty and unique: every store and SQL names columns."""
     seen: set[str] = set()
-    for name in names:
+    for position, name in enumerate(names, start=1):
         if not name:
-            raise InvalidInput(f"{where}: a column has an empty name; name every column")
+            raise InvalidInput(
+                f"{where}: column {position} of {len(names)} has an empty name; name every column"
+            )
         if name in seen:
             raise InvalidInput(f"{where}: column '{name}' appears more than once")
         seen.add(name)

@@ -95,7 +95,7 @@ def test_a_ttl_of_years_still_joins(fs):
             ),
             "column 'v' appears more than once",
         ),
-        (pa.table({**_keys(), "": [1, 2]}), "a column has an empty name"),
+        (pa.table({**_keys(), "": [1, 2]}), "column 3 of 3 has an empty name"),
     ],
     ids=["timestamp_s", "event_time_ms", "date32", "uint64", "duplicate_name", "empty_name"],
 )

@@ -161,7 +161,7 @@ def test_nanosecond_timestamps_are_accepted(group):
         ),
         (rows().append_column("d", pa.array([-800_000] * 3, pa.date32())), "column 'd' has a value outside"),
         (rows().append_column("v", pa.array([1.0] * 3)), "column 'v' appears more than once"),
-        (rows().append_column("", pa.array([1.0] * 3)), "a column has an empty name"),
+        (rows().append_column("", pa.array([1.0] * 3)), "column 4 of 4 has an empty name"),
         (rows().append_column("t", pa.array([1] * 3, pa.time64("us"))), "column 't' is time64[us]"),
     ],
     ids=["timestamp", "date", "duplicate_name", "empty_name", "time64"],
