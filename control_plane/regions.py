@@ -83,13 +83,16 @@ class RegionClient(abc.ABC):
 class AdminApiRegion(RegionClient):
     """A region reached through its data plane's admin API."""
 
-    def __init__(self, name: str, settings: RegionSettings) -> None:
+    def __init__(
+        self, name: str, settings: RegionSettings, transport: httpx.BaseTransport | None = None
+    ) -> None:
         self.name = name
         self.url = settings.url
         self._http = httpx.Client(
             base_url=f"{settings.url.rstrip('/')}/admin/v1",
             headers={"Authorization": f"Bearer {settings.token.get_secret_value()}"},
             timeout=settings.timeout_seconds,
+            transport=transport,
         )
 
     def provision_project(self, project: str) -> ProjectLayout:

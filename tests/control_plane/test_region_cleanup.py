@@ -23,6 +23,7 @@ from control_plane.settings import RegionSettings
 from granary.errors import BackendUnavailable
 from tests.control_plane.conftest import ADMIN, REGION_ADMIN_TOKEN, bearer, make_tenant, with_region
 from tests.remote_stack import free_port, start_data_plane
+from tests.transports import DropFirstConnections
 
 
 def fill_with_the_data_plane(plane, project_id: str) -> None:
@@ -158,3 +159,22 @@ def test_the_admin_api_takes_the_region_token_and_during_rotation_the_previous_o
         plane.stop()
         closed.stop()
     print(f"\nadmin API calls with wrong or missing region tokens: {refused}, all refused")
+
+
+def test_admin_calls_survive_dropped_connections_and_report_a_dead_region(admin_plane):
+    """Connection failures are tried again (every admin call is idempotent); a region
+    that stays unreachable is a 503 naming it."""
+    settings = RegionSettings(url=admin_plane.api_url, token=REGION_ADMIN_TOKEN)
+    flaky = DropFirstConnections(failures=2)
+    region = AdminApiRegion("local", settings, transport=flaky)
+    layout = region.provision_project("p_flaky")
+    region.close()
+    print(f"\nprovisioning through dropped connections: attempts={flaky.requests} dropped={flaky.failures}")
+    assert layout.online_key_prefix == f"{admin_plane.settings.namespace}.p_flaky:"
+    dead = DropFirstConnections(failures=10)
+    region = AdminApiRegion("local", settings, transport=dead)
+    with pytest.raises(BackendUnavailable, match="region 'local': its admin API is unreachable"):
+        region.delete_project("p_flaky")
+    region.close()
+    print(f"unreachable region: attempts={dead.requests}, then 503")
+    assert dead.requests == 3
