@@ -49,6 +49,13 @@ def literal(value: Any) -> str:
     raise InvalidInput(f"filter value {value!r} of type {type(value).__name__} is not supported")
 
 
+def _named_literal(value: Any, what: str) -> str:
+    try:
+        return literal(value)
+    except InvalidInput as exc:
+        raise InvalidInput(f"{what}: {exc}") from None
+
+
 @dataclass
 class Node:
     """One feature group in the query, resolved against metadata."""
@@ -202,9 +209,9 @@ def to_sql(plan: Plan) -> str:
     joins = [_join_clause(plan, i, base, base_time) for i in range(first_join, len(plan.nodes))]
     where = []
     if base_time is not None and plan.start_time is not None:
-        where.append(f"{base}.{quote(base_time)} >= {literal(plan.start_time)}")
+        where.append(f"{base}.{quote(base_time)} >= {_named_literal(plan.start_time, 'start_time')}")
     if base_time is not None and plan.end_time is not None:
-        where.append(f"{base}.{quote(base_time)} < {literal(plan.end_time)}")
+        where.append(f"{base}.{quote(base_time)} < {_named_literal(plan.end_time, 'end_time')}")
     if (plan.start_time or plan.end_time) and base_time is None:
         raise InvalidInput(f"feature group {root.label} has no event time; a time range needs one")
     for i in range(first_join, len(plan.nodes)):

@@ -264,3 +264,21 @@ def test_a_500_leaves_the_keep_alive_connection_usable(group, data_plane, monkey
             assert failed.headers.get("connection") == "close", "the server dropped the connection silently"
     print(f"attempts={attempts} reused={reused}")
     assert reused == attempts
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (
+            {"query": {"fg": {"name": "g", "version": 1}}, "start_time": "0001-01-01T00:00:00+01:00"},
+            "start_time",
+        ),
+        ({"query": {"fg": {"name": "g", "version": 1}}, "end_time": "9999-12-31T23:59:59-01:00"}, "end_time"),
+        ({"query": {"fg": {"name": "g", "version": 1}, "as_of": "0001-01-01T00:00:00+01:00"}}, "query.as_of"),
+    ],
+    ids=["start_time", "end_time", "as_of"],
+)
+def test_times_that_leave_years_1_to_9999_in_utc_are_400_by_name(group, body, field):
+    response = group.http.post(group.path("queries/sql"), json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["message"].startswith(f"{field}: "), response.text
