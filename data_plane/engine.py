@@ -21,6 +21,7 @@ import pyarrow as pa
 from data_plane import deadline
 from data_plane import schema as schemas
 from data_plane.catalog import Catalog, Checkpoint
+from data_plane.layout import group_location
 from data_plane.offline.base import OfflineStore, SupportsCompaction, WriteResult
 from data_plane.query.plan import SPINE, output_columns, to_sql
 from data_plane.query.resolve import Resolver, duckdb_type
@@ -113,7 +114,7 @@ class FeatureStoreEngine:
             partition_key=list(partition_key or []),
             ttl_seconds=ttl_seconds,
             transformations=list(transformations or []),
-            location=f"{self.catalog.project}/{name}_v{version}",
+            location=group_location(self.catalog.project, name, version),
             admit=admit,
         )
 

@@ -23,6 +23,12 @@ from dataclasses import dataclass
 from data_plane.online.keys import scan_pattern
 
 
+def group_location(project: str, name: str, version: int) -> str:
+    """A feature group's Delta table, relative to the offline root (embedded: a folder;
+    remote: :meth:`Layout.offline_root`)."""
+    return f"{project}/{name}_v{version}"
+
+
 @dataclass(frozen=True)
 class ProjectLayout:
     """Every name of one project's data in the region."""
