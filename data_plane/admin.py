@@ -23,7 +23,7 @@ import pyarrow.fs as pafs
 import redis
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from tenacity import retry, retry_if_result, stop_after_delay, wait_fixed
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from data_plane import lifecycle
 from data_plane.layout import ProjectLayout
@@ -96,23 +96,20 @@ class ProjectAdmin:
             return list(connection.scalars(query))
 
     def _delete_topics(self, topics: list[str]) -> None:
+        """Delete the topics and wait until Kafka no longer lists them."""
         admin = self.region.ingest.topics
         admin.delete_topics(topics)
-
-        @retry(
-            stop=stop_after_delay(TOPIC_DELETION_SECONDS), wait=wait_fixed(0.2), retry=retry_if_result(bool)
+        waiting = Retrying(
+            stop=stop_after_delay(TOPIC_DELETION_SECONDS),
+            wait=wait_fixed(0.2),
+            retry=retry_if_result(bool),
+            retry_error_callback=lambda state: state.outcome.result(),
         )
-        def remaining() -> list[str]:
-            return admin.existing(topics)
-
-        try:
-            remaining()
-        except Exception as exc:  # tenacity's RetryError: still listed after the wait
-            left = admin.existing(topics)
-            if left:
-                raise BackendUnavailable(
-                    f"Kafka still lists topics {left} {TOPIC_DELETION_SECONDS:.0f} s after their deletion"
-                ) from exc
+        left = waiting(admin.existing, topics)
+        if left:
+            raise BackendUnavailable(
+                f"Kafka still lists topics {left} {TOPIC_DELETION_SECONDS:.0f} s after their deletion"
+            )
 
     def _object_paths(self, project: str) -> list[str]:
         """The project's prefixes as paths of the region's filesystem (``bucket/prefix``)."""
