@@ -29,6 +29,19 @@ parse_svc_args() {
   if ! [[ "$PORT" =~ ^[0-9]+$ ]] || (( PORT <= 1024 || PORT >= 65535 )); then
     die "bad port '$PORT'"
   fi
+  [[ $ACTION == start ]] && reserve_ports "$PORT-$(( PORT + 1 ))"  # kafka: controller at +1
+  return 0
+}
+
+# reserve_ports RANGE: keep the kernel from handing these ports out as the local port of
+# an outgoing connection or a port-0 bind. Our fixed ports lie inside Linux's ephemeral
+# range (32768-60999), so a service started late in a test run could otherwise find its
+# port held by some client's connection. Needs root; without it nothing changes.
+reserve_ports() {
+  local f=/proc/sys/net/ipv4/ip_local_reserved_ports current
+  [[ -w $f ]] || return 0
+  current=$(<"$f")
+  echo "${current:+$current,}$1" >"$f" 2>/dev/null || true
 }
 
 # port_open PORT: true if something accepts TCP connections on $HOST:PORT.
