@@ -8,7 +8,7 @@ row of it can land, so what is removed next stays removed:
 1. Kafka: its feature groups' topics, waited for until Kafka no longer lists them
    (deletion finishes in the background, and a listed topic would count as residue);
 2. S3: every object under its prefixes (offline tables, training datasets);
-3. Redis: every key under its prefix;
+3. the online store: every row of the project (its ``drop_project``);
 4. metadata: its groups (their commits cascade), views (their training datasets
    cascade), operator keys and the ingestion bookkeeping of its topics; its
    ``projects`` row stays as the ``deleted`` tombstone that keeps it fenced.
@@ -20,7 +20,6 @@ deletion interrupted anywhere is finished by calling it again.
 from __future__ import annotations
 
 import pyarrow.fs as pafs
-import redis
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
@@ -124,27 +123,10 @@ class ProjectAdmin:
             except OSError as exc:
                 raise BackendUnavailable(f"S3: cannot delete the objects under {path}/: {exc}") from exc
 
-    def _online(self) -> redis.Redis | None:
-        url = self.region.settings.redis_url
-        return redis.Redis.from_url(url, socket_timeout=15, socket_connect_timeout=15) if url else None
-
     def _delete_online(self, project: str) -> None:
-        client = self._online()
-        if client is None:
-            return
-        try:
-            batch: list[bytes] = []
-            for key in client.scan_iter(match=self._layout(project).online_scan_pattern, count=1000):
-                batch.append(key)
-                if len(batch) >= 1000:
-                    client.unlink(*batch)
-                    batch = []
-            if batch:
-                client.unlink(*batch)
-        except redis.RedisError as exc:
-            raise BackendUnavailable(f"Redis: cannot delete the keys of project '{project}': {exc}") from exc
-        finally:
-            client.close()
+        online = self.region.online_store(project)
+        if online is not None:
+            online.drop_project()
 
     def _delete_metadata(self, project: str, topics: list[str]) -> None:
         with self.region.metadata.begin() as connection:
@@ -198,28 +180,13 @@ class ProjectAdmin:
         return found[:RESIDUE_LIMIT]
 
     def _online_keys(self, project: str) -> list[str]:
-        client = self._online()
-        if client is None:
-            return []
-        try:
-            found: list[str] = []
-            for key in client.scan_iter(match=self._layout(project).online_scan_pattern, count=1000):
-                found.append(key.decode() if isinstance(key, bytes) else key)
-                if len(found) >= RESIDUE_LIMIT:
-                    break
-            return found
-        finally:
-            client.close()
+        online = self.region.online_store(project)
+        return [] if online is None else online.stored_keys(RESIDUE_LIMIT)
 
     # usage ----------------------------------------------------------------------------
     def usage(self, project: str) -> dict[str, int]:
         """The project's sizes, as the usage reporter measures them."""
-        client = self._online()
-        try:
-            return project_sizes(self.region, client, project, len(self._group_ids(project)))
-        finally:
-            if client is not None:
-                client.close()
+        return project_sizes(self.region, project, len(self._group_ids(project)))
 
     def _layout(self, project: str) -> ProjectLayout:
         return self.region.layout.of_project(project)

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from data_plane.online.keys import scan_pattern
-
 
 def group_location(project: str, name: str, version: int) -> str:
     """A feature group's Delta table, relative to the offline root (embedded: a folder;
@@ -40,11 +38,6 @@ class ProjectLayout:
     online_key_prefix: str
     #: Object prefixes (inside the region's bucket) holding the project's files.
     object_prefixes: tuple[str, ...]
-
-    @property
-    def online_scan_pattern(self) -> str:
-        """The Redis ``SCAN MATCH`` pattern of the project's online keys."""
-        return scan_pattern(self.online_key_prefix)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """The shared resources of one region's data plane, built once per process.
 
 Every service (REST API, Flight server, materializer) holds one :class:`Region`: one
-metadata connection pool, one object store, one online store connection per project
-and one :class:`FeatureStoreEngine` per project, created on first use. Tenancy
+metadata connection pool, one object store, one online store (whose connections every
+project shares) and a bounded cache of :class:`FeatureStoreEngine`, one per project,
+created on first use. Tenancy
 decides which project a request may reach; the engine's catalog keeps every query
 inside that project.
 """
@@ -10,6 +11,7 @@ inside that project.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -25,10 +27,12 @@ from data_plane.ingest.topics import Topics
 from data_plane.layout import Layout
 from data_plane.metadata.db import upgrade as upgrade_metadata
 from data_plane.offline.s3 import S3Config, S3DeltaOfflineStore, ensure_bucket
+from data_plane.online.base import OnlineStore
+from data_plane.online.registry import open_online_store
 from data_plane.quotas import QuotaGate
 from data_plane.settings import DataPlaneSettings
 from granary.errors import BackendUnavailable, NotSupported
-from tenancy.authn import ACCESS_CHANNEL, AccessEvents, RegionAuthenticator
+from tenancy.authn import ACCESS_CHANNEL, AccessEvents, RegionAuthenticator, connect_shared_redis
 from tenancy.control_plane_client import ControlPlaneClient
 from tenancy.db import upgrade as upgrade_tenancy
 from tenancy.quotas import RateLimiter
@@ -54,15 +58,11 @@ def _control_plane(
     """The control plane client, its access-change listener and the shared rate buckets."""
     if not settings.control_plane_url:
         return None, None, None
-    import redis
-
     assert settings.control_plane_token and settings.control_plane_redis_url  # settings validate it
     client = ControlPlaneClient(
         settings.control_plane_url, settings.control_plane_token, cache_seconds=settings.key_cache_seconds
     )
-    shared = redis.Redis.from_url(
-        settings.control_plane_redis_url, socket_timeout=5, socket_connect_timeout=5
-    )
+    shared = connect_shared_redis(settings.control_plane_redis_url)
     prefix = settings.control_plane_redis_prefix
     events = AccessEvents(shared, f"{prefix}:{ACCESS_CHANNEL}", client)
     return client, events, RateLimiter(shared, prefix=f"{prefix}:rl")
@@ -100,7 +100,12 @@ class Region:
         self.auth = RegionAuthenticator(self.keys, self.control_plane)
         self.quotas = QuotaGate(self.control_plane, limiter)
         self._sessions = sessionmaker(self.metadata, expire_on_commit=False)
-        self._engines: dict[str, FeatureStoreEngine] = {}
+        spec = settings.online_store_spec()
+        #: The region's online store (one connection pool); projects get ``for_project`` views.
+        self.online: OnlineStore | None = open_online_store(*spec, project="") if spec else None
+        self.online_kind = spec[0].split("://")[0] if spec else None
+        # Least recently used first; ``_serving`` holds feature servers of cached engines only.
+        self._engines: OrderedDict[str, FeatureStoreEngine] = OrderedDict()
         self._ingest: IngestGateway | None = None
         self._serving: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -109,36 +114,45 @@ class Region:
         """The project's engine; the caller has already authorized ``project``."""
         with self._lock:
             engine = self._engines.get(project)
-            if engine is None:
-                engine = FeatureStoreEngine(
-                    Catalog(self.metadata, project),
-                    self.offline,
-                    offline_root=self.s3.uri(self.layout.offline_root()),
-                    online=self._online(project),
-                )
-                self._engines[project] = engine
+            if engine is not None:
+                self._engines.move_to_end(project)
+                return engine
+            engine = FeatureStoreEngine(
+                Catalog(self.metadata, project),
+                self.offline,
+                offline_root=self.s3.uri(self.layout.offline_root()),
+                online=self.online_store(project),
+            )
+            self._engines[project] = engine
+            while len(self._engines) > self.settings.engine_cache_size:
+                evicted, _ = self._engines.popitem(last=False)
+                self._serving.pop(evicted, None)
             return engine
 
-    def _online(self, project: str) -> Any | None:
-        if not self.settings.redis_url:
-            return None
-        from data_plane.online.redis import RedisOnlineStore, RedisOnlineStoreConfig
+    def cached_projects(self) -> list[str]:
+        """Projects whose engines are cached, least recently used first."""
+        with self._lock:
+            return list(self._engines)
 
-        return RedisOnlineStore(
-            RedisOnlineStoreConfig.from_url(self.settings.redis_url), self.layout.online_store_prefix(project)
-        )
+    def online_store(self, project: str) -> OnlineStore | None:
+        """The project's view of the region's online store (None without one)."""
+        if self.online is None:
+            return None
+        return self.online.for_project(self.layout.online_store_prefix(project))
 
     def serving(self, engine: FeatureStoreEngine) -> Any:
         """The project's feature server (plans cached per view), made on first use."""
         from data_plane.serving import FeatureServer
 
         with self._lock:
-            server = self._serving.get(engine.catalog.project)
+            project = engine.catalog.project
+            server = self._serving.get(project)
             if server is None:
                 if engine.online is None:
                     raise NotSupported("this region has no online store configured")
                 server = FeatureServer(engine.catalog, engine.online)
-                self._serving[engine.catalog.project] = server
+                if self._engines.get(project) is engine:  # not for an engine evicted meanwhile
+                    self._serving[project] = server
             return server
 
     def forget_serving(self, engine: FeatureStoreEngine, name: str, version: int) -> None:
@@ -152,11 +166,8 @@ class Region:
     def forget_project(self, project: str) -> None:
         """Drop the project's cached engine and feature server (it is being deleted)."""
         with self._lock:
-            engine = self._engines.pop(project, None)
+            self._engines.pop(project, None)
             self._serving.pop(project, None)
-        online = engine.online if engine is not None else None
-        if online is not None and hasattr(online, "close"):
-            online.close()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -178,15 +189,6 @@ class Region:
         if info.type == pafs.FileType.NotFound:
             raise BackendUnavailable(f"bucket {self.s3.bucket} is missing")
 
-    def check_online(self) -> None:
-        import redis
-
-        client = redis.Redis.from_url(self.settings.redis_url or "", socket_timeout=2)
-        try:
-            client.ping()
-        finally:
-            client.close()
-
     def check_metadata(self) -> None:
         with self.metadata.connect() as connection:
             connection.execute(text("SELECT 1"))
@@ -199,8 +201,6 @@ class Region:
         if self._ingest is not None:
             self._ingest.close()
             self._ingest.topics.close()
-        for engine in self._engines.values():
-            online = engine.online
-            if online is not None and hasattr(online, "close"):
-                online.close()
+        if self.online is not None:
+            self.online.close()
         self.metadata.dispose()

@@ -6,6 +6,8 @@ services build :class:`DataPlaneSettings` once at their entrypoint and pass it d
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -16,7 +18,17 @@ class DataPlaneSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GRANARY_", extra="ignore")
 
     pg_url: str = Field(description="SQLAlchemy URL of the metadata database (postgresql+psycopg://...)")
-    redis_url: str | None = Field(default=None, description="online store; None disables online serving")
+    #: The online store: a type of :mod:`data_plane.online.registry` (``redis``, ``sqlite``)
+    #: or a URL (``redis://host:port/db``). Unset, ``redis_url`` names it; with neither, the
+    #: region serves no feature vectors.
+    online_store: str | None = None
+    #: The online store's own config section, checked by its adapter (unknown options are
+    #: refused), e.g. ``GRANARY_ONLINE_STORE_CONFIG='{"url": "redis://...", "socket_timeout": 2}'``.
+    online_store_config: dict[str, Any] = Field(default_factory=dict)
+    redis_url: str | None = Field(default=None, description="shorthand for online_store=redis at this URL")
+    #: The offline store: a type of :mod:`data_plane.offline.registry` (``delta``: Delta
+    #: tables in the region's S3 bucket, configured by the ``s3_*`` settings).
+    offline_store: str = "delta"
     kafka_bootstrap: str = Field(description="host:port of the region's Kafka brokers")
     s3_endpoint: str = Field(description="http(s)://host:port of the S3-compatible object store")
     s3_access_key: str
@@ -70,6 +82,9 @@ class DataPlaneSettings(BaseSettings):
     previous_region_token: SecretStr | None = Field(default=None, min_length=24)
     #: How often the materializer reports each project's sizes to the control plane (s).
     usage_report_seconds: float = 15.0
+    #: How many projects' engines (and feature servers) a process keeps; the least
+    #: recently used is dropped beyond that, so a region with many projects does not grow.
+    engine_cache_size: int = Field(default=256, ge=1)
     log_level: str = "INFO"
 
     @model_validator(mode="after")
@@ -80,6 +95,14 @@ class DataPlaneSettings(BaseSettings):
                 "GRANARY_CONTROL_PLANE_REDIS_URL"
             )
         return self
+
+    def online_store_spec(self) -> tuple[str, dict[str, Any]] | None:
+        """The online store's type (or URL) and config section; None without one."""
+        if self.online_store and not (self.online_store == "redis" and self.redis_url):
+            return self.online_store, dict(self.online_store_config)
+        if self.redis_url:
+            return "redis", {"url": self.redis_url, **self.online_store_config}
+        return None
 
     @property
     def flight_uri(self) -> str:

@@ -7,7 +7,7 @@ changed since the last report: one metadata query per cycle finds those.
 
 Measured: ``feature_groups`` (metadata), ``offline_bytes`` (every object under the
 project's offline prefix in S3, old table versions included, since they are stored and
-time travel reads them) and ``online_rows`` (keys under the project's Redis prefix).
+time travel reads them) and ``online_rows`` (the online store's ``count`` of the project).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import logging
 import threading
 
 import pyarrow.fs as pafs
-import redis
 from sqlalchemy import text
 
 from data_plane.region import Region
@@ -31,18 +30,16 @@ _CHANGES = text(
 )
 
 
-def project_sizes(
-    region: Region, online: redis.Redis | None, project: str, feature_groups: int
-) -> dict[str, int]:
-    """What the project stores: its groups, its offline bytes and (with ``online``) its
-    online rows. The control plane also reads it through the admin API."""
+def project_sizes(region: Region, project: str, feature_groups: int) -> dict[str, int]:
+    """What the project stores: its groups, its offline bytes and (with an online store)
+    its online rows. The control plane also reads it through the admin API."""
     offline = region.s3.uri(region.layout.offline_prefix(project)).removeprefix("s3://")
     selector = pafs.FileSelector(offline, recursive=True, allow_not_found=True)
     files = region.filesystem.get_file_info(selector)
     sizes = {"feature_groups": feature_groups, "offline_bytes": sum(f.size or 0 for f in files)}
+    online = region.online_store(project)
     if online is not None:
-        pattern = region.layout.of_project(project).online_scan_pattern
-        sizes["online_rows"] = len(set(online.scan_iter(match=pattern, count=1000)))
+        sizes["online_rows"] = online.count()
     return sizes
 
 
@@ -57,10 +54,9 @@ class UsageReporter:
         # again once they change, since the control plane writes a project to the region
         # before it commits its own record (and operator-key projects are never known).
         self._unknown: dict[str, tuple[int, int | None]] = {}
-        self._online = redis.Redis.from_url(region.settings.redis_url) if region.settings.redis_url else None
 
     def measure(self, project: str, feature_groups: int) -> dict[str, int]:
-        return project_sizes(self._region, self._online, project, feature_groups)
+        return project_sizes(self._region, project, feature_groups)
 
     def report_once(self) -> int:
         """Report the projects that changed; returns how many were reported.
@@ -92,5 +88,5 @@ class UsageReporter:
         while not stop.wait(interval):
             try:
                 self.report_once()
-            except (GranaryError, redis.RedisError, OSError) as exc:
+            except (GranaryError, OSError) as exc:  # the online store raises BackendUnavailable
                 log.warning("usage report failed, retrying in %.0f s: %s", interval, exc)

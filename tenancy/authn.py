@@ -31,6 +31,12 @@ log = logging.getLogger("granary.auth")
 ACCESS_CHANNEL = "access-changed"
 
 
+def connect_shared_redis(url: str) -> redis.Redis:
+    """The control plane's Redis as a region reaches it: the tenants' rate buckets and the
+    access-change channel (not the region's online store, which has its own adapter)."""
+    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+
+
 class Authenticator(Protocol):
     def authenticate(self, key: str | None, project: str | None, permission: str | None) -> Principal:
         """The caller acting on ``project`` (None: the key's own project).

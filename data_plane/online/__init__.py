@@ -1,8 +1,9 @@
 """Online stores: the newest row per primary key, for feature vectors.
 
 ``connect`` turns the ``online_store`` setting (``granary.login(online_store=...)`` or
-``GRANARY_ONLINE_STORE``) into a store: ``redis://host:port/db`` for Redis, else the
-embedded SQLite file ``online.db`` under the project home.
+``GRANARY_ONLINE_STORE``) into a store through :mod:`.registry`: a type name
+(``sqlite``, ``redis``) or a URL (``redis://host:port/db``, ``sqlite:///path``); unset,
+the embedded SQLite file ``online.db`` under the project home.
 """
 
 from __future__ import annotations
@@ -10,31 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from data_plane.online.base import OnlineStore
-from granary.errors import InvalidInput, NotSupported
+from data_plane.online.registry import ONLINE_STORES, open_online_store
 
 
 def connect(url: str | None, home: str | Path, project: str) -> OnlineStore:
-    if not url or url == "sqlite":
-        from data_plane.online.sqlite import SQLiteOnlineStore
-
-        return SQLiteOnlineStore(Path(home) / "online.db", project)
-    if url.startswith("sqlite:///"):
-        from data_plane.online.sqlite import SQLiteOnlineStore
-
-        return SQLiteOnlineStore(url[len("sqlite:///") :], project)
-    if url.startswith("redis://"):
-        try:
-            from data_plane.online.redis import RedisOnlineStore, RedisOnlineStoreConfig
-        except ModuleNotFoundError as exc:
-            if exc.name != "redis":
-                raise
-            raise NotSupported(
-                f"online store {url!r}: the Redis online store needs the redis extra: "
-                "pip install 'granary[redis]'"
-            ) from exc
-
-        return RedisOnlineStore(RedisOnlineStoreConfig.from_url(url), project)
-    raise InvalidInput(f"online store {url!r}: expected redis://host:port/db or sqlite:///path")
+    spec = url or "sqlite"
+    config = {"path": Path(home) / "online.db"} if spec == "sqlite" else None
+    return open_online_store(spec, config, project)
 
 
-__all__ = ["OnlineStore", "connect"]
+__all__ = ["ONLINE_STORES", "OnlineStore", "connect", "open_online_store"]

@@ -1,5 +1,11 @@
 """The online store seam: the newest row per primary key, for low-latency lookups.
 
+One store object serves one project (its keys start with the project); a region opens
+one per server and gives each project ``for_project``, which shares the server's
+connections. ``ping``, ``count``, ``stored_keys`` and ``drop_project`` are what the
+region's health check, usage reports and project deletion ask, so nothing outside an
+adapter speaks the store's own protocol.
+
 The engine calls ``write`` after every insert into an online-enabled group (and
 restores the offline table if it raises), ``remove`` for ``remove_rows`` and ``drop``
 when a group is deleted. Serving asks for the rows of many keys of many groups with
@@ -107,4 +113,31 @@ class OnlineStore(Protocol):
 
     def get_rows(self, requests: Sequence[tuple[GroupReader, list[Hashable]]]) -> list[OnlineRows]:
         """Rows for the keys of each request, all fetched in one round trip."""
+        ...
+
+    # the project as a whole: health, usage and deletion ----------------------------------
+    def for_project(self, project: str) -> OnlineStore:
+        """The same server and connections, keyed under ``project`` instead."""
+        ...
+
+    def ping(self) -> None:
+        """Return when the server answers; raise BackendUnavailable naming it otherwise."""
+        ...
+
+    def count(self) -> int:
+        """How many rows the project stores, in all its groups (expired ones the server
+        has not freed yet included: they still take space)."""
+        ...
+
+    def stored_keys(self, limit: int) -> list[str]:
+        """At most ``limit`` of the project's stored keys, to show what is left of it."""
+        ...
+
+    def drop_project(self) -> None:
+        """Delete every row of the project, in all its groups."""
+        ...
+
+    def close(self) -> None:
+        """Release the server's connections (a ``for_project`` view leaves them to its
+        parent, which owns them)."""
         ...

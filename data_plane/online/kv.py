@@ -173,6 +173,34 @@ class KeyValueOnlineStore(ABC):
     def _multi_get(self, keys: list[str]) -> list[bytes | None]:
         """Values of ``keys`` (None when absent or expired), in one round trip."""
 
+    @abstractmethod
+    def _keys(self, prefix: str, limit: int | None) -> list[str]:
+        """Stored keys under ``prefix`` (at most ``limit``; all if None), expired or not."""
+
+    @abstractmethod
+    def for_project(self, project: str) -> KeyValueOnlineStore: ...
+
+    @abstractmethod
+    def ping(self) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    # the project as a whole -----------------------------------------------------------
+    @property
+    def project_prefix(self) -> str:
+        """What every key of the project starts with (see :func:`.keys.group_prefix`)."""
+        return f"{self.project}:"
+
+    def count(self) -> int:
+        return len(self._keys(self.project_prefix, None))
+
+    def stored_keys(self, limit: int) -> list[str]:
+        return self._keys(self.project_prefix, limit)
+
+    def drop_project(self) -> None:
+        self._drop_prefix(self.project_prefix)
+
     # the OnlineStore protocol -------------------------------------------------------------
     def _codec(self, schema: pa.Schema) -> RowCodec:
         codec = self._codecs.get(schema)

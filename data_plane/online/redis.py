@@ -22,15 +22,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 import redis
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from data_plane.online.keys import scan_pattern
 from data_plane.online.kv import Batch, KeyValueOnlineStore
-from granary.errors import BackendUnavailable, InvalidInput
+from granary.errors import BackendUnavailable
 
 # ARGV[1] = "1" to overwrite whatever is stored; then per key three arguments: event time
 # in microseconds ("" = the group has none: last write wins), expiry in Unix milliseconds
@@ -76,13 +76,31 @@ return deleted
 """
 
 
-@dataclass(frozen=True)
-class RedisOnlineStoreConfig:
-    """Where the Redis online store lives; parsed from ``redis://[user:pass@]host:port/db``.
+def _parse_url(url: str) -> dict[str, Any]:
+    """The fields of ``redis://[user:pass@]host:port/db?option=value``."""
+    parsed = urlparse(url)
+    if parsed.scheme != "redis":
+        raise ValueError("expected redis://host:port/db (TCP, no TLS)")
+    values: dict[str, Any] = {"host": parsed.hostname or "127.0.0.1", "port": parsed.port or 6379}
+    values["db"] = int(parsed.path.strip("/") or 0)
+    if parsed.username:
+        values["username"] = unquote(parsed.username)
+    if parsed.password:
+        values["password"] = unquote(parsed.password)
+    for name, items in parse_qs(parsed.query).items():
+        if name in values or name in ("host", "port", "db", "username", "password", "url"):
+            raise ValueError(f"option {name!r} belongs in the URL itself")
+        values[name] = items[-1]
+    return values
 
-    Query parameters set the other fields, e.g. ``?socket_timeout=2``; unknown ones
-    are refused rather than ignored. Timeouts are in seconds.
+
+class RedisOnlineStoreConfig(BaseModel):
+    """Where the Redis online store lives: fields, or ``url`` (``redis://[user:pass@]host:port/db``
+    whose query parameters set the other fields, e.g. ``?socket_timeout=2``). Unknown
+    fields are refused rather than ignored. Timeouts are in seconds.
     """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     host: str = "127.0.0.1"
     port: int = 6379
@@ -91,33 +109,21 @@ class RedisOnlineStoreConfig:
     password: str | None = None
     socket_timeout: float = 5.0
     socket_connect_timeout: float = 2.0
-    write_chunk: int = 1000  # keys per Lua call: bounds how long one script blocks Redis
+    write_chunk: int = Field(default=1000, ge=1)  # keys per Lua call: bounds how long one script blocks Redis
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_url(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "url" in data:
+            rest = {k: v for k, v in data.items() if k != "url"}
+            data = {**_parse_url(str(data["url"])), **rest}
+        return data
 
     @classmethod
     def from_url(cls, url: str) -> RedisOnlineStoreConfig:
-        parsed = urlparse(url)
-        if parsed.scheme != "redis":
-            raise InvalidInput(f"online store URL {url!r}: expected redis://host:port/db (TCP, no TLS)")
-        values: dict[str, Any] = {}
-        try:
-            values["host"] = parsed.hostname or cls.host
-            values["port"] = parsed.port or cls.port
-            values["db"] = int(parsed.path.strip("/") or 0)
-        except ValueError as exc:
-            raise InvalidInput(f"online store URL {url!r}: {exc}") from exc
-        if parsed.username:
-            values["username"] = unquote(parsed.username)
-        if parsed.password:
-            values["password"] = unquote(parsed.password)
-        known = {f.name: f.type for f in fields(cls)}
-        for name, items in parse_qs(parsed.query).items():
-            if name not in known or name in ("host", "port", "db", "username", "password"):
-                raise InvalidInput(f"online store URL {url!r}: unknown option {name!r}")
-            try:
-                values[name] = int(items[-1]) if name == "write_chunk" else float(items[-1])
-            except ValueError as exc:
-                raise InvalidInput(f"online store URL {url!r}: option {name!r}: {exc}") from exc
-        return cls(**values)
+        from data_plane.online.registry import load_config  # the registry imports adapters lazily
+
+        return load_config(cls, {"url": url}, f"online store URL {url!r}")
 
     @property
     def url(self) -> str:
@@ -125,10 +131,11 @@ class RedisOnlineStoreConfig:
         return f"redis://{self.host}:{self.port}/{self.db}"
 
 
-class RedisOnlineStore(KeyValueOnlineStore):
-    def __init__(self, config: RedisOnlineStoreConfig, project: str) -> None:
-        super().__init__(project)
-        self.config = config
+class _Connections:
+    """One server's connections, shared by every project's view of the store: redis-py's
+    pool for writes and scans, and the idle read connections of ``_reader``."""
+
+    def __init__(self, config: RedisOnlineStoreConfig) -> None:
         # No connection is made here: a project whose Redis is down still reads offline.
         self.client = redis.Redis(
             host=config.host,
@@ -139,18 +146,48 @@ class RedisOnlineStore(KeyValueOnlineStore):
             socket_timeout=config.socket_timeout,
             socket_connect_timeout=config.socket_connect_timeout,
         )
-        self._idle: list[redis.Connection] = []  # read connections, see _reader
-        self._pid = os.getpid()
-        self._put_script = self.client.register_script(_PUT)
-        self._delete_script = self.client.register_script(_DELETE)
-
-    def __repr__(self) -> str:
-        return f"RedisOnlineStore({self.config.url!r})"
+        self.idle: list[redis.Connection] = []
+        self.pid = os.getpid()
+        self.put_script = self.client.register_script(_PUT)
+        self.delete_script = self.client.register_script(_DELETE)
 
     def close(self) -> None:
-        while self._idle:
-            self._idle.pop().disconnect()
+        while self.idle:
+            self.idle.pop().disconnect()
         self.client.close()
+
+
+class RedisOnlineStore(KeyValueOnlineStore):
+    Config = RedisOnlineStoreConfig
+
+    def __init__(
+        self, config: RedisOnlineStoreConfig, project: str, _shared: _Connections | None = None
+    ) -> None:
+        super().__init__(project)
+        self.config = config
+        self._owner = _shared is None
+        self._connections = _shared or _Connections(config)
+        self.client = self._connections.client
+        self._put_script = self._connections.put_script
+        self._delete_script = self._connections.delete_script
+
+    @classmethod
+    def open(cls, config: RedisOnlineStoreConfig, project: str) -> RedisOnlineStore:
+        return cls(config, project)
+
+    def __repr__(self) -> str:
+        return f"RedisOnlineStore({self.config.url!r}, {self.project!r})"
+
+    def for_project(self, project: str) -> RedisOnlineStore:
+        return RedisOnlineStore(self.config, project, self._connections)
+
+    def close(self) -> None:
+        if self._owner:
+            self._connections.close()
+
+    def ping(self) -> None:
+        with self._errors("ping"):
+            self.client.ping()
 
     @contextmanager
     def _errors(self, action: str) -> Iterator[None]:
@@ -203,6 +240,15 @@ class RedisOnlineStore(KeyValueOnlineStore):
             for keys in self._keys_under(prefix):
                 self.client.unlink(*keys)
 
+    def _keys(self, prefix: str, limit: int | None) -> list[str]:
+        found: dict[bytes, None] = {}  # SCAN may return a key twice
+        with self._errors("scan"):
+            for keys in self._keys_under(prefix):
+                found.update(dict.fromkeys(keys))
+                if limit is not None and len(found) >= limit:
+                    break
+        return [key.decode() for key in list(found)[:limit]]
+
     def _scan(self, prefix: str) -> list[bytes]:
         with self._errors("scan"):
             found: dict[bytes, bytes] = {}
@@ -226,7 +272,7 @@ class RedisOnlineStore(KeyValueOnlineStore):
         except redis.RedisError as exc:  # not ``_errors``: a context manager per read costs ~8 us
             raise self._unavailable("read", exc) from exc
         finally:
-            self._idle.append(connection)
+            self._connections.idle.append(connection)
 
     def _reader(self) -> redis.Connection:
         """An idle read connection, else a new one (made like the pool's).
@@ -235,10 +281,11 @@ class RedisOnlineStore(KeyValueOnlineStore):
         than a one-entity read itself); ``list.pop`` and ``append`` are atomic, so
         threads never share a connection. A forked child starts without any.
         """
-        if self._pid != os.getpid():
-            self._idle, self._pid = [], os.getpid()
+        shared = self._connections
+        if shared.pid != os.getpid():
+            shared.idle, shared.pid = [], os.getpid()
         try:
-            return self._idle.pop()
+            return shared.idle.pop()
         except IndexError:
             pool = self.client.connection_pool
             return pool.connection_class(**pool.connection_kwargs)

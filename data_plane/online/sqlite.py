@@ -13,6 +13,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict
+
 from data_plane.online.kv import Batch, KeyValueOnlineStore, now_ms
 from granary.errors import BackendUnavailable
 
@@ -44,10 +46,26 @@ def _prefix_end(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
+class SQLiteOnlineStoreConfig(BaseModel):
+    """The SQLite file of the online store (embedded: ``online.db`` under the project home)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: Path
+
+
 class SQLiteOnlineStore(KeyValueOnlineStore):
-    def __init__(self, path: str | Path, project: str) -> None:
+    Config = SQLiteOnlineStoreConfig
+
+    def __init__(
+        self, path: str | Path, project: str, _shared: tuple[sqlite3.Connection, threading.Lock] | None = None
+    ) -> None:
         super().__init__(project)
         self.path = Path(path)
+        self._owner = _shared is None
+        if _shared is not None:
+            self._db, self._lock = _shared
+            return
         self._lock = threading.Lock()
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
@@ -59,11 +77,22 @@ class SQLiteOnlineStore(KeyValueOnlineStore):
         except sqlite3.Error as exc:
             raise BackendUnavailable(f"online store {self.path}: {exc}") from exc
 
+    @classmethod
+    def open(cls, config: SQLiteOnlineStoreConfig, project: str) -> SQLiteOnlineStore:
+        return cls(config.path, project)
+
     def __repr__(self) -> str:
-        return f"SQLiteOnlineStore({str(self.path)!r})"
+        return f"SQLiteOnlineStore({str(self.path)!r}, {self.project!r})"
+
+    def for_project(self, project: str) -> SQLiteOnlineStore:
+        return SQLiteOnlineStore(self.path, project, (self._db, self._lock))
 
     def close(self) -> None:
-        self._db.close()
+        if self._owner:
+            self._db.close()
+
+    def ping(self) -> None:
+        self._run(lambda db: db.execute("SELECT 1").fetchall())
 
     def _run(self, work):  # type: ignore[no-untyped-def]
         with self._lock:
@@ -112,6 +141,17 @@ class SQLiteOnlineStore(KeyValueOnlineStore):
                 "DELETE FROM online_rows WHERE k >= ? AND k < ?", (prefix, _prefix_end(prefix))
             )
         )
+
+    def _keys(self, prefix: str, limit: int | None) -> list[str]:
+        sql = "SELECT k FROM online_rows WHERE k >= ? AND k < ? ORDER BY k LIMIT ?"
+        bounds = (prefix, _prefix_end(prefix), -1 if limit is None else limit)  # -1: no limit
+        return [r[0] for r in self._run(lambda db: db.execute(sql, bounds).fetchall())]
+
+    def count(self) -> int:
+        """One ``COUNT`` over the key range, not the keys themselves."""
+        sql = "SELECT count(*) FROM online_rows WHERE k >= ? AND k < ?"
+        prefix = self.project_prefix
+        return int(self._run(lambda db: db.execute(sql, (prefix, _prefix_end(prefix))).fetchone()[0]))
 
     def _scan(self, prefix: str) -> list[bytes]:
         sql = f"SELECT v FROM online_rows WHERE k >= ? AND k < ? AND {_LIVE} ORDER BY k"

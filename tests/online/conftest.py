@@ -12,6 +12,7 @@ are prefixed by project) and nobody flushes a database.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import uuid
 from pathlib import Path
@@ -56,6 +57,13 @@ def redis_url():
 def store_url(request):
     """None for the embedded SQLite online store, else the test Redis URL."""
     return None if request.param == "sqlite" else request.getfixturevalue("redis_url")
+
+
+def closed_port() -> int:
+    """A local port nothing listens on (bound, then released), for unreachable servers."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def unique_project() -> str:

@@ -6,6 +6,7 @@ writers), whole rows only, ttl, removals, drops, overwrites, schema growth.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 import time
@@ -17,7 +18,8 @@ import pytest
 from data_plane.online import connect
 from data_plane.online.kv import now_ms
 from data_plane.specs import FeatureGroupInfo, FeatureInfo
-from tests.online.conftest import unique_project
+from granary import errors
+from tests.online.conftest import closed_port, unique_project
 
 UTC = dt.UTC
 
@@ -235,6 +237,37 @@ def test_projects_sharing_a_store_do_not_see_each_other(tmp_path, store_url):
     store_b.drop(_info(b))
     assert store_a.read_all(_info(a)).num_rows == 2
     store_a.drop(_info(a))
+
+
+def test_ping_answers_and_an_unreachable_server_is_backend_unavailable(tmp_path, store_url):
+    connect(store_url, tmp_path, unique_project()).ping()
+    if store_url is None:
+        down = connect(None, tmp_path, unique_project())
+        down.close()
+    else:
+        down = connect(f"redis://127.0.0.1:{closed_port()}/0?socket_connect_timeout=0.5", tmp_path, "p")
+    with pytest.raises(errors.BackendUnavailable):
+        down.ping()
+
+
+def test_count_stored_keys_and_drop_project_see_one_project_only(tmp_path, store_url):
+    """What usage (``count``), residue (``stored_keys``) and project deletion
+    (``drop_project``) ask; a ``for_project`` view shares its parent's connections."""
+    a, b = unique_project(), unique_project()
+    store_a = connect(store_url, tmp_path, a)
+    store_b = store_a.for_project(b)
+    other = dataclasses.replace(_info(a), id=2, name="other")
+    store_a.write(_info(a), _rows([1, 2, 3], 1, 1.0))
+    store_a.write(other, _rows([1, 2], 1, 1.0))
+    store_b.write(_info(b), _rows([7], 1, 1.0))
+    assert (store_a.count(), store_b.count()) == (5, 1)
+    assert len(store_a.stored_keys(4)) == 4 and all(k.startswith(f"{a}:") for k in store_a.stored_keys(10))
+    store_a.drop_project()
+    assert (store_a.count(), store_a.stored_keys(10), store_b.count()) == (0, [], 1)
+    store_b.close()  # a view leaves the shared connections open
+    store_a.ping()
+    store_b.drop_project()
+    store_a.close()
 
 
 def test_date_event_times_timestamp_keys_and_polars_inserts(ofs):

@@ -8,7 +8,6 @@ the backends they run on.
 
 from __future__ import annotations
 
-import socket
 import sqlite3
 
 import numpy as np
@@ -19,7 +18,7 @@ import pytest
 
 import granary
 from granary import errors
-from tests.online.conftest import forget_project, unique_project
+from tests.online.conftest import closed_port, forget_project, unique_project
 
 SERVING_BACKENDS = ["sqlite", "redis", "remote"]
 EMBEDDED = ["sqlite", "redis"]
@@ -292,14 +291,8 @@ def test_a_request_is_one_round_trip_whatever_the_batch(fv, online_store, batch)
 # an unreachable Redis --------------------------------------------------------------------------
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_unreachable_redis_is_backend_unavailable_and_nothing_is_half_written(tmp_path):
-    url = f"redis://127.0.0.1:{_closed_port()}/0?socket_connect_timeout=0.5"
+    url = f"redis://127.0.0.1:{closed_port()}/0?socket_connect_timeout=0.5"
     project = granary.login(home=tmp_path / "home", project=unique_project(), online_store=url)
     fs = project.get_feature_store()
     fg = fs.create_feature_group(
@@ -326,7 +319,7 @@ def test_unreachable_redis_on_read_after_good_writes(tmp_path, redis_url):
     )
     fg.insert(pd.DataFrame({"cc_num": [1], "ts": ts(1), "amount": [1.0]}))
     fs.create_feature_view("v", version=1, query=fg.select_all())
-    url = f"redis://127.0.0.1:{_closed_port()}/0?socket_connect_timeout=0.5"
+    url = f"redis://127.0.0.1:{closed_port()}/0?socket_connect_timeout=0.5"
     down = granary.login(home=home, project=name, online_store=url).get_feature_store()
     view = down.get_feature_view("v", 1)
     with pytest.raises(errors.BackendUnavailable, match="read failed"):
@@ -339,9 +332,13 @@ def test_unreachable_redis_on_read_after_good_writes(tmp_path, redis_url):
 
 
 def test_online_store_url_is_checked():
+    from data_plane.online import open_online_store
+
     with pytest.raises(errors.InvalidInput, match="unknown option 'timeout'"):
         granary.login(home="/tmp/unused-granary", online_store="redis://127.0.0.1:1/0?timeout=3")
     with pytest.raises(errors.InvalidInput, match="expected redis://"):
+        open_online_store("redis", {"url": "http://127.0.0.1:6379/0"}, "p")
+    with pytest.raises(errors.InvalidInput, match="known types: redis, sqlite"):
         granary.login(home="/tmp/unused-granary", online_store="memcached://x")
 
 
