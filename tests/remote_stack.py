@@ -20,9 +20,13 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow.fs as pafs
 import uvicorn
+
+if TYPE_CHECKING:
+    from data_plane.settings import DataPlaneSettings
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -100,6 +104,22 @@ class DataPlane:
             stop()
 
 
+def region_settings(env: dict[str, str], **overrides: object) -> DataPlaneSettings:
+    """Settings of a data plane on the region's services, in a namespace of its own."""
+    from data_plane.settings import DataPlaneSettings
+
+    fields: dict[str, object] = dict(
+        pg_url=env["GRANARY_PG_URL"],
+        redis_url=env["GRANARY_REDIS_URL"],
+        kafka_bootstrap=env["GRANARY_KAFKA_BOOTSTRAP"],
+        s3_endpoint=env["GRANARY_S3_ENDPOINT"],
+        s3_access_key=env["GRANARY_S3_ACCESS_KEY"],
+        s3_secret_key=env["GRANARY_S3_SECRET_KEY"],
+        namespace=f"t{uuid.uuid4().hex[:8]}",
+    )
+    return DataPlaneSettings(**{**fields, **overrides})
+
+
 def start_data_plane(env: dict[str, str], materializer: bool = True, **overrides: object) -> DataPlane:
     """Start REST, Flight and (optionally) a materializer in threads; returns when ready.
 
@@ -113,22 +133,14 @@ def start_data_plane(env: dict[str, str], materializer: bool = True, **overrides
     from data_plane.flight.server import GranaryFlightServer
     from data_plane.ingest.materializer import Materializer
     from data_plane.region import Region
-    from data_plane.settings import DataPlaneSettings
 
     fields: dict[str, object] = dict(
-        pg_url=env["GRANARY_PG_URL"],
-        redis_url=env["GRANARY_REDIS_URL"],
-        kafka_bootstrap=env["GRANARY_KAFKA_BOOTSTRAP"],
-        s3_endpoint=env["GRANARY_S3_ENDPOINT"],
-        s3_access_key=env["GRANARY_S3_ACCESS_KEY"],
-        s3_secret_key=env["GRANARY_S3_SECRET_KEY"],
-        namespace=f"t{uuid.uuid4().hex[:8]}",
         api_port=free_port(),
         flight_port=free_port(),
         write_wait_seconds=60,
         max_body_bytes=8 * 1024 * 1024,
     )
-    settings = DataPlaneSettings(**{**fields, **overrides})
+    settings = region_settings(env, **{**fields, **overrides})
     api_port = settings.api_port
     region = Region(settings)
     plane = DataPlane(settings, region, f"http://127.0.0.1:{api_port}", settings.flight_uri)

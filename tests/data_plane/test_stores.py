@@ -16,18 +16,11 @@ from data_plane.api.app import create_app
 from data_plane.region import Region
 from data_plane.settings import DataPlaneSettings
 from tests.online.conftest import closed_port
+from tests.remote_stack import region_settings
 
 
 def _settings(env: dict[str, str], **overrides: object) -> DataPlaneSettings:
-    fields: dict[str, object] = dict(
-        pg_url=env["GRANARY_PG_URL"],
-        kafka_bootstrap=env["GRANARY_KAFKA_BOOTSTRAP"],
-        s3_endpoint=env["GRANARY_S3_ENDPOINT"],
-        s3_access_key=env["GRANARY_S3_ACCESS_KEY"],
-        s3_secret_key=env["GRANARY_S3_SECRET_KEY"],
-        namespace=f"t{uuid.uuid4().hex[:8]}",
-    )
-    return DataPlaneSettings(**{**fields, **overrides})
+    return region_settings(env, **{"redis_url": None, **overrides})
 
 
 @pytest.fixture
@@ -83,7 +76,7 @@ def test_usage_and_deletion_ask_the_online_store_whatever_its_type(sqlite_region
 
 
 def test_the_engine_cache_keeps_the_most_recently_used_projects(region_env):
-    region = Region(_settings(region_env, engine_cache_size=2))
+    region = Region(_settings(region_env, engine_cache_size=2))  # no online store: not needed here
     try:
         first = region.engine("a")
         region.engine("b")
