@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from control_plane.models import ApiKey, Tenant, User
-from granary.errors import PermissionDenied, TenantSuspended, Unauthenticated
+from granary_core.errors import PermissionDenied, TenantSuspended, Unauthenticated
 from tenancy.keys import key_id_of, matches
 from tenancy.plans import Plan
 from tenancy.roles import effective, tenant_grants

@@ -12,7 +12,7 @@ from control_plane.models import ApiKey, Project, Tenant, UsageGauge
 from control_plane.regions import Regions
 from control_plane.schemas import ApiKeyCreated, ProjectPublic, ProjectUsage, TenantPublic, UsagePublic
 from control_plane.settings import ControlPlaneSettings
-from granary.errors import BackendUnavailable, NotFound
+from granary_core.errors import BackendUnavailable, NotFound
 from tenancy.keys import generate_key, hash_key
 from tenancy.plans import Plan
 from tenancy.quotas import RateLimiter

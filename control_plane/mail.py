@@ -9,7 +9,7 @@ from typing import Protocol
 
 from fastapi import BackgroundTasks
 
-from granary.errors import BackendUnavailable
+from granary_core.errors import BackendUnavailable
 
 log = logging.getLogger("granary.control_plane")
 

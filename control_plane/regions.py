@@ -17,7 +17,7 @@ import httpx
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from control_plane.settings import RegionSettings
-from granary.errors import BackendUnavailable, NotFound
+from granary_core.errors import BackendUnavailable, NotFound
 
 #: Failures before any byte of the request reached the data plane: always safe to retry.
 _CONNECTION_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from control_plane.auth import Caller
 from control_plane.models import ApiKey, Membership, Project, Tenant, User
-from granary.errors import NotFound, PermissionDenied
+from granary_core.errors import NotFound, PermissionDenied
 from tenancy.roles import KEYS_MANAGE, PROJECTS_CREATE, TENANT_ADMIN, Role, allows
 
 

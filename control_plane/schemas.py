@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from granary.errors import InvalidInput
+from granary_core.errors import InvalidInput
 from tenancy.plans import Plan, Quotas, SlaTier
 from tenancy.roles import Role
 

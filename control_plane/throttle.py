@@ -16,7 +16,7 @@ from collections.abc import Callable
 import redis
 
 from control_plane.settings import Limits
-from granary.errors import BackendUnavailable, TooManyRequests
+from granary_core.errors import BackendUnavailable, TooManyRequests
 
 Clock = Callable[[], float]
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from control_plane.access_events import ACCESS_ACTIONS
 from control_plane.models import AuditEvent
-from granary.errors import BackendUnavailable
+from granary_core.errors import BackendUnavailable
 
 
 class UnitOfWork:

@@ -36,7 +36,7 @@ from data_plane.metadata.models import (
 from data_plane.offline.s3 import delete_tree
 from data_plane.region import Region
 from data_plane.usage import project_sizes
-from granary.errors import AlreadyExists, BackendUnavailable
+from granary_core.errors import AlreadyExists, BackendUnavailable
 from tenancy.models import ApiKeyRecord
 
 #: Longest wait for Kafka to finish deleting a project's topics, in seconds.

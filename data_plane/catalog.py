@@ -25,18 +25,18 @@ from data_plane.metadata.models import (
     ProjectRecord,
     TrainingDatasetRecord,
 )
-from data_plane.specs import (
+from granary_core.errors import (
+    AlreadyExists,
+    FeatureGroupNotFound,
+    FeatureViewNotFound,
+    TrainingDatasetNotFound,
+)
+from granary_core.specs import (
     CommitInfo,
     FeatureGroupInfo,
     FeatureInfo,
     FeatureViewInfo,
     TrainingDatasetInfo,
-)
-from granary.errors import (
-    AlreadyExists,
-    FeatureGroupNotFound,
-    FeatureViewNotFound,
-    TrainingDatasetNotFound,
 )
 
 

@@ -5,7 +5,7 @@ calls :func:`watch`; a request that runs under a :class:`Deadline` (Flight calls
 REST routes that run queries) thereby has all its connections stopped together, even
 those opened deep inside planning or training splits. DuckDB checks for an interrupt
 while it executes and fails the statement with ``InterruptException``, which the
-deadline reports as :class:`granary.errors.TimeLimitExceeded` (422).
+deadline reports as :class:`granary_core.errors.TimeLimitExceeded` (422).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 import duckdb
 
-from granary.errors import TimeLimitExceeded
+from granary_core.errors import TimeLimitExceeded
 
 #: After a deadline passes, its connections are interrupted again this often (s), this
 #: many times at most: an interrupt that lands between two statements is forgotten when

@@ -1,7 +1,7 @@
 """One project's feature store: metadata, offline store, online store, queries.
 
 The engine is what both the embedded SDK and the data plane services call. It takes
-and returns Arrow and the plain descriptions in :mod:`data_plane.specs`, never a
+and returns Arrow and the plain descriptions in :mod:`granary_core.specs`, never a
 user's dataframe type.
 """
 
@@ -19,16 +19,16 @@ import numpy as np
 import pyarrow as pa
 
 from data_plane import deadline
-from data_plane import schema as schemas
 from data_plane.catalog import Catalog, Checkpoint
 from data_plane.layout import group_location
 from data_plane.offline.base import OfflineStore, SupportsCompaction, WriteResult
 from data_plane.query.plan import SPINE, output_columns, to_sql
 from data_plane.query.resolve import Resolver, duckdb_type
-from data_plane.specs import CommitInfo, FeatureGroupInfo, FeatureViewInfo
-from data_plane.storage_types import check_ttl
-from data_plane.transformation_specs import check_view_inputs
-from granary.errors import InvalidInput, NotSupported
+from granary_core import schema as schemas
+from granary_core.errors import InvalidInput, NotSupported
+from granary_core.specs import CommitInfo, FeatureGroupInfo, FeatureViewInfo
+from granary_core.storage_types import check_ttl
+from granary_core.transformation_specs import check_view_inputs
 
 OnInsert = Callable[[FeatureGroupInfo, pa.Table], pa.Table]
 

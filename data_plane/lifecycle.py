@@ -29,7 +29,7 @@ from sqlalchemy import Connection, Engine, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from data_plane.metadata.models import ProjectRecord
-from granary.errors import BackendUnavailable, NotFound
+from granary_core.errors import BackendUnavailable, NotFound
 
 ACTIVE, DELETING, DELETED = "active", "deleting", "deleted"
 

@@ -12,7 +12,7 @@ the caller's :class:`tenancy.plans.CostLimits` (the plan's, or the region's
   connection the request opened once its time is up, and the request fails with
   ``time_limit_exceeded``.
 
-Refusals are :class:`granary.errors.LimitExceeded` (422) naming the limit, its value
+Refusals are :class:`granary_core.errors.LimitExceeded` (422) naming the limit, its value
 and what the request came to (``quota``, ``limit``, ``current`` in the body).
 """
 
@@ -23,7 +23,7 @@ from typing import Any
 import pyarrow as pa
 
 from data_plane.query.validate import check_query_spec
-from granary.errors import LimitExceeded
+from granary_core.errors import LimitExceeded
 from tenancy.plans import CostLimits
 from tenancy.quotas import number_text as _num
 from tenancy.scope import Principal

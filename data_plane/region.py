@@ -31,7 +31,7 @@ from data_plane.online.base import OnlineStore
 from data_plane.online.registry import open_online_store
 from data_plane.quotas import QuotaGate
 from data_plane.settings import DataPlaneSettings
-from granary.errors import BackendUnavailable, NotSupported
+from granary_core.errors import BackendUnavailable, NotSupported
 from tenancy.authn import ACCESS_CHANNEL, AccessEvents, RegionAuthenticator, connect_shared_redis
 from tenancy.control_plane_client import ControlPlaneClient
 from tenancy.db import upgrade as upgrade_tenancy

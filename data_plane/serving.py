@@ -27,13 +27,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from data_plane import schema as schemas
 from data_plane.catalog import Catalog
 from data_plane.online.base import GroupReader, OnlineStore
 from data_plane.query.plan import output_columns
 from data_plane.query.resolve import Resolver
-from data_plane.specs import FeatureGroupInfo, FeatureViewInfo, ServingKey
-from granary.errors import InvalidInput, MissingEntity, NotSupported
+from granary_core import schema as schemas
+from granary_core.errors import InvalidInput, MissingEntity, NotSupported
+from granary_core.specs import FeatureGroupInfo, FeatureViewInfo, ServingKey
 
 
 @dataclass

@@ -25,9 +25,9 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from data_plane.engine import FeatureStoreEngine
-from data_plane.frames import to_utc
-from data_plane.specs import FeatureViewInfo, TrainingDatasetInfo
-from granary.errors import InvalidInput
+from granary_core.errors import InvalidInput
+from granary_core.frames import to_utc
+from granary_core.specs import FeatureViewInfo, TrainingDatasetInfo
 
 FORMATS = ("parquet", "csv")
 
@@ -348,7 +348,7 @@ def _open_parquet(
 def _open_csv(
     fs: pafs.FileSystem, path: str, fields: list[dict[str, str]], batch_rows: int
 ) -> pa.RecordBatchReader:
-    from data_plane.storage_types import type_from_string
+    from granary_core.storage_types import type_from_string
 
     types = {f["name"]: type_from_string(f["type"]) for f in fields}
     stream = fs.open_input_stream(path)

@@ -19,7 +19,7 @@ import pyarrow.fs as pafs
 from sqlalchemy import text
 
 from data_plane.region import Region
-from granary.errors import GranaryError
+from granary_core.errors import GranaryError
 
 log = logging.getLogger("granary.usage")
 

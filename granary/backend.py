@@ -2,7 +2,7 @@
 
 ``EmbeddedBackend`` runs the engine in-process; a remote backend speaks REST and
 Arrow Flight. User objects only ever call the methods below, with Arrow tables and
-the plain descriptions of :mod:`data_plane.specs`, so both behave the same.
+the plain descriptions of :mod:`granary_core.specs`, so both behave the same.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-from data_plane.specs import CommitInfo, FeatureGroupInfo, FeatureViewInfo, TrainingDatasetInfo
+from granary_core.specs import CommitInfo, FeatureGroupInfo, FeatureViewInfo, TrainingDatasetInfo
 
 
 class SupportsVectorRows:

@@ -19,8 +19,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from granary.errors import InvalidInput
 from granary.transformations import TransformationFunction, TransformationStatistics, _unique_values
+from granary_core.errors import InvalidInput
 
 
 def _float(feature: pa.ChunkedArray) -> pa.ChunkedArray:

@@ -13,7 +13,7 @@ from rich.table import Column, Table
 
 import granary
 from granary import cli_cloud
-from granary.errors import GranaryError
+from granary_core.errors import GranaryError
 
 console = Console()
 

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from granary.cloud import DEFAULT_HOST, ControlPlaneClient
-from granary.errors import InvalidInput, Unauthenticated
+from granary_core.errors import InvalidInput, Unauthenticated
 
 console = Console()
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from granary.errors import BackendUnavailable, GranaryError, error_from_dict
+from granary_core.errors import BackendUnavailable, GranaryError, error_from_dict
 
 DEFAULT_HOST = "http://127.0.0.1:8700"
 

@@ -22,9 +22,9 @@ from data_plane.offline.delta import DeltaOfflineStore
 from data_plane.online import OnlineStore
 from data_plane.online import connect as connect_online
 from data_plane.serving import FeatureServer
-from data_plane.specs import CommitInfo, FeatureGroupInfo, FeatureViewInfo, TrainingDatasetInfo
 from granary.backend import SupportsVectorRows
-from granary.errors import NotSupported
+from granary_core.errors import NotSupported
+from granary_core.specs import CommitInfo, FeatureGroupInfo, FeatureViewInfo, TrainingDatasetInfo
 
 
 class EmbeddedBackend(SupportsVectorRows):

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from data_plane.frames import from_arrow, to_arrow, to_utc
-from data_plane.specs import CommitInfo, FeatureGroupInfo
-from granary.errors import InvalidInput
 from granary.query import Feature, Query
 from granary.transformations import TransformationFunction, apply_on_demand, load
+from granary_core.errors import InvalidInput
+from granary_core.frames import from_arrow, to_arrow, to_utc
+from granary_core.specs import CommitInfo, FeatureGroupInfo
 
 if TYPE_CHECKING:
     from granary.backend import Backend

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from data_plane.storage_types import check_ttl
-from granary.errors import FeatureGroupNotFound, FeatureViewNotFound, InvalidInput
 from granary.feature_group import FeatureGroup
 from granary.feature_view import FeatureView
 from granary.query import Query
 from granary.transformations import describe_model_dependent, describe_on_demand
+from granary_core.errors import FeatureGroupNotFound, FeatureViewNotFound, InvalidInput
+from granary_core.storage_types import check_ttl
 
 if TYPE_CHECKING:
     from granary.backend import Backend

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from data_plane.frames import from_arrow, to_arrow, to_utc
-from data_plane.specs import FeatureViewInfo, TrainingDatasetInfo
-from granary.errors import InvalidInput
 from granary.query import Query, query_from_dict
 from granary.serving import ServingMixin, _train_statistics
+from granary_core.errors import InvalidInput
+from granary_core.frames import from_arrow, to_arrow, to_utc
+from granary_core.specs import FeatureViewInfo, TrainingDatasetInfo
 
 if TYPE_CHECKING:
     from granary.backend import Backend

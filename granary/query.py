@@ -10,10 +10,10 @@ import datetime as dt
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from data_plane.frames import from_arrow, to_utc
 from data_plane.query.plan import literal
 from data_plane.query.resolve import decode_value
-from granary.errors import InvalidInput
+from granary_core.errors import InvalidInput
+from granary_core.frames import from_arrow, to_utc
 
 if TYPE_CHECKING:
     from granary.feature_group import FeatureGroup

@@ -21,9 +21,9 @@ import pyarrow as pa
 import pyarrow.flight as flight
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from data_plane.specs import CommitInfo, FeatureGroupInfo, FeatureViewInfo, TrainingDatasetInfo
-from granary import wire
-from granary.errors import BackendUnavailable, GranaryError, InvalidInput, NotFound, error_from_dict
+from granary_core import wire
+from granary_core.errors import BackendUnavailable, GranaryError, InvalidInput, NotFound, error_from_dict
+from granary_core.specs import CommitInfo, FeatureGroupInfo, FeatureViewInfo, TrainingDatasetInfo
 
 API = "/api/v1"
 SPINE_BATCH_ROWS = 64 * 1024  # rows per uploaded spine batch

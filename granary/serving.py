@@ -29,12 +29,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data_plane.frames import from_arrow, to_arrow
-from data_plane.specs import FeatureViewInfo, ServingKey
-from data_plane.storage_types import type_from_string
 from granary.backend import SupportsVectorRows
-from granary.errors import InvalidInput
 from granary.transformations import MODEL_DEPENDENT, ON_DEMAND, TransformationFunction, apply_all, load
+from granary_core.errors import InvalidInput
+from granary_core.frames import from_arrow, to_arrow
+from granary_core.specs import FeatureViewInfo, ServingKey
+from granary_core.storage_types import type_from_string
 
 if TYPE_CHECKING:
     from granary.backend import Backend

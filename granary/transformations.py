@@ -43,8 +43,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data_plane.storage_types import type_from_string
-from granary.errors import InvalidInput
+from granary_core.errors import InvalidInput
+from granary_core.storage_types import type_from_string
 
 MODES = ("default", "pandas", "python")
 ON_DEMAND = "on_demand"
@@ -524,7 +524,7 @@ def describe_model_dependent(
 
 def apply_on_demand(where: str, descriptions: Sequence[dict[str, Any]], table: pa.Table) -> pa.Table:
     """Compute a group's on-demand features for an insert (stored with the rows)."""
-    from data_plane.schema import normalize
+    from granary_core.schema import normalize
 
     try:
         return apply_all(normalize(table), load(descriptions), ON_DEMAND)

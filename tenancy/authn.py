@@ -20,7 +20,7 @@ from typing import Protocol
 
 import redis
 
-from granary.errors import Unauthenticated
+from granary_core.errors import Unauthenticated
 from tenancy.control_plane_client import ControlPlaneClient
 from tenancy.scope import Principal, authorize
 from tenancy.store import KeyStore

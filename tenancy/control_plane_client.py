@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
-from granary.errors import BackendUnavailable, NotFound, error_from_dict
+from granary_core.errors import BackendUnavailable, NotFound, error_from_dict
 from tenancy.keys import hash_key
 from tenancy.plans import Quotas
 from tenancy.scope import Principal

@@ -12,7 +12,7 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from granary.errors import InvalidInput
+from granary_core.errors import InvalidInput
 
 MIN_LENGTH = 10
 MAX_LENGTH = 1024

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import redis
 
-from granary.errors import BackendUnavailable, QuotaExceeded, RateLimitExceeded
+from granary_core.errors import BackendUnavailable, QuotaExceeded, RateLimitExceeded
 from tenancy.plans import RATE_QUOTAS
 
 _TOKEN_BUCKET = """

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 
-from granary.errors import InvalidInput
+from granary_core.errors import InvalidInput
 
 
 class Role(StrEnum):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from granary.errors import PermissionDenied
+from granary_core.errors import PermissionDenied
 from tenancy.plans import Quotas
 
 
@@ -37,6 +37,4 @@ class Principal:
 def authorize(principal: Principal, project: str) -> None:
     """Refuse any project but the key's own; the message names neither secret nor owner."""
     if principal.project != project:
-        raise PermissionDenied(
-            f"API key {principal.key_id} is not allowed to access project '{project}'"
-        )
+        raise PermissionDenied(f"API key {principal.key_id} is not allowed to access project '{project}'")

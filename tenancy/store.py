@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import sessionmaker
 
-from granary.errors import NotFound, Unauthenticated
+from granary_core.errors import NotFound, Unauthenticated
 from tenancy.keys import generate_key, hash_key, key_id_of, matches
 from tenancy.models import ApiKeyRecord
 from tenancy.scope import Principal

@@ -1,6 +1,6 @@
 """Every Arrow type family, inserted through the SDK on both backends.
 
-A type the stores hold is stored in the one form ``data_plane.storage_types`` names and
+A type the stores hold is stored in the one form ``granary_core.storage_types`` names and
 reads back with the same values; any other is refused with the column named, and the
 group keeps its schema and rows, so the next good insert still works. Both happen for a
 group's first insert (which fixes the schema) and for a column added later.
@@ -19,9 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from data_plane.schema import normalize
-from data_plane.storage_types import storage_type, type_from_string
-from granary import errors
+from granary_core import errors
+from granary_core.schema import normalize
+from granary_core.storage_types import storage_type, type_from_string
 
 UTC = dt.UTC
 TIMES = [dt.datetime(2024, 1, 1, 12, 30, tzinfo=UTC), None, dt.datetime(1, 1, 1, tzinfo=UTC)]

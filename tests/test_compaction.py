@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from deltalake import DeltaTable
 
-from granary.errors import InvalidInput
+from granary_core.errors import InvalidInput
 from tests.remote_stack import PLANES, offline_location
 
 INSERTS = 12

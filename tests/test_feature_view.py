@@ -8,7 +8,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from granary import errors
+from granary_core import errors
 from tests.conftest import ts
 from tests.remote_stack import location_files
 

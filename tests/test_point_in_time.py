@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from granary import errors
+from granary_core import errors
 from tests.conftest import ts
 
 

@@ -1,7 +1,7 @@
 """Inputs that reach the edges of what is stored, through the SDK on both backends.
 
 Each is either accepted as a user would expect (nanosecond timestamps, pandas' default)
-or refused with the ``granary.errors`` class and a message naming the field, and a
+or refused with the ``granary_core.errors`` class and a message naming the field, and a
 refusal stores nothing.
 """
 
@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from granary import errors
+from granary_core import errors
 from tests.conftest import ts
 
 

@@ -35,7 +35,7 @@ from control_plane.mail import Mailer, SmtpMailer
 from control_plane.models import AuditEvent
 from control_plane.regions import Regions
 from control_plane.settings import ControlPlaneSettings
-from granary.errors import GranaryError
+from granary_core.errors import GranaryError
 from tenancy.passwords import Passwords
 from tenancy.quotas import RateLimiter
 

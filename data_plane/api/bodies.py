@@ -7,8 +7,8 @@ from typing import Any
 import pyarrow as pa
 from fastapi import Request
 
-from granary.errors import InvalidInput
-from granary.wire import ARROW_STREAM, ipc_to_table
+from granary_core.errors import InvalidInput
+from granary_core.wire import ARROW_STREAM, ipc_to_table
 
 ARROW_BODY = {
     "requestBody": {

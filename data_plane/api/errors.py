@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from granary.errors import GranaryError
+from granary_core.errors import GranaryError
 
 
 def _body(status: int, code: str, message: str) -> JSONResponse:

@@ -13,7 +13,7 @@ from typing import Any
 
 from prometheus_client import Histogram
 
-from granary.errors import PayloadTooLarge
+from granary_core.errors import PayloadTooLarge
 
 log = logging.getLogger("granary.api")
 

@@ -1,4 +1,4 @@
-"""Request and response bodies of the REST API (pydantic), mirroring ``data_plane.specs``.
+"""Request and response bodies of the REST API (pydantic), mirroring ``granary_core.specs``.
 
 Requests forbid unknown fields, so a misspelt option is a 4xx naming it rather than a
 silent default.

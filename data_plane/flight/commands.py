@@ -23,8 +23,8 @@ from data_plane.engine import FeatureStoreEngine
 from data_plane.limits import check_joins
 from data_plane.query.validate import check_query_spec
 from data_plane.region import Region
-from granary.errors import InvalidInput, NotSupported
-from granary.wire import parse_time
+from granary_core.errors import InvalidInput, NotSupported
+from granary_core.wire import parse_time
 from tenancy.plans import CostLimits
 from tenancy.scope import Principal
 

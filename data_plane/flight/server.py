@@ -37,7 +37,7 @@ from data_plane.deadline import Deadline
 from data_plane.flight.commands import Answer, run_command
 from data_plane.limits import check_spec_bytes, limits_for, read_spine
 from data_plane.region import Region
-from granary.errors import GranaryError, InvalidInput, PayloadTooLarge, PermissionDenied, Unauthenticated
+from granary_core.errors import GranaryError, InvalidInput, PayloadTooLarge, PermissionDenied, Unauthenticated
 from tenancy.plans import CostLimits
 from tenancy.roles import READ
 from tenancy.scope import Principal

@@ -21,7 +21,6 @@ from kafka.errors import KafkaError
 from sqlalchemy import select
 
 from data_plane import lifecycle
-from data_plane import schema as schemas
 from data_plane.catalog import _commit_info, _group_info
 from data_plane.engine import FeatureStoreEngine
 from data_plane.ingest.messages import IngestMessage
@@ -32,8 +31,9 @@ from data_plane.metadata.models import (
     IngestCheckpointRecord,
     IngestFailureRecord,
 )
-from data_plane.specs import CommitInfo, FeatureGroupInfo
-from granary.errors import BackendUnavailable, FeatureGroupNotFound, Timeout, error_from_dict
+from granary_core import schema as schemas
+from granary_core.errors import BackendUnavailable, FeatureGroupNotFound, Timeout, error_from_dict
+from granary_core.specs import CommitInfo, FeatureGroupInfo
 
 log = logging.getLogger(__name__)
 

@@ -49,7 +49,7 @@ from data_plane.ingest.topics import MAX_MESSAGE_BYTES
 from data_plane.layout import Layout
 from data_plane.metadata.models import IngestCheckpointRecord, IngestFailureRecord
 from data_plane.region import Region
-from granary.errors import FeatureGroupNotFound, GranaryError
+from granary_core.errors import FeatureGroupNotFound, GranaryError
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from granary.wire import ipc_to_table, table_to_ipc
+from granary_core.wire import ipc_to_table, table_to_ipc
 
 OPERATIONS = ("upsert", "overwrite", "delete", "compact")  # compact carries no rows
 

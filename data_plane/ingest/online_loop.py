@@ -28,7 +28,7 @@ from data_plane.ingest.messages import IngestMessage
 from data_plane.ingest.topics import MAX_MESSAGE_BYTES
 from data_plane.metadata.models import IngestCheckpointRecord
 from data_plane.region import Region
-from granary.errors import GranaryError
+from granary_core.errors import GranaryError
 
 log = logging.getLogger(__name__)
 

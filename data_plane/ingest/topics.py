@@ -12,7 +12,7 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError, UnknownTopicOrPartitionError
 
 from data_plane.layout import Layout
-from granary.errors import BackendUnavailable
+from granary_core.errors import BackendUnavailable
 
 #: Room for the largest request body plus Arrow framing.
 MAX_MESSAGE_BYTES = 128 * 1024 * 1024

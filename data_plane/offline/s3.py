@@ -26,7 +26,7 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
 from data_plane.offline.delta import DeltaOfflineStore, _quote
-from granary.errors import BackendUnavailable
+from granary_core.errors import BackendUnavailable
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ Rules every adapter keeps (tests/online/test_conformance.py checks them on each)
 - A row becomes visible whole: never some features of one insert and some of another.
 - A group's ``ttl_seconds`` hides rows whose event time (or write time, for groups
   without event time) is older than ``ttl_seconds`` before the moment of reading.
-- Server errors surface as :class:`granary.errors.BackendUnavailable`.
+- Server errors surface as :class:`granary_core.errors.BackendUnavailable`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import Any, Protocol
 import numpy as np
 import pyarrow as pa
 
-from data_plane.specs import FeatureGroupInfo
+from granary_core.specs import FeatureGroupInfo
 
 
 class OnlineRows(Protocol):

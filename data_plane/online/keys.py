@@ -21,8 +21,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data_plane.specs import FeatureGroupInfo
-from granary.errors import InvalidInput, NotSupported
+from granary_core.errors import InvalidInput, NotSupported
+from granary_core.specs import FeatureGroupInfo
 
 
 def scan_pattern(prefix: str) -> str:
@@ -98,7 +98,7 @@ def key_value(value: Any, kind: str, name: str) -> str:
             except ValueError:
                 pass
     elif kind == "timestamp":
-        from data_plane.frames import to_utc
+        from granary_core.frames import to_utc
 
         try:
             moment = to_utc(value) if not isinstance(value, bool | int | float) else None

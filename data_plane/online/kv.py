@@ -17,10 +17,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data_plane import schema as schemas
 from data_plane.online.codec import RowCodec
 from data_plane.online.keys import encode_key, encode_table_keys, group_prefix, key_kind, key_value
-from data_plane.specs import FeatureGroupInfo
+from granary_core import schema as schemas
+from granary_core.specs import FeatureGroupInfo
 
 _US_PER_MS = 1000
 

@@ -14,7 +14,7 @@ and the set. A group's ttl becomes the key's expiry (``PXAT`` event time + ttl),
 Redis itself stops serving stale rows and frees their memory.
 
 Every redis-py error is translated here, at the adapter edge, into
-:class:`granary.errors.BackendUnavailable` naming the server.
+:class:`granary_core.errors.BackendUnavailable` naming the server.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from data_plane.online.keys import scan_pattern
 from data_plane.online.kv import Batch, KeyValueOnlineStore
-from granary.errors import BackendUnavailable
+from granary_core.errors import BackendUnavailable
 
 # ARGV[1] = "1" to overwrite whatever is stored; then per key three arguments: event time
 # in microseconds ("" = the group has none: last write wins), expiry in Unix milliseconds

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from data_plane.online.base import OnlineStore
-from granary.errors import InvalidInput, NotSupported
+from granary_core.errors import InvalidInput, NotSupported
 
 #: type name -> ``module:class`` of its adapter (a class with ``Config`` and ``open``).
 ONLINE_STORES: dict[str, str] = {

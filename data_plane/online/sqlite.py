@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from data_plane.online.kv import Batch, KeyValueOnlineStore, now_ms
-from granary.errors import BackendUnavailable
+from granary_core.errors import BackendUnavailable
 
 # A rowid table with a unique key index, not WITHOUT ROWID: rows (~300 bytes) are large
 # for a clustered b-tree, and probing the small index then the row was ~1.7x faster for

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from granary.errors import FeatureNameClash, InvalidInput
+from granary_core.errors import FeatureNameClash, InvalidInput
 
 SPINE = "__spine"
 

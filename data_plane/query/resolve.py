@@ -17,8 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 from data_plane.query.plan import Node, Plan, literal, quote
-from data_plane.specs import FeatureGroupInfo
-from granary.errors import InvalidInput
+from granary_core.errors import InvalidInput
+from granary_core.specs import FeatureGroupInfo
 
 GroupLookup = Callable[[str, int], FeatureGroupInfo]
 RelationFor = Callable[[FeatureGroupInfo, dt.datetime | None], str | None]

@@ -19,7 +19,7 @@ import pytest
 
 import granary
 from data_plane.flight.commands import COMMANDS, READS_ONLINE_ROWS
-from granary import errors
+from granary_core import errors
 from tests.control_plane.conftest import ADMIN
 from tests.control_plane.test_managed import Managed, _frame, _group, managed_service
 

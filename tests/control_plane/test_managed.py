@@ -29,8 +29,8 @@ from sqlalchemy import text
 
 import granary
 from control_plane.settings import RegionSettings
-from granary import errors
 from granary.cloud import ControlPlaneClient
+from granary_core import errors
 from tests.control_plane.conftest import (
     ADMIN,
     REGION_ADMIN_TOKEN,

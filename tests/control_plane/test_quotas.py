@@ -10,7 +10,7 @@ import httpx
 import pytest
 import redis
 
-from granary.errors import QuotaExceeded, RateLimitExceeded
+from granary_core.errors import QuotaExceeded, RateLimitExceeded
 from tenancy.quotas import RateLimiter, check_count
 from tests.control_plane.conftest import ADMIN, REGION, bearer, make_tenant
 

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from control_plane.api.app import create_app
 from control_plane.regions import AdminApiRegion
 from control_plane.settings import RegionSettings
-from granary.errors import BackendUnavailable
+from granary_core.errors import BackendUnavailable
 from tests.control_plane.conftest import ADMIN, REGION_ADMIN_TOKEN, bearer, make_tenant, with_region
 from tests.remote_stack import free_port, start_data_plane
 from tests.transports import DropFirstConnections

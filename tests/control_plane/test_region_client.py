@@ -12,7 +12,7 @@ import secrets
 import httpx
 import pytest
 
-from granary.errors import BackendUnavailable, Unauthenticated
+from granary_core.errors import BackendUnavailable, Unauthenticated
 from tenancy.control_plane_client import ControlPlaneClient
 from tests.control_plane.conftest import REGION_TOKEN, bearer, make_tenant
 from tests.transports import DropFirstConnections

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
 
-from granary.wire import ARROW_STREAM, table_to_ipc
+from granary_core.wire import ARROW_STREAM, table_to_ipc
 from tests.data_plane.conftest import arrow_body, rows, ticket
 
 

@@ -17,7 +17,7 @@ import pyarrow.flight as flight
 import pytest
 
 import granary
-from granary.errors import GranaryError
+from granary_core.errors import GranaryError
 from tests.data_plane.conftest import ticket
 
 SOURCE_BATCHES = 80

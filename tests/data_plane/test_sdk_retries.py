@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from granary.errors import BackendUnavailable
 from granary.remote import RemoteBackend
+from granary_core.errors import BackendUnavailable
 from tests.transports import DropFirstConnections
 
 

@@ -115,7 +115,7 @@ def test_flight_refuses_other_projects_and_missing_keys(data_plane, group, tenan
 
 def test_login_with_a_key_for_another_project_is_refused(data_plane):
     import granary
-    from granary import errors
+    from granary_core import errors
 
     _, key = data_plane.new_key()
     with pytest.raises(errors.PermissionDenied, match="not allowed to access project 'someone_else'"):

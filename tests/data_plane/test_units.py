@@ -9,8 +9,8 @@ import pyarrow as pa
 import pytest
 
 from data_plane.query.validate import check_query_spec
-from granary import errors
-from granary.wire import ipc_to_table, parse_time, table_to_ipc, to_jsonable
+from granary_core import errors
+from granary_core.wire import ipc_to_table, parse_time, table_to_ipc, to_jsonable
 from tenancy.keys import generate_key, hash_key, key_id_of, matches
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 import granary
-from granary.wire import ARROW_STREAM
+from granary_core.wire import ARROW_STREAM
 from tests.data_plane.conftest import rows
 
 ROUTE_ONLY = "application/json; charset=utf-8"

@@ -17,8 +17,8 @@ import pytest
 
 from data_plane.online import connect
 from data_plane.online.kv import now_ms
-from data_plane.specs import FeatureGroupInfo, FeatureInfo
-from granary import errors
+from granary_core import errors
+from granary_core.specs import FeatureGroupInfo, FeatureInfo
 from tests.online.conftest import closed_port, unique_project
 
 UTC = dt.UTC

@@ -11,7 +11,7 @@ import pytest
 import granary
 from data_plane.online import ONLINE_STORES
 from data_plane.settings import DataPlaneSettings
-from granary import errors
+from granary_core import errors
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pytest
 
 import granary
-from granary import errors
+from granary_core import errors
 from tests.online.conftest import closed_port, forget_project, unique_project
 
 SERVING_BACKENDS = ["sqlite", "redis", "remote"]

@@ -11,7 +11,6 @@ import pyarrow as pa
 import pytest
 
 import granary
-from granary import errors
 from granary.builtin_transformations import (
     impute_mean,
     label_encoder,
@@ -22,6 +21,7 @@ from granary.builtin_transformations import (
     standard_scaler,
 )
 from granary.transformations import TransformationFunction, TransformationStatistics, udf
+from granary_core import errors
 
 
 @udf(float, drop=["limit"])

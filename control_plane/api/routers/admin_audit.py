@@ -12,7 +12,7 @@ from control_plane.api.access import AdminDep
 from control_plane.api.deps import UowDep
 from control_plane.models import AuditEvent, Tenant
 from control_plane.schemas import AuditPublic
-from granary.errors import NotFound
+from granary_core.errors import NotFound
 
 router = APIRouter(prefix="/v1/admin/audit", tags=["admin"])
 

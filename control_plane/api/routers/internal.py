@@ -19,7 +19,7 @@ from control_plane.auth import authenticate_key
 from control_plane.handlers import GAUGES, record_gauges, tenant_total
 from control_plane.models import Membership, Project, Tenant, UsageGauge
 from control_plane.schemas import QuotaCheck, RateConsume, UsageReport
-from granary.errors import InvalidInput, NotFound, PermissionDenied, TenantSuspended
+from granary_core.errors import InvalidInput, NotFound, PermissionDenied, TenantSuspended
 from tenancy.plans import RATE_QUOTAS, Plan, Quotas
 from tenancy.quotas import check_count
 from tenancy.roles import ALL_SCOPES, Role, allows

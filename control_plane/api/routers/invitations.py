@@ -20,7 +20,7 @@ from control_plane.mail import send_after_answer
 from control_plane.models import Invitation, Tenant, User, new_id
 from control_plane.schemas import InvitationAccept, InvitationAccepted, InvitationCreate, InvitationPublic
 from control_plane.tokens import INVITE, new_token, token_hash
-from granary.errors import AlreadyExists, InvalidInput, TenantSuspended
+from granary_core.errors import AlreadyExists, InvalidInput, TenantSuspended
 
 router = APIRouter(prefix="/v1", tags=["tenant"])
 

@@ -13,7 +13,7 @@ from control_plane.api.deps import InfoDep, UowDep
 from control_plane.handlers import issue_key, utcnow
 from control_plane.models import Project
 from control_plane.schemas import ApiKeyCreated, KeyCreate, KeyPublic
-from granary.errors import PermissionDenied
+from granary_core.errors import PermissionDenied
 from tenancy.roles import PERMISSIONS, READ, validate_scopes
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])

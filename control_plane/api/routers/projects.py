@@ -17,7 +17,7 @@ from control_plane.handlers import clean_region, project_public, record_gauges, 
 from control_plane.models import Membership, Project, User, new_id
 from control_plane.schemas import MemberPublic, MemberPut, ProjectCreate, ProjectPublic, ProjectUsage
 from control_plane.uow import UnitOfWork
-from granary.errors import AlreadyExists, BackendUnavailable, InvalidInput, NotFound
+from granary_core.errors import AlreadyExists, BackendUnavailable, InvalidInput, NotFound
 from tenancy.plans import Plan
 from tenancy.quotas import check_count
 from tenancy.roles import Role

@@ -33,7 +33,7 @@ from control_plane.schemas import (
     VerifyPublic,
 )
 from control_plane.tokens import RESET, VERIFY, new_token, token_hash
-from granary.errors import AlreadyExists, InvalidInput, TenantSuspended, Unauthenticated
+from granary_core.errors import AlreadyExists, InvalidInput, TenantSuspended, Unauthenticated
 from tenancy.plans import free_plan
 
 router = APIRouter(prefix="/v1", tags=["signup"], dependencies=[PUBLIC])

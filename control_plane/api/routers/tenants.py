@@ -11,7 +11,7 @@ from control_plane.handlers import clean_region, issue_key, tenant_public, usage
 from control_plane.models import Project, Tenant, User, new_id
 from control_plane.schemas import TenantCreate, TenantCreated, TenantPublic, TenantUpdate, UsagePublic
 from control_plane.uow import UnitOfWork
-from granary.errors import AlreadyExists, InvalidInput, NotFound
+from granary_core.errors import AlreadyExists, InvalidInput, NotFound
 from tenancy.plans import Plan
 
 router = APIRouter(prefix="/v1/admin/tenants", tags=["admin"])

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from data_plane.admin import ProjectAdmin
 from data_plane.api.deps import PROJECT_PATTERN
 from data_plane.settings import DataPlaneSettings
-from granary.errors import Unauthenticated
+from granary_core.errors import Unauthenticated
 
 ADMIN_PREFIX = "/admin/v1"
 

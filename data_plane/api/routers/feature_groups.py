@@ -20,7 +20,7 @@ from data_plane.api.schemas import (
     FeatureGroupPublic,
     WriteAccepted,
 )
-from granary.wire import to_jsonable
+from granary_core.wire import to_jsonable
 
 router = APIRouter(prefix="/projects/{project}/feature-groups", tags=["feature groups"])
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from data_plane.api.deps import BodyBytes, LimitsDep, Name, ProjectEngine, RegionDep, Version, ViewWriter
 from data_plane.api.schemas import ColumnPublic, FeatureViewCreate, FeatureViewPublic
 from data_plane.limits import check_query
-from granary.wire import to_jsonable
+from granary_core.wire import to_jsonable
 
 router = APIRouter(prefix="/projects/{project}/feature-views", tags=["feature views"])
 

@@ -26,7 +26,7 @@ from pydantic import Field
 
 from data_plane.api.deps import Name, ProjectAccess, ProjectEngine, ProjectReader, RegionDep, Version
 from data_plane.api.schemas import Strict
-from granary.wire import ARROW_STREAM, table_to_ipc, to_jsonable
+from granary_core.wire import ARROW_STREAM, table_to_ipc, to_jsonable
 
 router = APIRouter(prefix="/projects/{project}/feature-views/{name}/versions/{version}", tags=["serving"])
 

@@ -19,8 +19,8 @@ from data_plane.api.deps import LimitsDep, Name, ProjectEngine, RegionDep, Train
 from data_plane.api.schemas import TrainingDatasetCreate, TrainingDatasetPublic
 from data_plane.deadline import Deadline
 from data_plane.limits import check_joins, check_spine
-from granary.errors import InvalidInput
-from granary.wire import ARROW_STREAM, to_jsonable
+from granary_core.errors import InvalidInput
+from granary_core.wire import ARROW_STREAM, to_jsonable
 from tenancy.plans import CostLimits
 
 router = APIRouter(

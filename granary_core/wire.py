@@ -1,6 +1,6 @@
 """What travels between the remote SDK and the data plane, and how.
 
-Descriptions (:mod:`data_plane.specs`) travel as JSON with ISO-8601 UTC times; feature
+Descriptions (:mod:`granary_core.specs`) travel as JSON with ISO-8601 UTC times; feature
 data travels as Arrow IPC streams. Both sides use these functions, so a field added to
 a spec needs no second codec.
 """
@@ -15,15 +15,15 @@ from typing import Any, TypeVar
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from data_plane.frames import to_utc
-from data_plane.specs import (
+from granary_core.errors import InvalidInput
+from granary_core.frames import to_utc
+from granary_core.specs import (
     CommitInfo,
     FeatureGroupInfo,
     FeatureInfo,
     FeatureViewInfo,
     TrainingDatasetInfo,
 )
-from granary.errors import InvalidInput
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 #: Schema-metadata key of an Arrow body that carries the request's JSON parameters too.

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from granary.errors import InvalidInput
+from granary_core.errors import InvalidInput
 
 
 def check_view_inputs(where: str, columns: Sequence[str], transformations: Sequence[dict[str, Any]]) -> None:

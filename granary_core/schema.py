@@ -3,7 +3,7 @@
 A group's schema is fixed by its first insert. Later inserts may add nullable
 columns; anything else that differs is refused with the column and both types named,
 before a byte is written. Every column is first brought to its stored type
-(:mod:`data_plane.storage_types`: large vs. small strings, dictionary encoding,
+(:mod:`granary_core.storage_types`: large vs. small strings, dictionary encoding,
 timestamp units and naive time zones, narrower integers and floats), so that pandas,
 polars and pyarrow inputs of the same data agree, and a type no store holds is refused.
 """
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from data_plane.storage_types import conform, type_from_string
-from granary.errors import InvalidInput, SchemaMismatch
+from granary_core.errors import InvalidInput, SchemaMismatch
+from granary_core.storage_types import conform, type_from_string
 
 
 def check_names(names: list[str], where: str) -> None:
@@ -30,7 +30,7 @@ def check_names(names: list[str], where: str) -> None:
 
 
 def normalize(table: pa.Table, where: str = "insert") -> pa.Table:
-    """Cast to the stored types (:mod:`data_plane.storage_types`), or refuse by column name."""
+    """Cast to the stored types (:mod:`granary_core.storage_types`), or refuse by column name."""
     check_names(table.column_names, where)
     columns = [
         conform(c, f"{where}: column '{n}'") for n, c in zip(table.column_names, table.columns, strict=True)

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
-from granary.errors import InvalidInput
+from granary_core.errors import InvalidInput
 
 DataFrameType = Literal["pandas", "polars", "pyarrow", "numpy", "python"]
 

@@ -32,7 +32,7 @@ import datetime as dt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from granary.errors import InvalidInput, SchemaMismatch
+from granary_core.errors import InvalidInput, SchemaMismatch
 
 EVENT_TIME_TYPE = pa.timestamp("us", tz="UTC")
 MAX_DECIMAL128_PRECISION = 38
@@ -64,7 +64,7 @@ def storage_type(typ: pa.DataType, where: str = "a column") -> pa.DataType:
     """The type a column of ``typ`` is stored as; ``SchemaMismatch`` naming ``where`` if none.
 
     ``null`` (an all-null column) stays ``null``: it takes the stored type of its column,
-    or is refused on a group's first insert (see :func:`data_plane.schema.reconcile`).
+    or is refused on a group's first insert (see :func:`granary_core.schema.reconcile`).
     """
     if pa.types.is_dictionary(typ):
         return storage_type(typ.value_type, where)
