@@ -12,7 +12,7 @@ import datetime as dt
 from sqlalchemy import String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from data_plane.metadata.models import UTCDateTime, utcnow
+from granary_core.sqltypes import UTCDateTime, utcnow
 
 
 class TenancyBase(DeclarativeBase):

@@ -8,7 +8,7 @@ Create Date: 2026-11-28 08:45:00
 import sqlalchemy as sa
 from alembic import op
 
-import data_plane.metadata.models
+import granary_core.sqltypes
 
 revision = "t0001"
 down_revision = None
@@ -24,8 +24,8 @@ def upgrade() -> None:
         sa.Column("key_hash", sa.String(length=64), nullable=False),
         sa.Column("project", sa.String(length=128), nullable=False),
         sa.Column("name", sa.String(length=128), nullable=False),
-        sa.Column("created_at", data_plane.metadata.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", data_plane.metadata.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", granary_core.sqltypes.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", granary_core.sqltypes.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("key_id"),
     )

@@ -8,7 +8,7 @@ Create Date: 2026-11-28 08:09:07.468261
 import sqlalchemy as sa
 from alembic import op
 
-import data_plane.metadata.models
+import granary_core.sqltypes
 
 revision = "0001"
 down_revision = None
@@ -22,7 +22,7 @@ def upgrade() -> None:
         "projects",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=128), nullable=False),
-        sa.Column("created_at", data_plane.metadata.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", granary_core.sqltypes.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("name"),
     )
@@ -41,7 +41,7 @@ def upgrade() -> None:
         sa.Column("features", sa.JSON(), nullable=True),
         sa.Column("transformations", sa.JSON(), nullable=False),
         sa.Column("location", sa.Text(), nullable=False),
-        sa.Column("created_at", data_plane.metadata.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", granary_core.sqltypes.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["project_id"], ["projects.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("project_id", "name", "version"),
@@ -56,7 +56,7 @@ def upgrade() -> None:
         sa.Column("query", sa.JSON(), nullable=False),
         sa.Column("labels", sa.JSON(), nullable=False),
         sa.Column("transformations", sa.JSON(), nullable=False),
-        sa.Column("created_at", data_plane.metadata.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", granary_core.sqltypes.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["project_id"], ["projects.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("project_id", "name", "version"),
@@ -66,7 +66,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("feature_group_id", sa.Integer(), nullable=False),
         sa.Column("table_version", sa.Integer(), nullable=False),
-        sa.Column("committed_at", data_plane.metadata.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("committed_at", granary_core.sqltypes.UTCDateTime(timezone=True), nullable=False),
         sa.Column("operation", sa.String(length=32), nullable=False),
         sa.Column("rows_inserted", sa.Integer(), nullable=False),
         sa.Column("rows_updated", sa.Integer(), nullable=False),
@@ -88,7 +88,7 @@ def upgrade() -> None:
         sa.Column("query_sql", sa.Text(), nullable=False),
         sa.Column("options", sa.JSON(), nullable=False),
         sa.Column("statistics", sa.JSON(), nullable=False),
-        sa.Column("created_at", data_plane.metadata.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", granary_core.sqltypes.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["feature_view_id"], ["feature_views.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("feature_view_id", "version"),

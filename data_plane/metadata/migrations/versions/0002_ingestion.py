@@ -8,7 +8,7 @@ Create Date: 2026-11-28 08:40:00
 import sqlalchemy as sa
 from alembic import op
 
-import data_plane.metadata.models
+import granary_core.sqltypes
 
 revision = "0002"
 down_revision = "0001"
@@ -35,7 +35,7 @@ def upgrade() -> None:
         sa.Column("offset", sa.BigInteger(), nullable=False),
         sa.Column("code", sa.String(length=64), nullable=False),
         sa.Column("message", sa.Text(), nullable=False),
-        sa.Column("failed_at", data_plane.metadata.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("failed_at", granary_core.sqltypes.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("ingest_failures", schema=None) as batch_op:
