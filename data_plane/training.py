@@ -28,6 +28,7 @@ from data_plane.engine import FeatureStoreEngine
 from granary_core.errors import InvalidInput
 from granary_core.frames import to_utc
 from granary_core.specs import FeatureViewInfo, TrainingDatasetInfo
+from granary_core.storage_types import type_from_string
 
 FORMATS = ("parquet", "csv")
 
@@ -348,8 +349,6 @@ def _open_parquet(
 def _open_csv(
     fs: pafs.FileSystem, path: str, fields: list[dict[str, str]], batch_rows: int
 ) -> pa.RecordBatchReader:
-    from granary_core.storage_types import type_from_string
-
     types = {f["name"]: type_from_string(f["type"]) for f in fields}
     stream = fs.open_input_stream(path)
     try:

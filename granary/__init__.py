@@ -57,8 +57,8 @@ def login(
 
 
 def __getattr__(name: str) -> Any:
-    # The embedded engine is imported on first use: data_plane modules import
-    # granary.errors, and an eager import here would make that a cycle.
+    # The embedded engine (DuckDB, Delta Lake, SQLAlchemy) is imported on first use,
+    # so a program that only talks to a remote store never loads it.
     if name == "builtin":  # granary.builtin.min_max_scaler, ... (Hopsworks: builtin_transformations)
         from granary import builtin_transformations
 

@@ -44,6 +44,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from granary_core.errors import InvalidInput
+from granary_core.schema import normalize
 from granary_core.storage_types import type_from_string
 
 MODES = ("default", "pandas", "python")
@@ -524,8 +525,6 @@ def describe_model_dependent(
 
 def apply_on_demand(where: str, descriptions: Sequence[dict[str, Any]], table: pa.Table) -> pa.Table:
     """Compute a group's on-demand features for an insert (stored with the rows)."""
-    from granary_core.schema import normalize
-
     try:
         return apply_all(normalize(table), load(descriptions), ON_DEMAND)
     except InvalidInput as exc:

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from granary_core.errors import InvalidInput, NotSupported
+from granary_core.frames import to_utc
 from granary_core.specs import FeatureGroupInfo
 
 
@@ -98,8 +99,6 @@ def key_value(value: Any, kind: str, name: str) -> str:
             except ValueError:
                 pass
     elif kind == "timestamp":
-        from granary_core.frames import to_utc
-
         try:
             moment = to_utc(value) if not isinstance(value, bool | int | float) else None
         except InvalidInput:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from granary_core.errors import InvalidInput
+from granary_core.wire import parse_time
 
 _OPS = {"eq", "ne", "lt", "le", "gt", "ge", "in", "not_in", "is_null", "not_null", "like"}
 MAX_DEPTH = 32
@@ -57,8 +58,6 @@ def _check_value(value: Any, where: str) -> None:
     if isinstance(value, dict):
         if set(value) != {"$datetime"}:
             raise InvalidInput(f"{where}: an object value must be {{'$datetime': iso}}")
-        from granary_core.wire import parse_time
-
         parse_time(value["$datetime"], where)
     elif isinstance(value, list):
         for item in value:
@@ -75,8 +74,6 @@ def check_query_spec(spec: Any, where: str = "query", depth: int = 0) -> None:
     _names(spec.get("features"), f"{where}.features")
     as_of = spec.get("as_of")
     if as_of is not None:
-        from granary_core.wire import parse_time
-
         parse_time(as_of, f"{where}.as_of")
     if spec.get("filter") is not None:
         check_filter(spec["filter"], f"{where}.filter")
