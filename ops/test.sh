@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the whole test suite the way CI does: lint, then pytest.
+# Run the whole test suite the way CI does: lint and the import contracts, then pytest.
 # Services that tests need are started here and stopped on exit, whatever happens:
 # the remote-backend and data-plane tests run against region $GRANARY_TEST_REGION
 # (default "test"), brought up by ops/region and taken down again on exit.
@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 BIN=.venv/bin
 
 "$BIN/ruff" check .
+# The layer contracts of pyproject's [tool.importlinter]: a broken one fails the run.
+"$BIN/lint-imports" --no-logo
 
 export GRANARY_TEST_REGION=${GRANARY_TEST_REGION:-test}
 region_down() { bash ops/region down "$GRANARY_TEST_REGION" >/dev/null 2>&1 || true; }
