@@ -59,14 +59,38 @@ def _drop_bucket(env: dict[str, str]) -> None:
         s3.delete_bucket(Bucket=env["GRANARY_S3_BUCKET"])
 
 
+#: Runs ``python -m data_plane SERVICE`` once the test says go: the slow imports (whose
+#: time varies by seconds on a busy machine) are done first, so the services really
+#: start their work at the same moment.
+STARTER = """
+import sys
+import data_plane.__main__ as entry
+import data_plane.api.app, data_plane.flight.server, data_plane.ingest.materializer, data_plane.region
+print("ready", flush=True)
+sys.stdin.readline()
+raise SystemExit(entry.main(sys.argv[1:]))
+"""
+
+
 def _start(service: str, env: dict[str, str], log: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "data_plane", service],
+        [sys.executable, "-c", STARTER, service],
         cwd=REPO,
         env=env,
-        stdout=subprocess.DEVNULL,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
         stderr=log.open("w"),
+        text=True,
     )
+
+
+def _release(processes: dict[str, subprocess.Popen]) -> None:
+    """Wait until every process has imported everything, then let them all go at once."""
+    for process in processes.values():
+        assert process.stdout.readline().strip() == "ready"
+    for process in processes.values():
+        process.stdin.write("go\n")
+        process.stdin.flush()
 
 
 def _up(service: str, env: dict[str, str]) -> bool:
@@ -107,6 +131,7 @@ def test_api_flight_and_materializer_started_at_once_on_a_fresh_region_all_come_
         logs = {s: tmp_path / f"{attempt}-{s}.log" for s in services}
         processes = {s: _start(s, env, logs[s]) for s in services}
         try:
+            _release(processes)
             waiting = set(services)
             deadline = time.monotonic() + UP_WITHIN_S
             while waiting and time.monotonic() < deadline:
