@@ -11,6 +11,7 @@ inside that project.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -106,6 +107,7 @@ class Region:
         self.online_kind = spec[0].split("://")[0] if spec else None
         # Least recently used first; ``_serving`` holds feature servers of cached engines only.
         self._engines: OrderedDict[str, FeatureStoreEngine] = OrderedDict()
+        self._live: weakref.WeakValueDictionary[str, FeatureStoreEngine] = weakref.WeakValueDictionary()
         self._ingest: IngestGateway | None = None
         self._serving: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -117,12 +119,17 @@ class Region:
             if engine is not None:
                 self._engines.move_to_end(project)
                 return engine
-            engine = FeatureStoreEngine(
-                Catalog(self.metadata, project),
-                self.offline,
-                offline_root=self.s3.uri(self.layout.offline_root()),
-                online=self.online_store(project),
-            )
+            # An evicted engine still in use is taken back, so a project never has two
+            # engines at once (each has its own write lock).
+            engine = self._live.get(project)
+            if engine is None:
+                engine = FeatureStoreEngine(
+                    Catalog(self.metadata, project),
+                    self.offline,
+                    offline_root=self.s3.uri(self.layout.offline_root()),
+                    online=self.online_store(project),
+                )
+                self._live[project] = engine
             self._engines[project] = engine
             while len(self._engines) > self.settings.engine_cache_size:
                 evicted, _ = self._engines.popitem(last=False)
@@ -167,6 +174,7 @@ class Region:
         """Drop the project's cached engine and feature server (it is being deleted)."""
         with self._lock:
             self._engines.pop(project, None)
+            self._live.pop(project, None)
             self._serving.pop(project, None)
 
     @contextmanager

@@ -4,7 +4,9 @@ measured and emptied like one on Redis, with no Redis in sight."""
 
 from __future__ import annotations
 
+import gc
 import uuid
+import weakref
 
 import httpx
 import pandas as pd
@@ -79,11 +81,17 @@ def test_the_engine_cache_keeps_the_most_recently_used_projects(region_env):
     region = Region(_settings(region_env, engine_cache_size=2))  # no online store: not needed here
     try:
         first = region.engine("a")
-        region.engine("b")
+        evicted = weakref.ref(region.engine("b"))
         assert region.engine("a") is first  # a hit makes "a" the most recent
         region.engine("c")  # evicts "b", the least recently used
         assert region.cached_projects() == ["a", "c"]
-        assert region.engine("b") is not None and region.cached_projects() == ["c", "b"]
+        gc.collect()
+        assert evicted() is None  # nothing keeps an evicted engine alive: memory is bounded
+        in_use = region.engine("c")  # held, like an engine in the middle of a write
+        region.engine("d")
+        region.engine("e")  # evicts "c" while it is in use
+        assert "c" not in region.cached_projects()
+        assert region.engine("c") is in_use  # taken back: never two engines of one project
         print(f"cached={region.cached_projects()} limit={region.settings.engine_cache_size}")
     finally:
         region.close()
