@@ -27,7 +27,8 @@ from data_plane.ingest.gateway import IngestGateway
 from data_plane.ingest.topics import Topics
 from data_plane.layout import Layout
 from data_plane.metadata.db import upgrade as upgrade_metadata
-from data_plane.offline.s3 import S3Config, S3DeltaOfflineStore, ensure_bucket
+from data_plane.offline.registry import open_offline_store
+from data_plane.offline.s3 import S3Config, ensure_bucket
 from data_plane.online.base import OnlineStore
 from data_plane.online.registry import open_online_store
 from data_plane.quotas import QuotaGate
@@ -94,7 +95,7 @@ class Region:
             region=settings.s3_region,
         )
         ensure_bucket(self.s3)
-        self.offline: Any = S3DeltaOfflineStore(self.s3)
+        self.offline = open_offline_store(settings.offline_store, settings.offline_store_config, self.s3)
         self.filesystem = self.s3.filesystem()
         self.keys = KeyStore(self.metadata, settings.key_cache_seconds)
         self.control_plane, self._access_events, limiter = _control_plane(settings)

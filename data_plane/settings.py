@@ -29,6 +29,8 @@ class DataPlaneSettings(BaseSettings):
     #: The offline store: a type of :mod:`data_plane.offline.registry` (``delta``: Delta
     #: tables in the region's S3 bucket, configured by the ``s3_*`` settings).
     offline_store: str = "delta"
+    #: The offline store's own options (JSON), checked by its adapter.
+    offline_store_config: dict[str, Any] = Field(default_factory=dict)
     kafka_bootstrap: str = Field(description="host:port of the region's Kafka brokers")
     s3_endpoint: str = Field(description="http(s)://host:port of the S3-compatible object store")
     s3_access_key: str

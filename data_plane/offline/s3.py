@@ -24,6 +24,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
+from pydantic import BaseModel, ConfigDict, Field
 
 from data_plane.offline.delta import DeltaOfflineStore, _quote
 from granary_core.errors import BackendUnavailable
@@ -120,14 +121,30 @@ class _Snapshots:
                 self._items.popitem(last=False)
 
 
+class DeltaOfflineStoreConfig(BaseModel):
+    """The ``delta`` offline store's own options (``GRANARY_OFFLINE_STORE_CONFIG``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Table versions whose file lists and schemas are kept in memory, so reads of a
+    #: version already seen make no S3 listing.
+    snapshot_cache: int = Field(default=512, ge=1)
+
+
 class S3DeltaOfflineStore(DeltaOfflineStore):
     """Delta tables under ``s3://bucket/...``; ``location`` is a full ``s3://`` URI."""
 
-    def __init__(self, config: S3Config) -> None:
+    Config = DeltaOfflineStoreConfig
+
+    def __init__(self, config: S3Config, snapshot_cache: int = 512) -> None:
         super().__init__(config.storage_options())
         self.config = config
         self._fs = config.filesystem()
-        self._snapshots = _Snapshots()
+        self._snapshots = _Snapshots(snapshot_cache)
+
+    @classmethod
+    def open(cls, options: DeltaOfflineStoreConfig, objects: S3Config) -> S3DeltaOfflineStore:
+        return cls(objects, options.snapshot_cache)
 
     def _snapshot(self, location: str, table_version: int | None) -> tuple[list[str], pa.Schema] | None:
         if table_version is not None:

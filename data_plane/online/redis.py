@@ -121,7 +121,7 @@ class RedisOnlineStoreConfig(BaseModel):
 
     @classmethod
     def from_url(cls, url: str) -> RedisOnlineStoreConfig:
-        from data_plane.online.registry import load_config  # the registry imports adapters lazily
+        from data_plane.plugins import load_config
 
         return load_config(cls, {"url": url}, f"online store URL {url!r}")
 

@@ -2,50 +2,27 @@
 
 A setting names the type (``GRANARY_ONLINE_STORE=redis``, or a URL whose scheme is the
 type, ``redis://host:port/db``) and gives its config section
-(``GRANARY_ONLINE_STORE_CONFIG='{"url": "redis://...", "socket_timeout": 2}'``). The
-adapter's ``Config`` (a pydantic model with ``extra="forbid"``) checks that section, so
-a misspelt option is refused by name instead of ignored.
-
-Adapters are imported only when chosen: the Redis one needs the ``redis`` extra, which
-an embedded install may lack.
+(``GRANARY_ONLINE_STORE_CONFIG='{"url": "redis://...", "socket_timeout": 2}'``), which
+the adapter's ``Config`` checks (see :mod:`data_plane.plugins`).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
-from typing import Any, TypeVar
-
-from pydantic import BaseModel, ValidationError
+from typing import Any
 
 from data_plane.online.base import OnlineStore
-from granary_core.errors import InvalidInput, NotSupported
+from data_plane.plugins import Registry
 
 #: type name -> ``module:class`` of its adapter (a class with ``Config`` and ``open``).
-ONLINE_STORES: dict[str, str] = {
-    "redis": "data_plane.online.redis:RedisOnlineStore",
-    "sqlite": "data_plane.online.sqlite:SQLiteOnlineStore",
-}
-#: pip extra an adapter's client library comes with, for the message when it is missing.
-_EXTRAS = {"redis": "redis"}
-
-C = TypeVar("C", bound=BaseModel)
-
-
-def load_config(config_class: type[C], values: Mapping[str, Any], where: str) -> C:
-    """``config_class`` from ``values``, or InvalidInput naming ``where`` and each bad field."""
-    try:
-        return config_class.model_validate(dict(values))
-    except ValidationError as exc:
-        problems = "; ".join(_problem(e["loc"], e["type"], e["msg"]) for e in exc.errors())
-        raise InvalidInput(f"{where}: {problems}") from exc
-
-
-def _problem(location: tuple[Any, ...], kind: str, message: str) -> str:
-    field = ".".join(map(str, location))
-    if kind == "extra_forbidden":
-        return f"unknown option {field!r}"
-    return f"{field}: {message}" if field else message.removeprefix("Value error, ")
+ONLINE_STORES = Registry(
+    "online store",
+    {
+        "redis": "data_plane.online.redis:RedisOnlineStore",
+        "sqlite": "data_plane.online.sqlite:SQLiteOnlineStore",
+    },
+    extras={"redis": "redis"},
+)
 
 
 def split_spec(spec: str, config: Mapping[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
@@ -62,32 +39,11 @@ def split_spec(spec: str, config: Mapping[str, Any] | None = None) -> tuple[str,
     return spec, values
 
 
-def adapter(kind: str) -> Any:
-    """The adapter class registered as ``kind``; InvalidInput naming the known types."""
-    target = ONLINE_STORES.get(kind)
-    if target is None:
-        known = ", ".join(sorted(ONLINE_STORES))
-        raise InvalidInput(f"online store type {kind!r} is unknown; known types: {known}")
-    module_name, class_name = target.split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        extra = _EXTRAS.get(kind)
-        if extra is None or exc.name != extra:
-            raise
-        raise NotSupported(
-            f"online store {kind!r} needs the {extra} extra: pip install 'granary[{extra}]'"
-        ) from exc
-    return getattr(module, class_name)
-
-
 def open_online_store(spec: str, config: Mapping[str, Any] | None, project: str) -> OnlineStore:
     """The store that ``spec`` (type name or URL) and ``config`` describe, for ``project``.
 
     Call it once per server and derive the other projects' stores with ``for_project``:
     they share its connections.
     """
-    kind, values = split_spec(spec, config)
-    store = adapter(kind)
-    settings = load_config(store.Config, values, f"online store {kind!r}")
+    store, settings = ONLINE_STORES.config(*split_spec(spec, config))
     return store.open(settings, project)  # type: ignore[no-any-return]

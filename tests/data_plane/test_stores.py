@@ -17,6 +17,7 @@ from data_plane.admin import ProjectAdmin
 from data_plane.api.app import create_app
 from data_plane.region import Region
 from data_plane.settings import DataPlaneSettings
+from granary import errors
 from tests.online.conftest import closed_port
 from tests.remote_stack import region_settings
 
@@ -107,3 +108,17 @@ def test_one_online_store_connection_pool_serves_every_project(data_plane):
         is region.online.client.connection_pool
     )
     assert httpx.get(f"{data_plane.api_url}/health").json()["dependencies"]["redis"]["status"] == "up"
+
+
+def test_a_region_refuses_an_unknown_store_type_naming_the_known_ones(region_env):
+    attempts = [
+        ({"offline_store": "parquet"}, "offline store type 'parquet' is unknown; known types: delta"),
+        ({"offline_store_config": {"snapshots": 5}}, "offline store 'delta': unknown option 'snapshots'"),
+        ({"online_store": "memcached"}, "type 'memcached' is unknown; known types: redis, sqlite"),
+        ({"online_store": "sqlite"}, "online store 'sqlite': path: Field required"),
+    ]
+    for overrides, message in attempts:
+        with pytest.raises(errors.InvalidInput) as caught:
+            Region(_settings(region_env, **overrides))
+        assert message in str(caught.value)
+    print(f"attempts={len(attempts)} refused={len(attempts)}")

@@ -72,4 +72,4 @@ def test_only_the_online_store_adapters_import_redis_in_the_data_plane_and_sdk()
     print(f"modules={len(checked)} import_redis={speaking}")
     assert speaking, "the Redis adapter itself imports redis: the check must see it"
     assert not outside, f"modules outside data_plane/online/ speak Redis: {outside}"
-    assert sorted(ONLINE_STORES) == ["redis", "sqlite"]
+    assert ONLINE_STORES.names() == ["redis", "sqlite"]
