@@ -1,21 +1,28 @@
-"""Write operations shared by several routes: keys, public views, usage, project cleanup."""
+"""Write operations of the routes: projects (a command each), keys, public views, usage.
+
+A handler takes its command and the unit of work, changes rows through it and leaves
+the commit to its caller, who audits in the same transaction.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from control_plane.models import ApiKey, Project, Tenant, UsageGauge
-from control_plane.regions import Regions
+from control_plane.models import ApiKey, Membership, Project, Tenant, UsageGauge, new_id
+from control_plane.outbox import DELETE, PROVISION
+from control_plane.repository import TenantScope
 from control_plane.schemas import ApiKeyCreated, ProjectPublic, ProjectUsage, TenantPublic, UsagePublic
 from control_plane.settings import ControlPlaneSettings
-from granary_core.errors import BackendUnavailable, NotFound
+from control_plane.uow import UnitOfWork
+from granary_core.errors import AlreadyExists
 from tenancy.keys import generate_key, hash_key
 from tenancy.plans import Plan
-from tenancy.quotas import RateLimiter
+from tenancy.quotas import RateLimiter, check_count
 from tenancy.roles import Role
 
 GAUGES = ("feature_groups", "offline_bytes", "online_rows", "model_deployments")
@@ -71,6 +78,7 @@ def project_public(project: Project, tenant_name: str, role: Role | None, settin
         tenant=tenant_name,
         region=project.region,
         status=project.status,
+        last_error=project.last_error,
         metadata_scope=project.metadata_scope,
         kafka_topic_prefix=project.kafka_topic_prefix,
         redis_key_prefix=project.redis_key_prefix,
@@ -79,25 +87,6 @@ def project_public(project: Project, tenant_name: str, role: Role | None, settin
         role=role,
         created_at=project.created_at,
     )
-
-
-def clean_region(regions: Regions, project: Project) -> None:
-    """Remove the project from its region and verify that nothing of it is left.
-
-    Failures, and residue found by the check, surface as 503 naming what is left;
-    calling DELETE again finishes the job (every step is idempotent).
-    """
-    try:
-        client = regions.get(project.region)
-    except NotFound as exc:
-        raise BackendUnavailable(f"project '{project.name}': {exc.message}") from exc
-    client.delete_project(project.metadata_scope)
-    residue = client.residue(project.metadata_scope)
-    if not residue.empty():
-        raise BackendUnavailable(
-            f"project '{project.name}': region '{project.region}' still holds {residue}; "
-            "it stays 'deleting': DELETE it again to finish"
-        )
 
 
 def record_gauges(session: Session, project: Project, values: dict[str, int]) -> None:
@@ -145,3 +134,66 @@ def tenant_total(session: Session, tenant_id: str, metric: str) -> int:
         select(UsageGauge.value).where(UsageGauge.tenant_id == tenant_id, UsageGauge.metric == metric)
     )
     return sum(values)
+
+
+# ------------------------------------------------------------------ projects
+@dataclass(frozen=True)
+class CreateProject:
+    """Make a project in the tenant's home region; its creator becomes its owner."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class DeleteProject:
+    """Remove a project, its data in its region first."""
+
+    project: Project
+
+
+def create_project(cmd: CreateProject, scope: TenantScope, uow: UnitOfWork) -> Project:
+    """Add the project (``provisioning``) and its provisioning to the outbox, in ``uow``.
+
+    The tenant row is locked for the count, so two concurrent creates cannot both
+    squeeze under the ``projects`` quota; the lock lasts only this transaction, which
+    calls no region: the region's work is the outbox's.
+    """
+    tenant = scope.tenant(for_update=True)
+    plan = Plan.model_validate(tenant.plan)  # as of the lock, not as of authentication
+    check_count(
+        "projects",
+        limit=plan.quotas.projects,
+        current=scope.project_count(),
+        subject=f"tenant '{tenant.name}'",
+    )
+    if uow.session.scalar(select(Project.id).where(Project.tenant_id == tenant.id, Project.name == cmd.name)):
+        raise AlreadyExists(f"project '{cmd.name}' already exists in tenant '{tenant.name}'")
+    project_id = new_id("p")
+    project = Project(
+        id=project_id,
+        tenant_id=tenant.id,
+        name=cmd.name,
+        region=plan.home_region,
+        status="provisioning",
+        metadata_scope=project_id,
+        # named by the region when it provisions the project
+        kafka_topic_prefix="",
+        redis_key_prefix="",
+        s3_prefixes=[],
+    )
+    uow.session.add(project)
+    uow.session.flush()  # no ORM relationships: parents are flushed first
+    uow.session.add(Membership(project_id=project.id, user_id=scope.caller.user_id, role=Role.OWNER.value))
+    uow.enqueue(project, PROVISION)
+    return project
+
+
+def delete_project(cmd: DeleteProject, uow: UnitOfWork) -> None:
+    """Mark the project ``deleting`` and add its deletion to the outbox, in ``uow``.
+
+    Deleting a project already ``deleting`` promises nothing more: its entry is pending.
+    """
+    project = cmd.project
+    if project.status != "deleting":
+        project.status, project.last_error = "deleting", None
+        uow.enqueue(project, DELETE)

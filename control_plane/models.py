@@ -116,8 +116,12 @@ class Project(ControlPlaneBase):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(64))
     region: Mapped[str] = mapped_column(String(64))
-    #: "active", or "deleting" while region resources are being removed.
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    #: "provisioning" until its region made it, then "ready"; "deleting" until its region
+    #: removed it (then the row goes); "failed" when its region kept refusing. The region
+    #: work is done by the outbox (:class:`OutboxEntry`), never inside a request.
+    status: Mapped[str] = mapped_column(String(16), default="provisioning")
+    #: The region's last refusal while provisioning or deleting; None once it succeeded.
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     #: The project's name in the region's metadata database.
     metadata_scope: Mapped[str] = mapped_column(String(128))
     kafka_topic_prefix: Mapped[str] = mapped_column(String(128))
@@ -125,6 +129,35 @@ class Project(ControlPlaneBase):
     #: Key prefixes in the region's bucket (offline data, training datasets).
     s3_prefixes: Mapped[list[str]] = mapped_column(JSONType)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class OutboxEntry(ControlPlaneBase):
+    """Region work promised by a committed transaction: provision or delete a project.
+
+    Written in the same transaction as the project row, so the promise and the row stand
+    or fall together; :mod:`control_plane.outbox` delivers it to the region afterwards,
+    with retries, so a slow or dark region never holds a request (or a tenant's row
+    lock). Rows survive restarts; done ones are kept as the record of what happened.
+    """
+
+    __tablename__ = "region_outbox"
+    __table_args__ = (Index("ix_region_outbox_due", "done_at", "next_attempt_at"),)
+
+    #: Delivery order: a project's entries are delivered one at a time, oldest first.
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    #: No foreign key: a delete entry outlives its project's row.
+    project_id: Mapped[str] = mapped_column(String(32), index=True)
+    region: Mapped[str] = mapped_column(String(64))
+    #: "provision" or "delete".
+    action: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: Not before this time (UTC, from the dispatcher's clock): the retry backoff.
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    #: "done", or "failed" once ``attempts`` reached the dispatcher's limit.
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class Membership(ControlPlaneBase):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
@@ -190,12 +190,21 @@ class ProjectCreate(_In):
     name: Name
 
 
+ProjectStatus = Literal["provisioning", "ready", "deleting", "deleted", "failed"]
+
+
 class ProjectPublic(BaseModel):
+    """A project as its tenant sees it. Its region work happens after the answer:
+    ``status`` is ``provisioning`` until the region made it (the prefixes are empty
+    until then), ``deleting`` until the region removed it, and ``failed`` when the
+    region kept refusing (``last_error`` says why; DELETE it, or ask an operator)."""
+
     id: str
     name: str
     tenant: str
     region: str
-    status: str
+    status: ProjectStatus
+    last_error: str | None = None
     metadata_scope: str
     kafka_topic_prefix: str
     redis_key_prefix: str

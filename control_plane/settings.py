@@ -101,6 +101,14 @@ class ControlPlaneSettings(BaseSettings):
     #: Prefix of this control plane's Redis keys (tests use one per test).
     redis_prefix: str = "granary:cp"
 
+    #: The region outbox (``control_plane.outbox``): seconds between looks for due
+    #: entries when nothing woke the dispatcher, the first retry's wait (doubling up to
+    #: the max) and the failed attempts after which a project is ``failed``.
+    outbox_poll_seconds: float = Field(default=5.0, gt=0)
+    outbox_backoff_seconds: float = Field(default=1.0, gt=0)
+    outbox_max_backoff_seconds: float = Field(default=300.0, gt=0)
+    outbox_max_attempts: int = Field(default=12, ge=1)
+
     api_host: str = "127.0.0.1"
     api_port: int = 8700
 

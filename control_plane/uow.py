@@ -1,8 +1,10 @@
 """Unit of work: one transaction per write, rolled back unless ``commit()`` is called.
 
-Work that must follow a successful commit (mail, region provisioning) is registered
+Work that must follow a successful commit (mail, access announcements) is registered
 with :meth:`UnitOfWork.after_commit` and runs only once the rows are durable; its
-failures propagate to the caller, so nothing is dropped silently.
+failures propagate to the caller, so nothing is dropped silently. Region work is not
+done after commit but promised inside it (:meth:`UnitOfWork.enqueue`, the outbox):
+a region that is slow or dark holds no request.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from control_plane.access_events import ACCESS_ACTIONS
-from control_plane.models import AuditEvent
+from control_plane.models import AuditEvent, Project
+from control_plane.outbox import Dispatcher
 from granary_core.errors import BackendUnavailable
 
 
@@ -23,8 +26,10 @@ class UnitOfWork:
         self,
         sessions: sessionmaker[Session],
         on_access_change: Callable[[str | None], Any] | None = None,
+        outbox: Dispatcher | None = None,
     ) -> None:
         self._sessions = sessions
+        self._outbox = outbox
         self._on_access_change = on_access_change
         self._after: list[Callable[[], Any]] = []
         self.committed = False
@@ -56,6 +61,14 @@ class UnitOfWork:
         if self._on_access_change is not None and event.action in ACCESS_ACTIONS:
             notify, tenant_id = self._on_access_change, event.tenant_id
             self._after.append(lambda: notify(tenant_id))
+
+    def enqueue(self, project: Project, action: str) -> None:
+        """Promise region work (``outbox.PROVISION`` or ``DELETE``) in this transaction;
+        the dispatcher is woken once it commits."""
+        if self._outbox is None:
+            raise RuntimeError("this unit of work has no outbox: build it with outbox=")
+        self._outbox.enqueue(self.session, project, action)
+        self._after.append(self._outbox.notify)
 
     def commit(self) -> None:
         try:

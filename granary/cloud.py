@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_exponential
 
-from granary_core.errors import BackendUnavailable, GranaryError, error_from_dict
+from granary_core.errors import BackendUnavailable, GranaryError, NotFound, error_from_dict
 
 DEFAULT_HOST = "http://127.0.0.1:8700"
 
@@ -78,8 +79,15 @@ class ControlPlaneClient:
         return self._call("POST", "/v1/password-reset/confirm", {"token": token, "password": password})
 
     # projects
-    def create_project(self, name: str) -> dict:
-        return self._call("POST", "/v1/projects", {"name": name})
+    def create_project(self, name: str, *, wait: bool = True, timeout: float = 120.0) -> dict:
+        """Create a project; with ``wait``, return once its region has made it (``ready``).
+
+        The control plane answers at once with status ``provisioning`` and provisions
+        the project in its region afterwards. Raises ``BackendUnavailable`` if the region
+        refused for good (``failed``) or ``timeout`` seconds passed.
+        """
+        project = self._call("POST", "/v1/projects", {"name": name})
+        return self._until_settled(name, "provisioning", timeout) if wait else project
 
     def get_project(self, name: str) -> dict:
         return self._call("GET", f"/v1/projects/{name}")
@@ -87,8 +95,36 @@ class ControlPlaneClient:
     def list_projects(self) -> list[dict]:
         return self._call("GET", "/v1/projects")
 
-    def delete_project(self, name: str) -> None:
+    def delete_project(self, name: str, *, wait: bool = True, timeout: float = 300.0) -> None:
+        """Delete a project; with ``wait``, return once its region has removed its data."""
         self._call("DELETE", f"/v1/projects/{name}")
+        if wait:
+            self._until_settled(name, "deleting", timeout)
+
+    def _until_settled(self, name: str, passing: str, timeout: float) -> dict:
+        """The project once its status is no longer ``passing`` ({"status": "deleted"} once
+        it is gone); ``failed`` and timeouts raise ``BackendUnavailable``."""
+        poll = Retrying(
+            retry=retry_if_result(lambda p: p["status"] == passing),
+            wait=wait_exponential(multiplier=0.05, max=2.0),
+            stop=stop_after_delay(timeout),
+            retry_error_callback=lambda state: state.outcome.result(),
+        )
+        project = poll(self._project_or_deleted, name)
+        if project["status"] in (passing, "failed"):
+            raise BackendUnavailable(
+                f"project '{name}' is still '{project['status']}' after {timeout}s: "
+                f"{project.get('last_error') or 'its region has not answered yet'}"
+                if project["status"] == passing
+                else f"project '{name}' failed in its region: {project.get('last_error')}"
+            )
+        return project
+
+    def _project_or_deleted(self, name: str) -> dict:
+        try:
+            return self.get_project(name)
+        except NotFound:
+            return {"name": name, "status": "deleted"}
 
     # keys
     def create_key(self, name: str = "", project: str | None = None, scopes: list[str] | None = None) -> dict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -33,6 +35,7 @@ from control_plane.api.routers import (
 from control_plane.db import open_database
 from control_plane.mail import Mailer, SmtpMailer
 from control_plane.models import AuditEvent
+from control_plane.outbox import Dispatcher
 from control_plane.regions import Regions
 from control_plane.settings import ControlPlaneSettings
 from granary_core.errors import GranaryError
@@ -59,16 +62,28 @@ def create_app(
         regions: region clients; default built from ``settings.regions``.
         mailer: outgoing mail; default SMTP to ``settings.smtp_host:smtp_port``.
         migrate: bring the database schema to head first.
-        clock: seconds since the epoch, for throttle windows (tests step their own).
+        clock: seconds since the epoch, for throttle windows and the outbox's retry
+            schedule (tests step their own).
     """
     engine = open_database(settings.database_url, migrate=migrate)
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    regions = regions or Regions.from_settings(settings.regions)
+    dispatcher = Dispatcher(
+        sessions,
+        regions,
+        clock=clock,
+        max_attempts=settings.outbox_max_attempts,
+        backoff_seconds=settings.outbox_backoff_seconds,
+        max_backoff_seconds=settings.outbox_max_backoff_seconds,
+    )
     services = Services(
         settings=settings,
-        sessions=sessionmaker(engine, expire_on_commit=False),
+        sessions=sessions,
         redis=client,
         limiter=RateLimiter(client, prefix=f"{settings.redis_prefix}:rl"),
-        regions=regions or Regions.from_settings(settings.regions),
+        regions=regions,
+        dispatcher=dispatcher,
         passwords=Passwords(
             settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
         ),
@@ -81,7 +96,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
+        delivering = asyncio.create_task(dispatcher.run(settings.outbox_poll_seconds))
         yield
+        delivering.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await delivering
         services.regions.close()
         client.close()
         engine.dispose()

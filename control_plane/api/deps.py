@@ -15,6 +15,7 @@ from control_plane import access_events
 from control_plane.auth import Caller, authenticate_key, bearer
 from control_plane.mail import Mailer
 from control_plane.models import AuditEvent
+from control_plane.outbox import Dispatcher
 from control_plane.regions import Regions
 from control_plane.repository import TenantScope
 from control_plane.settings import ControlPlaneSettings, Limits
@@ -35,6 +36,8 @@ class Services:
     regions: Regions
     mailer: Mailer
     passwords: Passwords
+    #: Delivers the region work that project changes promised (see ``control_plane.outbox``).
+    dispatcher: Dispatcher
     #: Seconds since the epoch; tests pass their own to step through throttle windows.
     clock: Callable[[], float] = field(default=time.time)
 
@@ -53,7 +56,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 def get_uow(services: ServicesDep) -> Iterator[UnitOfWork]:
-    with UnitOfWork(services.sessions, services.access_changed) as uow:
+    with UnitOfWork(services.sessions, services.access_changed, services.dispatcher) as uow:
         yield uow
 
 

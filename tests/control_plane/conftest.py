@@ -221,7 +221,8 @@ def recording_regions(settings: ControlPlaneSettings) -> Regions:
 class LiveServer:
     """The control plane under uvicorn on a loopback port, in a thread (like httpx's tests),
     configured as ``python -m control_plane`` configures it. Its regions are recording
-    ones unless ``real_regions`` (their admin APIs, as the settings name them)."""
+    ones unless ``real_regions`` (their admin APIs, as the settings name them) or
+    ``regions`` are given."""
 
     def __init__(
         self,
@@ -229,13 +230,15 @@ class LiveServer:
         clock: Clock | None = None,
         mailer=None,
         real_regions: bool = False,
+        regions: Regions | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock or Clock()
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        regions = None if real_regions else recording_regions(settings)
-        app = create_app(settings, clock=self.clock, mailer=mailer, regions=regions)
+        if regions is None and not real_regions:
+            regions = recording_regions(settings)
+        app = self.app = create_app(settings, clock=self.clock, mailer=mailer, regions=regions)
         config = server_config(app, settings, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -252,6 +255,9 @@ class LiveServer:
     def __exit__(self, *exc_info: object) -> None:
         self.server.should_exit = True
         self.thread.join(30)
+
+    def settle(self) -> None:
+        settle(self.app)
 
 
 @pytest.fixture(scope="module")
@@ -311,6 +317,13 @@ def with_region(settings: ControlPlaneSettings, plane, **region: object) -> Cont
     """``settings`` whose regions are ``plane``'s data plane (``region`` overrides fields)."""
     real = RegionSettings(**{"url": plane.api_url, "token": REGION_ADMIN_TOKEN, **region})
     return settings.model_copy(update={"regions": {"local": real, "eu-1": real}})
+
+
+def settle(app_or_client) -> None:
+    """Deliver the region outbox until nothing is due: what project creates and deletes
+    promised their region is done (or has failed) when this returns."""
+    app = getattr(app_or_client, "app", app_or_client)
+    app.state.services.dispatcher.run_until_idle()
 
 
 def token_from(message: Message, command: str = "granary verify --token ") -> str:

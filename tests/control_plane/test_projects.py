@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from control_plane.api.app import create_app
-from tests.control_plane.conftest import ADMIN, add_user, bearer, make_tenant, with_region
+from tests.control_plane.conftest import ADMIN, add_user, bearer, make_tenant, settle, with_region
 
 
 @pytest.fixture
@@ -33,7 +33,10 @@ def test_create_project_records_its_region_scope(client, acme, admin_plane):
     r = client.post("/v1/projects", json={"name": "fraud"}, headers=acme["admin"])
     assert r.status_code == 201, r.text
     p = r.json()
-    assert p["region"] == "local" and p["role"] == "owner" and p["status"] == "active"
+    assert p["region"] == "local" and p["role"] == "owner" and p["status"] in ("provisioning", "ready")
+    settle(client)
+    p = client.get("/v1/projects/fraud", headers=acme["admin"]).json()
+    assert p["status"] == "ready" and p["last_error"] is None
     pid = p["id"]
     assert p["metadata_scope"] == pid
     # where the project's data lives is what the region answered
@@ -107,7 +110,9 @@ def test_only_owners_manage_members_and_delete(client, acme):
         "/v1/projects/fraud/members/admin@globex.example.com", json={"role": "viewer"}, headers=acme["admin"]
     )
     assert r.status_code == 404
-    assert client.delete("/v1/projects/fraud", headers=acme["admin"]).status_code == 204
+    r = client.delete("/v1/projects/fraud", headers=acme["admin"])
+    assert r.status_code == 202 and r.json()["status"] == "deleting", r.text
+    settle(client)
     assert client.get("/v1/projects/fraud", headers=acme["admin"]).status_code == 404
     assert other["tenant"]["name"] == "globex"
 

@@ -12,7 +12,7 @@ import redis
 
 from granary_core.errors import QuotaExceeded, RateLimitExceeded
 from tenancy.quotas import RateLimiter, check_count
-from tests.control_plane.conftest import ADMIN, REGION, bearer, make_tenant
+from tests.control_plane.conftest import ADMIN, REGION, bearer, make_tenant, settle
 
 
 @pytest.fixture
@@ -188,6 +188,7 @@ def test_data_plane_authenticates_keys_through_the_control_plane(client):
     acme = make_tenant(client, "acme")
     key = acme["admin_key"]["api_key"]
     project = client.post("/v1/projects", json={"name": "fraud"}, headers=bearer(key)).json()
+    settle(client)  # keys reach a project once its region made it
     body = {"api_key": key, "project": project["metadata_scope"], "permission": "feature_groups:write"}
     r = client.post("/v1/internal/authenticate", json=body, headers=REGION)
     assert r.status_code == 200 and r.json()["role"] == "owner"

@@ -24,6 +24,7 @@ def tenant_key(live_server):
         tenant = make_tenant(http, f"retry-{secrets.token_hex(4)}")
         key = tenant["admin_key"]["api_key"]
         project = http.post("/v1/projects", json={"name": "fraud"}, headers=bearer(key)).json()
+    live_server.settle()  # keys reach a project once its region made it
     return key, project["metadata_scope"]
 
 

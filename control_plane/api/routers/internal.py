@@ -80,7 +80,7 @@ def authenticate(body: AuthenticateIn, _: RegionDep, uow: UowDep) -> Authenticat
         where = Project.metadata_scope == body.project
     project = uow.session.scalar(select(Project).where(where, Project.tenant_id == caller.tenant_id))
     named = body.project or caller.project_id
-    if project is None or project.status != "active":
+    if project is None or project.status != "ready":
         raise PermissionDenied(f"API key {caller.key_id} is not allowed to access project '{named}'")
     if caller.project_id is not None and caller.project_id != project.id:
         raise PermissionDenied(f"API key {caller.key_id} is not allowed to access project '{named}'")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from sqlalchemy import func, select
 
+from control_plane import handlers
 from control_plane.api.access import (
     MemberManager,
     ProjectCreator,
@@ -13,13 +14,10 @@ from control_plane.api.access import (
     Reader,
 )
 from control_plane.api.deps import InfoDep, ServicesDep, UowDep
-from control_plane.handlers import clean_region, project_public, record_gauges, usage_of
-from control_plane.models import Membership, Project, User, new_id
+from control_plane.handlers import project_public, record_gauges, usage_of
+from control_plane.models import Membership, User
 from control_plane.schemas import MemberPublic, MemberPut, ProjectCreate, ProjectPublic, ProjectUsage
-from control_plane.uow import UnitOfWork
-from granary_core.errors import AlreadyExists, BackendUnavailable, InvalidInput, NotFound
-from tenancy.plans import Plan
-from tenancy.quotas import check_count
+from granary_core.errors import InvalidInput, NotFound
 from tenancy.roles import Role
 
 router = APIRouter(prefix="/v1/projects", tags=["projects"])
@@ -31,48 +29,16 @@ def create_project(
 ):
     """Create a project in the tenant's home region; the caller becomes its owner.
 
-    The tenant row is locked for the count, so two concurrent creates cannot both
-    squeeze under the ``projects`` quota.
+    Answers at once with status ``provisioning``: the region makes the project after
+    the answer (the outbox), and its status turns ``ready`` (or ``failed``, with
+    ``last_error``).
     """
-    caller = scope.caller
-    tenant = scope.tenant(for_update=True)
-    plan = Plan.model_validate(tenant.plan)  # as of the lock, not as of authentication
-    check_count(
-        "projects",
-        limit=plan.quotas.projects,
-        current=scope.project_count(),
-        subject=f"tenant '{tenant.name}'",
+    project = handlers.create_project(handlers.CreateProject(body.name), scope, uow)
+    uow.audit(
+        info.by(scope.caller, "project.create", body.name, 201, project_id=project.id, region=project.region)
     )
-    if uow.session.scalar(
-        select(Project.id).where(Project.tenant_id == tenant.id, Project.name == body.name)
-    ):
-        raise AlreadyExists(f"project '{body.name}' already exists in tenant '{tenant.name}'")
-    region_name = plan.home_region
-    try:
-        region = services.regions.get(region_name)
-    except NotFound as exc:
-        raise BackendUnavailable(f"tenant '{tenant.name}': home {exc.message}") from exc
-    project_id = new_id("p")
-    # Before the rows are committed: a failed provisioning leaves no project (it is idempotent).
-    layout = region.provision_project(project_id)
-    project = Project(
-        id=project_id,
-        tenant_id=tenant.id,
-        name=body.name,
-        region=region_name,
-        status="active",
-        metadata_scope=project_id,
-        kafka_topic_prefix=layout.group_topic_prefix,
-        redis_key_prefix=layout.online_key_prefix,
-        s3_prefixes=list(layout.object_prefixes),
-    )
-    uow.session.add(project)
-    uow.session.flush()  # no ORM relationships: parents are flushed first
-    uow.session.add(Membership(project_id=project.id, user_id=caller.user_id, role=Role.OWNER.value))
-    uow.session.flush()
-    uow.audit(info.by(caller, "project.create", body.name, 201, project_id=project.id, region=region_name))
     uow.commit()
-    return project_public(project, tenant.name, Role.OWNER, services.settings)
+    return project_public(project, scope.caller.tenant_name, Role.OWNER, services.settings)
 
 
 @router.get("", response_model=list[ProjectPublic])
@@ -87,26 +53,17 @@ def get_project(name: str, access: ProjectReader, services: ServicesDep) -> Proj
     return project_public(access.project, access.scope.caller.tenant_name, access.role, services.settings)
 
 
-@router.delete("/{name}", status_code=204)
-def delete_project(
-    name: str, access: ProjectDeleter, uow: UowDep, services: ServicesDep, info: InfoDep
-) -> Response:
-    """Remove the project's data from its region, then its rows here.
+@router.delete("/{name}", status_code=202, response_model=ProjectPublic)
+def delete_project(name: str, access: ProjectDeleter, uow: UowDep, services: ServicesDep, info: InfoDep):
+    """Delete the project: answers at once with status ``deleting``.
 
-    The project is first marked ``deleting`` (committed); if the region fails the
-    answer is 503 and calling DELETE again finishes the job.
+    Its region removes its data after the answer (the outbox); then the project is
+    gone (404). Deleting a ``failed`` project tries again.
     """
-    project = access.project
-    project.status = "deleting"
-    uow.audit(info.by(access.scope.caller, "project.delete", name, 204, project_id=project.id))
+    handlers.delete_project(handlers.DeleteProject(access.project), uow)
+    uow.audit(info.by(access.scope.caller, "project.delete", name, 202, project_id=access.project.id))
     uow.commit()
-    clean_region(services.regions, project)
-    with UnitOfWork(services.sessions) as second:
-        doomed = second.session.get(Project, project.id)
-        if doomed is not None:
-            second.session.delete(doomed)
-        second.commit()
-    return Response(status_code=204)
+    return project_public(access.project, access.scope.caller.tenant_name, access.role, services.settings)
 
 
 @router.get("/{name}/usage", response_model=ProjectUsage)

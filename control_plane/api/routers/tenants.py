@@ -7,8 +7,9 @@ from sqlalchemy import select
 
 from control_plane.api.access import AdminDep
 from control_plane.api.deps import InfoDep, ServicesDep, UowDep
-from control_plane.handlers import clean_region, issue_key, tenant_public, usage_of, utcnow
+from control_plane.handlers import issue_key, tenant_public, usage_of, utcnow
 from control_plane.models import Project, Tenant, User, new_id
+from control_plane.outbox import clean_region
 from control_plane.schemas import TenantCreate, TenantCreated, TenantPublic, TenantUpdate, UsagePublic
 from control_plane.uow import UnitOfWork
 from granary_core.errors import AlreadyExists, InvalidInput, NotFound
