@@ -30,7 +30,7 @@ from data_plane.metadata.db import upgrade as upgrade_metadata
 from data_plane.offline.registry import open_offline_store
 from data_plane.offline.s3 import S3Config, ensure_bucket
 from data_plane.online.base import OnlineStore
-from data_plane.online.registry import open_online_store
+from data_plane.online.registry import open_online_store, split_spec
 from data_plane.quotas import QuotaGate
 from data_plane.settings import DataPlaneSettings
 from granary_core.errors import BackendUnavailable, NotSupported
@@ -103,9 +103,12 @@ class Region:
         self.quotas = QuotaGate(self.control_plane, limiter)
         self._sessions = sessionmaker(self.metadata, expire_on_commit=False)
         spec = settings.online_store_spec()
+        #: The online store's type name ("redis", "sqlite"): what ``/health`` calls it.
+        self.online_kind, online_config = split_spec(*spec) if spec else (None, {})
         #: The region's online store (one connection pool); projects get ``for_project`` views.
-        self.online: OnlineStore | None = open_online_store(*spec, project="") if spec else None
-        self.online_kind = spec[0].split("://")[0] if spec else None
+        self.online: OnlineStore | None = (
+            open_online_store(self.online_kind, online_config, project="") if self.online_kind else None
+        )
         # Least recently used first; ``_serving`` holds feature servers of cached engines only.
         self._engines: OrderedDict[str, FeatureStoreEngine] = OrderedDict()
         self._live: weakref.WeakValueDictionary[str, FeatureStoreEngine] = weakref.WeakValueDictionary()

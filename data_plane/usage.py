@@ -62,7 +62,7 @@ class UsageReporter:
         """Report the projects that changed; returns how many were reported.
 
         A project is first announced with its metadata count alone (no S3 listing, no
-        Redis scan): projects the control plane does not know, such as those of the
+        online store count): projects the control plane does not know, such as those of the
         region's operator keys, are not measured, and asked about again only when
         their groups or commits change.
         """

@@ -32,7 +32,7 @@ def health(region: RegionDep, response: Response) -> dict[str, Any]:
         "kafka": region.ingest.check,
         "s3": region.check_object_store,
     }
-    if region.online is not None and region.online_kind:
+    if region.online is not None and region.online_kind is not None:
         checks[region.online_kind] = region.online.ping  # named by its type: "redis", "sqlite"
     dependencies = {name: _probe(check) for name, check in checks.items()}
     healthy = all(d["status"] == "up" for d in dependencies.values())
