@@ -40,6 +40,12 @@ class DataPlaneSettings(BaseSettings):
     #: Prefix of every Kafka topic and S3 key this data plane owns, so two data planes
     #: (or a test's own) can share one region's services without seeing each other.
     namespace: str = "granary"
+    #: The region's name as ``ops/region up NAME`` writes it (``GRANARY_REGION``).
+    region: str | None = None
+    #: Which region this data plane is (``GRANARY_REGION_ID``; unset, ``GRANARY_REGION``,
+    #: else ``local``). ``/health`` and every admin API answer carry it, so the control
+    #: plane can check it talks to the region it thinks.
+    region_id: str = Field(default="", pattern=r"^$|^[A-Za-z0-9_-]{1,64}$")
 
     api_host: str = "127.0.0.1"
     api_port: int = 8600
@@ -88,6 +94,12 @@ class DataPlaneSettings(BaseSettings):
     #: recently used is dropped beyond that, so a region with many projects does not grow.
     engine_cache_size: int = Field(default=256, ge=1)
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _region_id_default(self) -> DataPlaneSettings:
+        if not self.region_id:
+            self.region_id = self.region or "local"
+        return self
 
     @model_validator(mode="after")
     def _control_plane_complete(self) -> DataPlaneSettings:

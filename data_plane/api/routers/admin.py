@@ -3,6 +3,10 @@
 Only the control plane calls it, with the region token (``GRANARY_REGION_TOKEN``); the
 previous token (``GRANARY_PREVIOUS_REGION_TOKEN``) is accepted too while a rotation is
 under way. Tenant and operator API keys never pass. Every call is idempotent.
+
+Every answer names the region (``GRANARY_REGION_ID``) in its ``Granary-Region-Id``
+header and, when it has a body, its ``region_id`` field: the control plane checks it
+talks to the region it thinks.
 """
 
 from __future__ import annotations
@@ -50,6 +54,13 @@ async def require_region_token(
         raise Unauthenticated("the region token is wrong")
 
 
+REGION_ID_HEADER = "Granary-Region-Id"
+
+
+def tell_region(request: Request, response: Response) -> None:
+    response.headers[REGION_ID_HEADER] = request.app.state.settings.region_id
+
+
 def get_admin(request: Request) -> ProjectAdmin:
     return ProjectAdmin(request.app.state.region)
 
@@ -57,10 +68,16 @@ def get_admin(request: Request) -> ProjectAdmin:
 AdminDep = Annotated[ProjectAdmin, Depends(get_admin)]
 ProjectName = Annotated[str, Path(pattern=PROJECT_PATTERN, description="the project's name in the region")]
 
-router = APIRouter(prefix=ADMIN_PREFIX, tags=["admin"], dependencies=[Depends(require_region_token)])
+router = APIRouter(
+    prefix=ADMIN_PREFIX, tags=["admin"], dependencies=[Depends(require_region_token), Depends(tell_region)]
+)
 
 
-class ProjectLayoutPublic(BaseModel):
+class RegionAnswer(BaseModel):
+    region_id: str = Field(description="the region that answered (its GRANARY_REGION_ID)")
+
+
+class ProjectLayoutPublic(RegionAnswer):
     """Where the project's data lives in the region (named by the data plane alone)."""
 
     project: str
@@ -69,7 +86,7 @@ class ProjectLayoutPublic(BaseModel):
     object_prefixes: list[str] = Field(description="S3 key prefixes (in the region's bucket)")
 
 
-class ResiduePublic(BaseModel):
+class ResiduePublic(RegionAnswer):
     """What of the project is still stored, per service (at most 100 names each)."""
 
     project: str
@@ -80,7 +97,7 @@ class ResiduePublic(BaseModel):
     s3: list[str]
 
 
-class UsagePublic(BaseModel):
+class UsagePublic(RegionAnswer):
     project: str
     feature_groups: int
     offline_bytes: int = Field(description="bytes under the project's offline prefix, old versions included")
@@ -92,6 +109,7 @@ def provision_project(project: ProjectName, admin: AdminDep) -> ProjectLayoutPub
     """Make the project exist in the region (idempotent). 409 for a deleted project."""
     layout = admin.provision(project)
     return ProjectLayoutPublic(
+        region_id=admin.region.settings.region_id,
         project=layout.project,
         group_topic_prefix=layout.group_topic_prefix,
         online_key_prefix=layout.online_key_prefix,
@@ -100,18 +118,18 @@ def provision_project(project: ProjectName, admin: AdminDep) -> ProjectLayoutPub
 
 
 @router.delete("/projects/{project}", status_code=204)
-def delete_project(project: ProjectName, admin: AdminDep) -> Response:
+def delete_project(project: ProjectName, admin: AdminDep) -> None:
     """Fence the project's writers out, then remove all of it (idempotent; calling it
     again finishes an interrupted deletion). Verify with ``GET .../residue``."""
     admin.delete(project)
-    return Response(status_code=204)
 
 
 @router.get("/projects/{project}/residue", response_model=ResiduePublic)
 def project_residue(project: ProjectName, admin: AdminDep) -> ResiduePublic:
     """What of the project is still stored; all lists are empty after a deletion."""
     residue = admin.residue(project)
-    return ResiduePublic(project=project, empty=not any(residue.values()), **residue)
+    region_id = admin.region.settings.region_id
+    return ResiduePublic(region_id=region_id, project=project, empty=not any(residue.values()), **residue)
 
 
 @router.get("/projects/{project}/usage", response_model=UsagePublic)
@@ -119,6 +137,7 @@ def project_usage(project: ProjectName, admin: AdminDep) -> UsagePublic:
     """The project's sizes now, measured as the usage reports measure them."""
     sizes = admin.usage(project)
     return UsagePublic(
+        region_id=admin.region.settings.region_id,
         project=project,
         feature_groups=sizes["feature_groups"],
         offline_bytes=sizes["offline_bytes"],

@@ -26,7 +26,8 @@ def _probe(check: Callable[[], Any]) -> dict[str, Any]:
 
 @router.get("/health")
 def health(region: RegionDep, response: Response) -> dict[str, Any]:
-    """Each dependency's state; 503 when any is down, so a load balancer stops routing."""
+    """Each dependency's state; 503 when any is down, so a load balancer stops routing.
+    ``region_id`` says which region answered."""
     checks = {
         "postgres": region.check_metadata,
         "kafka": region.ingest.check,
@@ -37,7 +38,8 @@ def health(region: RegionDep, response: Response) -> dict[str, Any]:
     dependencies = {name: _probe(check) for name, check in checks.items()}
     healthy = all(d["status"] == "up" for d in dependencies.values())
     response.status_code = 200 if healthy else 503
-    return {"status": "ok" if healthy else "degraded", "dependencies": dependencies}
+    status = "ok" if healthy else "degraded"
+    return {"status": status, "region_id": region.settings.region_id, "dependencies": dependencies}
 
 
 @router.get("/healthz")
