@@ -102,6 +102,7 @@ def _commit_info(record: CommitRecord) -> CommitInfo:
         rows_inserted=record.rows_inserted,
         rows_updated=record.rows_updated,
         rows_deleted=record.rows_deleted,
+        epoch=record.epoch,
     )
 
 
@@ -119,7 +120,8 @@ def _view_info(record: FeatureViewRecord) -> FeatureViewInfo:
 
 
 class Catalog:
-    def __init__(self, engine: Engine, project: str) -> None:
+    def __init__(self, engine: Engine, project: str, epoch: int = 0) -> None:
+        """``epoch`` is the routing epoch written into every commit (``GRANARY_EPOCH``)."""
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         with self.session() as session:
             record = session.scalar(select(ProjectRecord).where(ProjectRecord.name == project))
@@ -129,6 +131,7 @@ class Catalog:
                 session.flush()
             self.project_id = record.id
         self.project = project
+        self.epoch = epoch
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -251,6 +254,7 @@ class Catalog:
                 rows_updated=rows_updated,
                 rows_deleted=rows_deleted,
                 source_offset=None if source is None else source.offset,
+                epoch=self.epoch,
             )
             session.add(commit)
             if source is not None:

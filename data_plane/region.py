@@ -128,7 +128,7 @@ class Region:
             engine = self._live.get(project)
             if engine is None:
                 engine = FeatureStoreEngine(
-                    Catalog(self.metadata, project),
+                    Catalog(self.metadata, project, epoch=self.settings.epoch),
                     self.offline,
                     offline_root=self.s3.uri(self.layout.offline_root()),
                     online=self.online_store(project),

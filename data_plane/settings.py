@@ -46,6 +46,9 @@ class DataPlaneSettings(BaseSettings):
     #: else ``local``). ``/health`` and every admin API answer carry it, so the control
     #: plane can check it talks to the region it thinks.
     region_id: str = Field(default="", pattern=r"^$|^[A-Za-z0-9_-]{1,64}$")
+    #: The routing epoch this region writes under, recorded in every commit it makes
+    #: (``fg.commit_details()``), so a commit can be traced to the routing that allowed it.
+    epoch: int = Field(default=0, ge=0)
 
     api_host: str = "127.0.0.1"
     api_port: int = 8600

@@ -198,6 +198,7 @@ class FeatureGroup:
                 "rows_inserted": c.rows_inserted,
                 "rows_updated": c.rows_updated,
                 "rows_deleted": c.rows_deleted,
+                "epoch": c.epoch,
                 "table_version": c.table_version,
             }
             for c in commits

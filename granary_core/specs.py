@@ -48,6 +48,8 @@ class CommitInfo:
     rows_inserted: int
     rows_updated: int
     rows_deleted: int
+    #: The routing epoch of the region that wrote it (0 embedded).
+    epoch: int = 0
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,7 @@ class CommitPublic(BaseModel):
     rows_inserted: int
     rows_updated: int
     rows_deleted: int
+    epoch: int = Field(description="the routing epoch of the region that made the commit")
 
 
 class WriteAccepted(BaseModel):

@@ -73,6 +73,8 @@ class CommitRecord(Base):
     rows_deleted: Mapped[int] = mapped_column(Integer, default=0)
     # Last Kafka offset this commit consumed (remote ingestion); None for direct writes.
     source_offset: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # The routing epoch the writing region held (GRANARY_EPOCH): which routing let it write.
+    epoch: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class IngestCheckpointRecord(Base):

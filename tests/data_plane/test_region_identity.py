@@ -1,21 +1,28 @@
-"""A region says which it is: checked from the outside (REST)."""
+"""A region says which it is and commits carry the routing epoch: checked from the
+outside (REST, the SDK)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import httpx
+import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from tests.remote_stack import start_data_plane
 
 REGION_TOKEN = "region-identity-token-0123456789"
+EPOCH = 7
 
 
 @pytest.fixture(scope="module")
 def plane(region_env):
-    """A data plane of the test region, named as ``ops/region up`` names it."""
-    started = start_data_plane(region_env, region=region_env["GRANARY_REGION"], region_token=REGION_TOKEN)
+    """A data plane of the test region, named as ``ops/region up`` names it, at epoch 7."""
+    started = start_data_plane(
+        region_env, region=region_env["GRANARY_REGION"], epoch=EPOCH, region_token=REGION_TOKEN
+    )
     yield started
     started.stop()
 
@@ -55,3 +62,73 @@ def test_every_admin_answer_names_the_region(plane, region_env):
     assert [a.status_code for a in answers] == [200, 200, 200, 204]
     assert [a.headers.get("granary-region-id") for a in answers] == [region] * 4
     assert [a.json()["region_id"] for a in answers[:3]] == [region] * 3
+
+
+def _frame(keys: list[int]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "k": keys,
+            "ts": pd.to_datetime([dt.datetime(2025, 1, 1)] * len(keys), utc=True),
+            "v": [1.0] * len(keys),
+        }
+    )
+
+
+def test_commits_carry_the_regions_epoch(plane):
+    """Through the materializer (insert) and the API's own engine (remove_rows)."""
+    fs = plane.login().get_feature_store()
+    fg = fs.get_or_create_feature_group(name="epochs", version=1, primary_key=["k"], event_time="ts")
+    fg.insert(_frame([1, 2, 3]), wait=True)
+    fg.remove_rows(_frame([1]))
+    commits = fg.commit_details()
+    assert sorted(c["operation"] for c in commits.values()) == ["delete", "upsert"]
+    assert [c["epoch"] for c in commits.values()] == [EPOCH, EPOCH]
+
+
+def test_embedded_commits_are_epoch_zero(tmp_path):
+    import granary
+
+    fs = granary.login(home=tmp_path / "home").get_feature_store()
+    fg = fs.get_or_create_feature_group(name="epochs", version=1, primary_key=["k"], event_time="ts")
+    fg.insert(_frame([1]))
+    assert [c["epoch"] for c in fg.commit_details().values()] == [0]
+
+
+def test_upgrade_gives_existing_commits_epoch_zero(tmp_path):
+    """An embedded home made before commits had an epoch opens, its commits at epoch 0."""
+    import granary
+    from data_plane.metadata.db import MIGRATIONS
+    from tenancy import migrate
+
+    home = tmp_path / "home"
+    home.mkdir()
+    engine = sa.create_engine(f"sqlite:///{home / 'metadata.db'}")
+    migrate.upgrade(engine, MIGRATIONS, revision="0003")
+    with engine.begin() as c:
+        c.execute(
+            sa.text(
+                "INSERT INTO projects (id, name, created_at, status) "
+                "VALUES (1, 'default', '2026-01-01', 'active')"
+            )
+        )
+        c.execute(
+            sa.text(
+                "INSERT INTO feature_groups (id, project_id, name, version, description, primary_key, "
+                "partition_key, online_enabled, transformations, location, created_at) VALUES "
+                "(1, 1, 'old', 1, '', '[\"k\"]', '[]', 0, '[]', 'default/old_1', '2026-01-01')"
+            )
+        )
+        c.execute(
+            sa.text(
+                "INSERT INTO commits (feature_group_id, table_version, committed_at, operation, "
+                "rows_inserted, rows_updated, rows_deleted) VALUES (1, 0, '2026-01-01', 'upsert', 2, 0, 0)"
+            )
+        )
+    engine.dispose()
+
+    fg = granary.login(home=home).get_feature_store().get_feature_group("old", 1)
+    assert [c["epoch"] for c in fg.commit_details().values()] == [0]
+    engine = sa.create_engine(f"sqlite:///{home / 'metadata.db'}")
+    epoch = next(c for c in sa.inspect(engine).get_columns("commits") if c["name"] == "epoch")
+    engine.dispose()
+    assert epoch["nullable"] is False
