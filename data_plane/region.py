@@ -192,7 +192,11 @@ class Region:
         """The Kafka producer side, made on first use (Flight and the materializer never do)."""
         with self._lock:
             if self._ingest is None:
-                topics = Topics(self.settings.kafka_bootstrap, self.settings.namespace)
+                topics = Topics(
+                    self.settings.kafka_bootstrap,
+                    self.settings.namespace,
+                    replication_factor=self.settings.topic_replication_factor,
+                )
                 self._ingest = IngestGateway(self.settings.kafka_bootstrap, topics)
             return self._ingest
 

@@ -49,6 +49,9 @@ class DataPlaneSettings(BaseSettings):
     #: The routing epoch this region writes under, recorded in every commit it makes
     #: (``fg.commit_details()``), so a commit can be traced to the routing that allowed it.
     epoch: int = Field(default=0, ge=0)
+    #: Replication factor of the topics this data plane creates; unset, as many copies as
+    #: the cluster has brokers, at most 3.
+    topic_replication_factor: int | None = Field(default=None, ge=1)
 
     api_host: str = "127.0.0.1"
     api_port: int = 8600

@@ -16,13 +16,19 @@ from granary_core.errors import BackendUnavailable
 
 #: Room for the largest request body plus Arrow framing.
 MAX_MESSAGE_BYTES = 128 * 1024 * 1024
+#: Copies of each topic when the cluster has brokers enough: an acknowledged insert
+#: survives the loss of two of them.
+MAX_REPLICATION_FACTOR = 3
 
 
 class Topics:
     """Create and delete group topics; remembers which exist so inserts skip the check."""
 
-    def __init__(self, bootstrap: str, namespace: str) -> None:
+    def __init__(self, bootstrap: str, namespace: str, replication_factor: int | None = None) -> None:
+        """``replication_factor`` unset: as many copies as the cluster has brokers, at most
+        :data:`MAX_REPLICATION_FACTOR` (a single-broker test region gets 1)."""
         self._bootstrap = bootstrap
+        self._replication_factor = replication_factor
         self.namespace = namespace
         self.layout = Layout(namespace)
         self._admin: KafkaAdminClient | None = None
@@ -50,7 +56,7 @@ class Topics:
                         NewTopic(
                             topic,
                             num_partitions=1,
-                            replication_factor=1,
+                            replication_factor=self.replication_factor(),
                             topic_configs={"max.message.bytes": str(MAX_MESSAGE_BYTES)},
                         )
                     ]
@@ -61,6 +67,16 @@ class Topics:
                 raise BackendUnavailable(f"Kafka: cannot create topic {topic}: {exc}") from exc
             self._known.add(topic)
         return topic
+
+    def replication_factor(self) -> int:
+        """The copies a new topic gets; asks the cluster its broker count once."""
+        if self._replication_factor is None:
+            try:
+                brokers = len(self._client().describe_cluster()["brokers"])
+            except KafkaError as exc:
+                raise BackendUnavailable(f"Kafka at {self._bootstrap}: cannot count brokers: {exc}") from exc
+            self._replication_factor = max(1, min(MAX_REPLICATION_FACTOR, brokers))
+        return self._replication_factor
 
     def delete(self, group_id: int) -> None:
         self.delete_topics([self.layout.group_topic(group_id)])

@@ -1,5 +1,5 @@
-"""A region says which it is and commits carry the routing epoch: checked from the
-outside (REST, the SDK)."""
+"""A region says which it is, commits carry the routing epoch, topics get the cluster's
+replication: checked from the outside (REST, the SDK, Kafka's admin client)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import httpx
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from kafka import KafkaAdminClient
 
 from tests.remote_stack import start_data_plane
 
@@ -132,3 +133,42 @@ def test_upgrade_gives_existing_commits_epoch_zero(tmp_path):
     epoch = next(c for c in sa.inspect(engine).get_columns("commits") if c["name"] == "epoch")
     engine.dispose()
     assert epoch["nullable"] is False
+
+
+def _kafka(bootstrap: str, topics: list[str]) -> tuple[int, list[int]]:
+    """The cluster's broker count, and each topic's replication factor (Kafka's own view)."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="test-replication")
+    try:
+        brokers = len(admin.describe_cluster()["brokers"])
+        described = admin.describe_topics(topics) if topics else []
+    finally:
+        admin.close()
+    return brokers, [len(d["partitions"][0]["replica_nodes"]) for d in described]
+
+
+def test_topics_get_the_replication_the_cluster_allows(plane, region_env):
+    fs = plane.login().get_feature_store()
+    fg = fs.get_or_create_feature_group(name="replicated", version=1, primary_key=["k"], event_time="ts")
+    topic = f"{plane.settings.namespace}.fg.{fg.id}"
+    brokers, (replicas,) = _kafka(region_env["GRANARY_KAFKA_BOOTSTRAP"], [topic])
+    print(f"brokers={brokers} replicas={replicas}")
+    assert replicas == min(3, brokers)
+
+
+def test_topic_replication_setting_reaches_kafka(region_env):
+    """More copies than the cluster has brokers: Kafka's refusal comes back, named."""
+    brokers, _ = _kafka(region_env["GRANARY_KAFKA_BOOTSTRAP"], [])
+    wanted = brokers + 1
+    other = start_data_plane(region_env, materializer=False, topic_replication_factor=wanted)
+    try:
+        project, key = other.new_key()
+        created = httpx.post(
+            f"{other.api_url}/api/v1/projects/{project}/feature-groups",
+            headers={"authorization": f"Bearer {key}"},
+            json={"name": "g", "version": 1, "primary_key": ["k"]},
+        )
+    finally:
+        other.stop()
+    print(f"attempts=1 refused={int(created.status_code == 503)}")
+    assert created.status_code == 503, created.text
+    assert "replication" in created.json()["message"].lower()
