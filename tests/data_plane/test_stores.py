@@ -17,7 +17,7 @@ from data_plane.admin import ProjectAdmin
 from data_plane.api.app import create_app
 from data_plane.region import Region
 from data_plane.settings import DataPlaneSettings
-from granary import errors
+from granary_core import errors
 from tests.online.conftest import closed_port
 from tests.remote_stack import region_settings
 
