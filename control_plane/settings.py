@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import ipaddress
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tenancy.secrets import Token
 
 
 class RegionSettings(BaseModel):
@@ -25,7 +27,7 @@ class RegionSettings(BaseModel):
     #: The data plane's REST API; SDK users are sent here too (``data_plane_url``).
     url: str = Field(description="base URL of the region's data plane, e.g. http://127.0.0.1:8600")
     #: The data plane's ``GRANARY_REGION_TOKEN``, presented on its admin API.
-    token: SecretStr = Field(min_length=24)
+    token: Token
     #: Longest wait for one admin call, in seconds (a delete waits for Kafka to finish).
     timeout_seconds: float = 120.0
 
@@ -56,9 +58,9 @@ class ControlPlaneSettings(BaseSettings):
     database_url: str = Field(description="SQLAlchemy URL of the control plane's own PostgreSQL database")
     redis_url: str = Field(description="Redis for login throttling, rate-limit buckets and usage meters")
     #: Bearer token of the operator API (``/v1/admin/...``). Tenant keys never pass it.
-    admin_token: SecretStr = Field(min_length=24)
+    admin_token: Token
     #: Token data planes present on ``/v1/internal/...`` (usage reports, quota checks).
-    region_token: SecretStr = Field(min_length=24)
+    region_token: Token
 
     regions: dict[str, RegionSettings] = Field(default_factory=dict)
     #: Home region of free sandbox tenants created by signup (``GRANARY_CP_SANDBOX_REGION``);
@@ -109,6 +111,8 @@ class ControlPlaneSettings(BaseSettings):
     outbox_max_backoff_seconds: float = Field(default=300.0, gt=0)
     outbox_max_attempts: int = Field(default=12, ge=1)
 
+    #: Level of the JSON log lines on stderr (``tenancy.logs``).
+    log_level: str = "INFO"
     api_host: str = "127.0.0.1"
     api_port: int = 8700
 

@@ -74,9 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("project", nargs="?", help="for create-key")
     args = parser.parse_args(argv)
 
-    from data_plane import logs
     from data_plane.region import Region, migrate_metadata
     from data_plane.settings import DataPlaneSettings
+    from tenancy import logs
 
     settings = DataPlaneSettings()
     logs.configure(settings.log_level, args.service)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tenancy.plans import CostLimits
+from tenancy.secrets import Token
 
 
 class DataPlaneSettings(BaseSettings):
@@ -90,10 +91,10 @@ class DataPlaneSettings(BaseSettings):
     #: Token the control plane presents on the admin API (``/admin/v1``: provision, delete,
     #: residue and usage of projects): its ``GRANARY_CP_REGIONS__<region>__TOKEN``.
     #: Unset, the admin API refuses every call.
-    region_token: SecretStr | None = Field(default=None, min_length=24)
+    region_token: Token | None = None
     #: The token before the current one, still accepted while the control plane switches
     #: over (rotation: set the new one as ``region_token``, the old one here, then drop it).
-    previous_region_token: SecretStr | None = Field(default=None, min_length=24)
+    previous_region_token: Token | None = None
     #: How often the materializer reports each project's sizes to the control plane (s).
     usage_report_seconds: float = 15.0
     #: How many projects' engines (and feature servers) a process keeps; the least

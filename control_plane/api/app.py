@@ -13,7 +13,6 @@ from typing import Any
 import redis
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -38,7 +37,8 @@ from control_plane.models import AuditEvent
 from control_plane.outbox import Dispatcher
 from control_plane.regions import Regions
 from control_plane.settings import ControlPlaneSettings
-from granary_core.errors import GranaryError
+from tenancy import http_errors
+from tenancy.metrics import MetricsMiddleware, metrics_response
 from tenancy.passwords import Passwords
 from tenancy.quotas import RateLimiter
 
@@ -138,21 +138,12 @@ def create_app(
         response.status_code = 200 if healthy else 503
         return {"status": "ok" if healthy else "degraded", "dependencies": dependencies}
 
-    @app.exception_handler(GranaryError)
-    async def granary_error(_request: Request, exc: GranaryError) -> JSONResponse:
-        headers = {}
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None:
-            headers["Retry-After"] = str(retry_after)
-        return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers)
+    @app.get("/metrics", tags=["health"], dependencies=[PUBLIC], include_in_schema=False)
+    def metrics() -> Response:
+        """Request latency by route (Prometheus text; the same series as the data plane's)."""
+        return metrics_response()
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        parts = []
-        for err in exc.errors()[:5]:
-            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-            parts.append(f"{where}: {err.get('msg')}")
-        return JSONResponse({"code": "invalid_input", "message": "; ".join(parts)}, status_code=422)
+    http_errors.install(app)  # the same {code, message} bodies as the data plane's
 
     @app.exception_handler(IntegrityError)
     async def conflict(_request: Request, exc: IntegrityError) -> JSONResponse:
@@ -200,6 +191,7 @@ def create_app(
 
     # Outermost, so every reader of the client address (``deps.client_ip``) sees one answer.
     # Empty ``trusted_proxies``: X-Forwarded-For is ignored, whoever sends it.
+    app.add_middleware(MetricsMiddleware)
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app
 

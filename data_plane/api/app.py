@@ -7,9 +7,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from data_plane.api import errors
 from data_plane.api.fast_vectors import FastVectorsMiddleware
-from data_plane.api.middleware import BodyLimitMiddleware, InternalErrorMiddleware, MetricsMiddleware
+from data_plane.api.middleware import BodyLimitMiddleware, InternalErrorMiddleware
 from data_plane.api.routers import (
     admin,
     feature_groups,
@@ -22,6 +21,8 @@ from data_plane.api.routers import (
 from data_plane.api.schemas import ErrorBody
 from data_plane.region import Region
 from data_plane.settings import DataPlaneSettings
+from tenancy import http_errors
+from tenancy.metrics import MetricsMiddleware
 
 API_PREFIX = "/api/v1"
 
@@ -60,7 +61,7 @@ def create_app(settings: DataPlaneSettings, region: Region | None = None) -> Fas
     )
     app.state.region = region
     app.state.settings = settings
-    errors.install(app)
+    http_errors.install(app)
     # Serving first: routes are matched in order, and vectors are the latency-bound route.
     # Each router is included straight into the app (no /api/v1 router around them):
     # FastAPI matches every level of included routers twice per request.

@@ -24,10 +24,10 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 
 from data_plane.api.deps import bearer_credentials, read_access
-from data_plane.api.errors import granary_error_response
 from data_plane.api.routers.serving import MAX_ENTRIES, vectors_response
 from granary_core.errors import GranaryError
 from granary_core.wire import ARROW_STREAM
+from tenancy.http_errors import granary_error_response
 
 # What FastAPI's path parameters accept (``deps.PROJECT_PATTERN``, ``Name``, ``Version``),
 # or less: a path this does not match goes to the route, which says what is wrong.

@@ -1,4 +1,4 @@
-"""ASGI middleware: request body limit, internal errors, latency metrics and one log line.
+"""ASGI middleware: request body limit and internal errors (latency metrics: ``tenancy.metrics``).
 
 Written as plain ASGI (not ``BaseHTTPMiddleware``) so streaming bodies are counted as
 they arrive and nothing is buffered twice.
@@ -8,21 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from typing import Any
-
-from prometheus_client import Histogram
 
 from granary_core.errors import PayloadTooLarge
 
 log = logging.getLogger("granary.api")
-
-REQUEST_LATENCY = Histogram(
-    "granary_http_request_duration_seconds",
-    "REST request latency by route template and status",
-    ["method", "route", "status"],
-    buckets=(0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-)
 
 
 class BodyLimitMiddleware:
@@ -112,51 +102,3 @@ class InternalErrorMiddleware:
             if started:
                 raise
             await _error(send, 500, "internal_error", "internal error; the service logged the details")
-
-
-class MetricsMiddleware:
-    """Observe latency per route template (not per URL: names would explode the series)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        # (method, route, status) -> its histogram child: ``labels()`` takes a lock and
-        # builds a key on every call (~3 us). This holds no more than the histogram does.
-        self._children: dict[tuple[str, str, int], Any] = {}
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_status(message: dict) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            elapsed = time.perf_counter() - started
-            route = getattr(scope.get("route"), "path", "unmatched")
-            self._histogram(scope["method"], route, status).observe(elapsed)
-            if status >= 500 or log.isEnabledFor(logging.DEBUG):
-                log.log(
-                    logging.ERROR if status >= 500 else logging.DEBUG,
-                    "request",
-                    extra={
-                        "method": scope["method"],
-                        "route": route,
-                        "status": status,
-                        "ms": round(elapsed * 1000, 3),
-                    },
-                )
-
-    def _histogram(self, method: str, route: str, status: int) -> Any:
-        key = (method, route, status)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = REQUEST_LATENCY.labels(method, route, str(status))
-        return child

@@ -48,10 +48,10 @@ class PauseAfterOfflineWrite:
 
 
 def main(argv: list[str]) -> int:
-    from data_plane import logs
     from data_plane.ingest.materializer import Materializer
     from data_plane.region import Region
     from data_plane.settings import DataPlaneSettings
+    from tenancy import logs
 
     settings = DataPlaneSettings()
     logs.configure(settings.log_level, "materializer")

@@ -7,10 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from data_plane.api.deps import RegionDep, WhoAmIDep
 from data_plane.api.schemas import WhoAmI
+from tenancy.metrics import metrics_response
 
 router = APIRouter(tags=["operations"])
 
@@ -51,7 +51,7 @@ def healthz() -> dict[str, str]:
 
 @router.get("/metrics", include_in_schema=False)
 def metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    return metrics_response()
 
 
 @router.get("/api/v1/whoami", response_model=WhoAmI)

@@ -1,6 +1,7 @@
 """Structured logs: one JSON object per line on stderr, extra fields included.
 
-Every service calls :func:`configure` at its entrypoint; libraries only log.
+Every service of both planes calls :func:`configure` at its entrypoint; libraries only
+log. Shared so that one log pipeline parses every service's lines.
 """
 
 from __future__ import annotations

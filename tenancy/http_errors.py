@@ -1,10 +1,10 @@
-"""One exception handler per kind: every error leaves as ``{code, message}`` (quota
-errors add ``quota``, ``limit`` and ``current``).
+"""The error handlers of both planes' REST APIs: every error leaves as ``{code, message}``
+(quota errors add ``quota``, ``limit`` and ``current``), so one client parser serves both.
 
-``GranaryError`` carries its own status. Request validation becomes 422
-``invalid_input`` with the failing fields named. Anything else is a bug: 500
-``internal_error`` from ``middleware.InternalErrorMiddleware``, which keeps the
-connection usable.
+``GranaryError`` carries its own status (429s say when to come back: ``Retry-After``).
+Request validation becomes 422 ``invalid_input`` with the failing fields named; unknown
+paths and methods are JSON too. Anything else is a bug: the data plane answers 500
+``internal_error`` from its ``InternalErrorMiddleware``, which keeps the connection usable.
 """
 
 from __future__ import annotations
@@ -24,11 +24,16 @@ def _body(status: int, code: str, message: str) -> JSONResponse:
 def granary_error_response(exc: GranaryError) -> JSONResponse:
     """The response of a ``GranaryError``: the handler's, and the vectors fast path's."""
     # quota errors add the quota, its limit and the current use to {code, message}
-    headers = {"Retry-After": "1"} if exc.status == 429 else None
+    retry_after = getattr(exc, "retry_after", None)  # a throttle's window end, in seconds
+    if retry_after is None and exc.status == 429:
+        retry_after = 1
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers)
 
 
 def install(app: FastAPI) -> None:
+    """Answer ``GranaryError``, request validation and routing errors as JSON."""
+
     @app.exception_handler(GranaryError)
     async def granary_error(_request: Request, exc: GranaryError) -> JSONResponse:
         return granary_error_response(exc)
