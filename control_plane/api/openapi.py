@@ -7,7 +7,6 @@ changes, and clients (the SDK, the Terraform provider) are written against the f
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from control_plane.api.app import create_app
 from control_plane.regions import Regions
 from control_plane.settings import ControlPlaneSettings
+from tenancy import openapi_spec
 
 SPEC_PATH = Path(__file__).with_name("openapi.json")
 
@@ -33,15 +33,8 @@ def current_spec() -> dict[str, Any]:
     return create_app(settings, regions=Regions({}), migrate=False).openapi()
 
 
-def render(spec: dict[str, Any]) -> str:
-    return json.dumps(spec, indent=2, sort_keys=True) + "\n"
-
-
 def main(argv: list[str]) -> int:
-    path = Path(argv[0]) if argv else SPEC_PATH
-    path.write_text(render(current_spec()))
-    print(f"wrote {path}")
-    return 0
+    return openapi_spec.write(current_spec, SPEC_PATH, argv)
 
 
 if __name__ == "__main__":

@@ -6,13 +6,13 @@ code and the file disagree, so API changes are reviewed as spec changes.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from data_plane.api.app import create_app
 from data_plane.settings import DataPlaneSettings
+from tenancy import openapi_spec
 
 SPEC_PATH = Path(__file__).with_name("openapi.json")
 
@@ -28,15 +28,8 @@ def current_spec() -> dict[str, Any]:
     return create_app(settings).openapi()
 
 
-def render(spec: dict[str, Any]) -> str:
-    return json.dumps(spec, indent=2, sort_keys=True) + "\n"
-
-
 def main(argv: list[str]) -> int:
-    path = Path(argv[0]) if argv else SPEC_PATH
-    path.write_text(render(current_spec()))
-    print(f"wrote {path}")
-    return 0
+    return openapi_spec.write(current_spec, SPEC_PATH, argv)
 
 
 if __name__ == "__main__":

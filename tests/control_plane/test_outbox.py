@@ -16,7 +16,7 @@ import pytest
 
 from control_plane.regions import AdminApiRegion, Regions
 from control_plane.settings import ControlPlaneSettings
-from tests.control_plane.conftest import ADMIN, Clock, LiveServer, bearer, with_region
+from tests.control_plane.conftest import Clock, LiveServer, bearer, make_tenant, with_region
 from tests.transports import Darkened
 
 #: Longest a request may take while the region is dark, in seconds (a generous bound:
@@ -34,17 +34,6 @@ def timed(call, *args, **kwargs) -> tuple[httpx.Response, float]:
     started = time.monotonic()
     response = call(*args, **kwargs)
     return response, time.monotonic() - started
-
-
-def tenant(http: httpx.Client, name: str) -> dict[str, str]:
-    body = {
-        "name": name,
-        "plan": {"home_region": "local", "quotas": {"projects": 5}},
-        "admin_email": f"admin@{name}.example.com",
-    }
-    r = http.post("/v1/admin/tenants", json=body, headers=ADMIN)
-    assert r.status_code == 201, r.text
-    return bearer(r.json()["admin_key"]["api_key"])
 
 
 def wait_until(predicate, what: str, seconds: float = 30.0) -> None:
@@ -66,7 +55,7 @@ def test_a_hanging_region_blocks_neither_the_create_nor_other_writes_of_the_tena
         LiveServer(settings, regions=behind(switch, settings)) as cp,
         httpx.Client(base_url=cp.url, timeout=120) as http,
     ):
-        acme = tenant(http, "acme")
+        acme = bearer(make_tenant(http, "acme", projects=5)["admin_key"]["api_key"])
         r, took = timed(http.post, "/v1/projects", json={"name": "fraud"}, headers=acme)
         assert r.status_code == 201, r.text
         assert r.json()["status"] == "provisioning" and took < PROMPT, (r.json(), took)
@@ -105,7 +94,7 @@ def test_no_promise_is_lost_across_a_restart_while_the_region_is_down(settings, 
         LiveServer(settings, regions=behind(switch, settings)) as cp,
         httpx.Client(base_url=cp.url, timeout=60) as http,
     ):
-        acme = tenant(http, "acme")
+        acme = bearer(make_tenant(http, "acme", projects=5)["admin_key"]["api_key"])
         assert http.post("/v1/projects", json={"name": "fraud"}, headers=acme).status_code == 201
         cp.settle()
         doomed = http.get("/v1/projects/fraud", headers=acme).json()
@@ -148,7 +137,7 @@ def test_a_region_that_keeps_refusing_fails_the_project_and_delete_finishes_it(s
         LiveServer(settings, clock=clock, regions=behind(switch, settings)) as cp,
         httpx.Client(base_url=cp.url, timeout=60) as http,
     ):
-        acme = tenant(http, "acme")
+        acme = bearer(make_tenant(http, "acme", projects=5)["admin_key"]["api_key"])
         assert http.post("/v1/projects", json={"name": "fraud"}, headers=acme).status_code == 201
         cp.settle()
         clock.advance(3600)

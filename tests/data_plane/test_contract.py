@@ -13,8 +13,9 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from data_plane.api.openapi import SPEC_PATH, current_spec, render
+from data_plane.api.openapi import SPEC_PATH, current_spec
 from granary_core.wire import ARROW_STREAM
+from tenancy.openapi_spec import render
 from tests.data_plane.conftest import arrow_body, rows
 from tests.test_arrow_types import GENERATED_TYPES
 
