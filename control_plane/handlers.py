@@ -9,17 +9,17 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from control_plane.models import ApiKey, Membership, Project, Tenant, UsageGauge, new_id
+from control_plane.models import ApiKey, Membership, Project, Tenant, UsageGauge, User, new_id
 from control_plane.outbox import DELETE, PROVISION
 from control_plane.repository import TenantScope
 from control_plane.schemas import ApiKeyCreated, ProjectPublic, ProjectUsage, TenantPublic, UsagePublic
 from control_plane.settings import ControlPlaneSettings
 from control_plane.uow import UnitOfWork
-from granary_core.errors import AlreadyExists
+from granary_core.errors import AlreadyExists, InvalidInput, NotFound
 from tenancy.keys import generate_key, hash_key
 from tenancy.plans import Plan
 from tenancy.quotas import RateLimiter, check_count
@@ -197,3 +197,59 @@ def delete_project(cmd: DeleteProject, uow: UnitOfWork) -> None:
     if project.status != "deleting":
         project.status, project.last_error = "deleting", None
         uow.enqueue(project, DELETE)
+
+
+# ------------------------------------------------------------------ members
+@dataclass(frozen=True)
+class PutMember:
+    """Add a user of the project's tenant to it, or change their role."""
+
+    project: Project
+    email: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class RemoveMember:
+    """Take a user off the project."""
+
+    project: Project
+    email: str
+
+
+def put_member(cmd: PutMember, scope: TenantScope, uow: UnitOfWork) -> User:
+    """The member, changed in ``uow``; a project keeps at least one owner."""
+    user = scope.user_by_email(cmd.email)
+    member = uow.session.get(Membership, (cmd.project.id, user.id))
+    if member is None:
+        uow.session.add(Membership(project_id=cmd.project.id, user_id=user.id, role=cmd.role.value))
+        return user
+    if member.role == Role.OWNER.value and cmd.role != Role.OWNER:
+        _keep_an_owner(uow.session, cmd.project, user)
+    member.role = cmd.role.value
+    return user
+
+
+def remove_member(cmd: RemoveMember, scope: TenantScope, uow: UnitOfWork) -> User:
+    """The removed member; a project keeps at least one owner."""
+    user = scope.user_by_email(cmd.email)
+    member = uow.session.get(Membership, (cmd.project.id, user.id))
+    if member is None:
+        raise NotFound(f"'{user.email}' is not a member of project '{cmd.project.name}'")
+    if member.role == Role.OWNER.value:
+        _keep_an_owner(uow.session, cmd.project, user)
+    uow.session.delete(member)
+    return user
+
+
+def _keep_an_owner(session: Session, project: Project, leaving: User) -> None:
+    """Refuse to take the owner role from ``leaving`` if nobody else holds it."""
+    owners = session.scalar(
+        select(func.count())
+        .select_from(Membership)
+        .where(Membership.project_id == project.id, Membership.role == Role.OWNER.value)
+    )
+    if (owners or 0) <= 1:
+        raise InvalidInput(
+            f"project '{project.name}': '{leaving.email}' is its last owner; add another owner first"
+        )

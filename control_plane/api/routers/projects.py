@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from control_plane import handlers
 from control_plane.api.access import (
@@ -17,7 +17,6 @@ from control_plane.api.deps import InfoDep, ServicesDep, UowDep
 from control_plane.handlers import project_public, record_gauges, usage_of
 from control_plane.models import Membership, User
 from control_plane.schemas import MemberPublic, MemberPut, ProjectCreate, ProjectPublic, ProjectUsage
-from granary_core.errors import InvalidInput, NotFound
 from tenancy.roles import Role
 
 router = APIRouter(prefix="/v1/projects", tags=["projects"])
@@ -96,17 +95,6 @@ def _members(session, project_id: str) -> list[MemberPublic]:
     return [MemberPublic(email=e, user_id=u, role=Role(r)) for e, u, r in rows]
 
 
-def _owners(session, project_id: str) -> int:
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(Membership)
-            .where(Membership.project_id == project_id, Membership.role == Role.OWNER.value)
-        )
-        or 0
-    )
-
-
 @router.get("/{name}/members", response_model=list[MemberPublic])
 def list_members(name: str, access: ProjectReader) -> list[MemberPublic]:
     return _members(access.scope.session, access.project.id)
@@ -115,35 +103,15 @@ def list_members(name: str, access: ProjectReader) -> list[MemberPublic]:
 @router.put("/{name}/members/{email}", response_model=MemberPublic)
 def put_member(name: str, email: str, body: MemberPut, access: MemberManager, uow: UowDep, info: InfoDep):
     """Add a user of the same tenant to the project, or change their role."""
-    project, scope = access.project, access.scope
-    user = scope.user_by_email(email)
-    member = uow.session.get(Membership, (project.id, user.id))
-    if member is None:
-        member = Membership(project_id=project.id, user_id=user.id, role=body.role.value)
-        uow.session.add(member)
-    else:
-        if (
-            member.role == Role.OWNER.value
-            and body.role != Role.OWNER
-            and _owners(uow.session, project.id) <= 1
-        ):
-            raise InvalidInput(f"project '{name}': '{user.email}' is its last owner; add another owner first")
-        member.role = body.role.value
-    uow.audit(info.by(scope.caller, "member.put", f"{name}/{user.email}", role=body.role.value))
+    user = handlers.put_member(handlers.PutMember(access.project, email, body.role), access.scope, uow)
+    uow.audit(info.by(access.scope.caller, "member.put", f"{name}/{user.email}", role=body.role.value))
     uow.commit()
     return MemberPublic(email=user.email, user_id=user.id, role=body.role)
 
 
 @router.delete("/{name}/members/{email}", status_code=204)
 def remove_member(name: str, email: str, access: MemberManager, uow: UowDep, info: InfoDep) -> Response:
-    project, scope = access.project, access.scope
-    user = scope.user_by_email(email)
-    member = uow.session.get(Membership, (project.id, user.id))
-    if member is None:
-        raise NotFound(f"'{user.email}' is not a member of project '{name}'")
-    if member.role == Role.OWNER.value and _owners(uow.session, project.id) <= 1:
-        raise InvalidInput(f"project '{name}': '{user.email}' is its last owner; add another owner first")
-    uow.session.delete(member)
-    uow.audit(info.by(scope.caller, "member.remove", f"{name}/{user.email}", 204))
+    user = handlers.remove_member(handlers.RemoveMember(access.project, email), access.scope, uow)
+    uow.audit(info.by(access.scope.caller, "member.remove", f"{name}/{user.email}", 204))
     uow.commit()
     return Response(status_code=204)
