@@ -200,10 +200,12 @@ def start_data_plane(env: dict[str, str], materializer: bool = True, **overrides
 PLANES: dict[str, DataPlane] = {}
 
 
-def location_files(location: str) -> list[str]:
-    """Names directly under a stored location: a local folder or an ``s3://`` prefix."""
+def location_files(project, location: str) -> list[str]:
+    """Names directly under a stored location of ``project``: a local folder or an
+    ``s3://`` prefix, read through the S3 of the project's own data plane (planes of
+    other regions, such as the control plane tests', may be running too)."""
     if location.startswith("s3://"):
-        fs = next(iter(PLANES.values())).filesystem  # one region: every plane shares its S3
+        fs = PLANES[project.backend.host].filesystem
         path = location.removeprefix("s3://")
         infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
         return [info.base_name for info in infos]

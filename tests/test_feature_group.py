@@ -218,9 +218,9 @@ def test_overwrite_replaces_all_rows_but_history_stays(tx):
 def test_delete_removes_group_and_files(fs, tx, project):
     tx.insert(tx_frame())
     location = offline_location(project, "transactions_v1")
-    assert location_files(location)
+    assert location_files(project, location)
     tx.delete()
-    assert not location_files(location)
+    assert not location_files(project, location)
     with pytest.raises(errors.FeatureGroupNotFound):
         fs.get_feature_group("transactions", 1)
 

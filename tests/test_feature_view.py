@@ -98,7 +98,7 @@ def test_split_argument_errors(view):
 
 
 @pytest.mark.parametrize("data_format", ["parquet", "csv"])
-def test_training_dataset_files_round_trip(view, data_format):
+def test_training_dataset_files_round_trip(project, view, data_format):
     version, job = view.create_train_test_split(test_size=0.2, data_format=data_format, seed=9)
     assert job.state == "FINISHED"
     x_train, x_test, y_train, _ = view.get_train_test_split(version)
@@ -116,7 +116,7 @@ def test_training_dataset_files_round_trip(view, data_format):
     assert stats["count"] == 160
     assert stats["min"] <= stats["mean"] <= stats["max"]
     assert abs(stats["mean"] - x_train["amount"].mean()) < 1e-9
-    files = sorted(location_files(info.location))
+    files = sorted(location_files(project, info.location))
     assert files == sorted(["schema.json", f"test.{data_format}", f"train.{data_format}"])
 
 
