@@ -38,6 +38,7 @@ from control_plane.outbox import Dispatcher
 from control_plane.regions import Regions
 from control_plane.settings import ControlPlaneSettings
 from tenancy import http_errors
+from tenancy.health import probe
 from tenancy.metrics import MetricsMiddleware, metrics_response
 from tenancy.passwords import Passwords
 from tenancy.quotas import RateLimiter
@@ -133,7 +134,7 @@ def create_app(
             "postgres": lambda: _select_one(services.sessions),
             "redis": client.ping,
         }
-        dependencies = {name: _probe(check) for name, check in checks.items()}
+        dependencies = {name: probe(check) for name, check in checks.items()}
         healthy = all(d["status"] == "up" for d in dependencies.values())
         response.status_code = 200 if healthy else 503
         return {"status": "ok" if healthy else "degraded", "dependencies": dependencies}
@@ -199,15 +200,6 @@ def create_app(
 def _select_one(sessions: sessionmaker) -> None:
     with sessions() as session:
         session.execute(text("SELECT 1"))
-
-
-def _probe(check: Callable[[], Any]) -> dict[str, Any]:
-    started = time.perf_counter()
-    try:
-        check()
-    except Exception as exc:
-        return {"status": "down", "error": str(exc)[:300]}
-    return {"status": "up", "ms": round((time.perf_counter() - started) * 1000, 2)}
 
 
 def _append(sessions: sessionmaker, event: AuditEvent) -> None:

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Response
 
 from data_plane.api.deps import RegionDep, WhoAmIDep
 from data_plane.api.schemas import WhoAmI
+from tenancy.health import probe
 from tenancy.metrics import metrics_response
 
 router = APIRouter(tags=["operations"])
-
-
-def _probe(check: Callable[[], Any]) -> dict[str, Any]:
-    started = time.perf_counter()
-    try:
-        check()
-    except Exception as exc:
-        return {"status": "down", "error": str(exc)[:300]}
-    return {"status": "up", "ms": round((time.perf_counter() - started) * 1000, 2)}
 
 
 @router.get("/health")
@@ -35,7 +25,7 @@ def health(region: RegionDep, response: Response) -> dict[str, Any]:
     }
     if region.online is not None and region.online_kind is not None:
         checks[region.online_kind] = region.online.ping  # named by its type: "redis", "sqlite"
-    dependencies = {name: _probe(check) for name, check in checks.items()}
+    dependencies = {name: probe(check) for name, check in checks.items()}
     healthy = all(d["status"] == "up" for d in dependencies.values())
     response.status_code = 200 if healthy else 503
     status = "ok" if healthy else "degraded"
