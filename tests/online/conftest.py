@@ -1,7 +1,7 @@
 """Fixtures for the online store and serving tests: SQLite and a real Redis.
 
-Redis is the one ``ops/redis.sh start test PORT`` runs, the test region's (port 27079, or
-``$GRANARY_TEST_REDIS_PORT``). The session fixture starts it when nothing answers and
+Redis is the test region's (``$GRANARY_TEST_REGION``, default ``test``: port 27079), or
+the one at ``$GRANARY_TEST_REDIS_PORT``. The session fixture starts it when nothing answers and
 stops it at the end only if it started it. If it cannot be started, every Redis test
 fails with the reason: a missing service is never a skip.
 
@@ -21,9 +21,25 @@ import pytest
 import redis
 
 import granary
+from tests.remote_stack import test_region
 
 REPO = Path(__file__).resolve().parents[2]
-REDIS_PORT = int(os.environ.get("GRANARY_TEST_REDIS_PORT", "27079"))  # region "test" (ops/regions.conf)
+
+
+def _test_region_redis_port() -> int:
+    """``$GRANARY_TEST_REDIS_PORT``, else the Redis port of the test region (``ops/region ports``)."""
+    if "GRANARY_TEST_REDIS_PORT" in os.environ:
+        return int(os.environ["GRANARY_TEST_REDIS_PORT"])
+    ports = subprocess.run(
+        ["bash", str(REPO / "ops" / "region"), "ports", test_region()],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return int(dict(line.split() for line in ports.splitlines())["redis"])
+
+
+REDIS_PORT = _test_region_redis_port()
 REDIS_DB = 9
 STORES = ["sqlite", "redis"]
 
@@ -39,7 +55,7 @@ def _answers(port: int) -> bool:
 def redis_url():
     started = False
     if not _answers(REDIS_PORT):
-        script = [str(REPO / "ops" / "redis.sh"), "start", "test", str(REDIS_PORT)]
+        script = [str(REPO / "ops" / "redis.sh"), "start", test_region(), str(REDIS_PORT)]
         try:
             done = subprocess.run(["bash", *script], capture_output=True, text=True, timeout=600)
             reason = done.stderr[-2000:] or done.stdout[-2000:]
@@ -50,7 +66,9 @@ def redis_url():
         started = True
     yield f"redis://127.0.0.1:{REDIS_PORT}/{REDIS_DB}"
     if started:
-        subprocess.run(["bash", str(REPO / "ops" / "redis.sh"), "stop", "test", str(REDIS_PORT)], check=False)
+        subprocess.run(
+            ["bash", str(REPO / "ops" / "redis.sh"), "stop", test_region(), str(REDIS_PORT)], check=False
+        )
 
 
 @pytest.fixture(params=STORES)
