@@ -77,8 +77,7 @@ def authenticate_key(session: Session, key: str | None) -> Caller:
     api_key, user, tenant = row
     if api_key.revoked_at is not None or not matches(key, api_key.key_hash):
         raise Unauthenticated(f"API key {key_id} is unknown or revoked")
-    if tenant.status != "active":
-        raise TenantSuspended(f"tenant '{tenant.name}' is suspended: its API keys are refused")
+    require_active(tenant, "its API keys are refused")
     return Caller(
         key_id=key_id,
         user_id=user.id,
@@ -99,3 +98,10 @@ def check_token(presented: str | None, expected: str, what: str) -> None:
     if presented and key_id_of(presented) is not None:
         raise PermissionDenied(f"the {what} API refuses tenant API keys")
     raise Unauthenticated(f"the {what} API needs its bearer token")
+
+
+def require_active(tenant: Tenant, consequence: str = "") -> None:
+    """Refuse work for a suspended tenant, with one message wherever it is refused."""
+    if tenant.status != "active":
+        suffix = f": {consequence}" if consequence else ""
+        raise TenantSuspended(f"tenant '{tenant.name}' is suspended{suffix}")

@@ -15,11 +15,11 @@ from sqlalchemy import select
 
 from control_plane.api.access import RegionDep
 from control_plane.api.deps import InfoDep, ServicesDep, UowDep
-from control_plane.auth import authenticate_key
+from control_plane.auth import authenticate_key, require_active
 from control_plane.handlers import GAUGES, record_gauges, tenant_total
 from control_plane.models import Membership, Project, Tenant, UsageGauge
 from control_plane.schemas import QuotaCheck, RateConsume, UsageReport
-from granary_core.errors import InvalidInput, NotFound, PermissionDenied, TenantSuspended
+from granary_core.errors import InvalidInput, NotFound, PermissionDenied
 from tenancy.plans import RATE_QUOTAS, Plan, Quotas
 from tenancy.quotas import check_count
 from tenancy.roles import ALL_SCOPES, Role, allows
@@ -142,8 +142,7 @@ def quota_check(body: QuotaCheck, _: RegionDep, uow: UowDep) -> Response:
     if body.quota not in _COUNT_GAUGE:
         raise InvalidInput(f"quota: '{body.quota}' is not checked here; use one of {sorted(_COUNT_GAUGE)}")
     project, tenant = _project(uow, body.project_id)
-    if tenant.status != "active":
-        raise TenantSuspended(f"tenant '{tenant.name}' is suspended")
+    require_active(tenant)
     plan = Plan.model_validate(tenant.plan)
     metric, level = _COUNT_GAUGE[body.quota]
     if level == "project":
@@ -163,8 +162,7 @@ def consume_rate(body: RateConsume, _: RegionDep, uow: UowDep, services: Service
     if body.quota not in RATE_QUOTAS:
         raise InvalidInput(f"quota: '{body.quota}' is not a rate quota; use one of {list(RATE_QUOTAS)}")
     project, tenant = _project(uow, body.project_id)
-    if tenant.status != "active":
-        raise TenantSuspended(f"tenant '{tenant.name}' is suspended")
+    require_active(tenant)
     plan = Plan.model_validate(tenant.plan)
     services.limiter.check_and_consume(
         tenant.id, body.quota, amount=body.amount, rate=plan.quotas.limit(body.quota), project=project.id

@@ -15,12 +15,13 @@ from sqlalchemy import delete, select
 
 from control_plane.api.access import PUBLIC, TenantAdmin
 from control_plane.api.deps import InfoDep, ServicesDep, UowDep
+from control_plane.auth import require_active
 from control_plane.handlers import utcnow
 from control_plane.mail import send_after_answer
 from control_plane.models import Invitation, Tenant, User, new_id
 from control_plane.schemas import InvitationAccept, InvitationAccepted, InvitationCreate, InvitationPublic
 from control_plane.tokens import INVITE, new_token, token_hash
-from granary_core.errors import AlreadyExists, InvalidInput, TenantSuspended
+from granary_core.errors import AlreadyExists, InvalidInput
 
 router = APIRouter(prefix="/v1", tags=["tenant"])
 
@@ -107,8 +108,7 @@ def accept_invitation(
         raise AlreadyExists(f"'{record.email}' already has an account: an address has one account only")
     tenant = uow.session.get(Tenant, record.tenant_id)
     assert tenant is not None
-    if tenant.status != "active":
-        raise TenantSuspended(f"tenant '{tenant.name}' is suspended")
+    require_active(tenant)
     user = User(
         id=new_id("u"),
         tenant_id=tenant.id,

@@ -17,6 +17,7 @@ from sqlalchemy import delete, select
 
 from control_plane.api.access import PUBLIC
 from control_plane.api.deps import InfoDep, ServicesDep, UowDep
+from control_plane.auth import require_active
 from control_plane.handlers import issue_key, utcnow
 from control_plane.mail import send_after_answer
 from control_plane.models import ApiKey, PasswordReset, PendingSignup, Tenant, User, new_id
@@ -33,7 +34,7 @@ from control_plane.schemas import (
     VerifyPublic,
 )
 from control_plane.tokens import RESET, VERIFY, new_token, token_hash
-from granary_core.errors import AlreadyExists, InvalidInput, TenantSuspended, Unauthenticated
+from granary_core.errors import AlreadyExists, InvalidInput, Unauthenticated
 from tenancy.plans import free_plan
 
 router = APIRouter(prefix="/v1", tags=["signup"], dependencies=[PUBLIC])
@@ -173,8 +174,7 @@ def login(body: LoginCreate, uow: UowDep, services: ServicesDep, info: InfoDep) 
     assert user is not None
     tenant = uow.session.get(Tenant, user.tenant_id)
     assert tenant is not None
-    if tenant.status != "active":
-        raise TenantSuspended(f"tenant '{tenant.name}' is suspended")
+    require_active(tenant)
     throttle.forgive(body.email, info.client_ip)
     created = issue_key(uow.session, tenant=tenant, user_id=user.id, project=None, scopes=["*"], name="login")
     uow.audit(
