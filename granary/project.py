@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from granary.feature_store import FeatureStore
+from granary_core.errors import NotSupported
 
 if TYPE_CHECKING:
     from granary.backend import Backend
@@ -25,3 +26,22 @@ class Project:
 
     def __repr__(self) -> str:
         return f"Project({self.name!r}, backend={self.backend!r})"
+
+    # Hopsworks platform parts Granary does not have: each says what to use instead.
+    def get_jobs_api(self) -> None:
+        raise NotSupported(
+            "Granary has no jobs service: run feature and training pipelines with your own "
+            "scheduler (cron, Airflow, GitHub Actions) calling the same Python code"
+        )
+
+    def get_dataset_api(self) -> None:
+        raise NotSupported(
+            "Granary has no dataset browser: keep files in your own storage (local disk, S3) and "
+            "read training data with fv.get_training_data(version) or fv.get_train_test_split(version)"
+        )
+
+    def get_opensearch_api(self) -> None:
+        raise NotSupported(
+            "Granary has no OpenSearch: use a vector database of your own next to it, and keep "
+            "its keys in a feature group"
+        )

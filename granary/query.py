@@ -58,14 +58,20 @@ def _filter_spec(value: Any) -> dict[str, Any]:
 
 @dataclass(frozen=True, eq=False)
 class Feature:
-    """A feature of a group; comparing it builds a :class:`Filter`."""
+    """A feature of a group; comparing it builds a :class:`Filter`.
+
+    ``Feature("amount", type="double", description="...")`` without a group is how
+    Hopsworks notebooks declare features (``create_feature_group(features=[...])``);
+    such a feature only carries its name, type and description.
+    """
 
     name: str
-    type: str
-    group_name: str
-    group_version: int
+    type: str = ""
+    group_name: str = ""
+    group_version: int = 0
     primary: bool = False
     event_time: bool = False
+    description: str = ""
 
     def _filter(self, op: str, value: Any = None) -> Filter:
         encoded = _encode(value)

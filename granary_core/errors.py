@@ -9,6 +9,7 @@ anyway, so ``except ValueError`` keeps working::
     ├── InvalidInput(ValueError)            400 invalid_input
     │   ├── SchemaMismatch                  400 schema_mismatch
     │   ├── FeatureNameClash                400 feature_name_clash
+    │   ├── ValidationFailed                400 validation_failed
     │   ├── PayloadTooLarge                 413 payload_too_large
     │   └── LimitExceeded                   422 limit_exceeded (quota, limit, current)
     │       └── TimeLimitExceeded(TimeoutError) 422 time_limit_exceeded
@@ -57,6 +58,12 @@ class SchemaMismatch(InvalidInput):
 
 class FeatureNameClash(InvalidInput):
     code = "feature_name_clash"
+
+
+class ValidationFailed(InvalidInput):
+    """Rows failed expectations of a group's suite under the STRICT ingestion policy."""
+
+    code = "validation_failed"
 
 
 class PayloadTooLarge(InvalidInput):

@@ -1,0 +1,90 @@
+"""A Hopsworks notebook's imports work after ``from granary import hopsworks``, and only then.
+
+Each check runs in a fresh interpreter: what a notebook sees depends on ``sys.modules``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import granary
+from granary_core import errors
+
+
+def run(code: str, tmp_path, fake_hopsworks: bool = False) -> str:
+    env_path = [str(tmp_path)] if fake_hopsworks else []
+    if fake_hopsworks:  # a stand-in for the real package, installed beside Granary
+        (tmp_path / "hopsworks").mkdir(exist_ok=True)
+        (tmp_path / "hopsworks" / "__init__.py").write_text("REAL = True\n")
+    prelude = f"import sys; sys.path[:0] = {env_path!r}\n"
+    done = subprocess.run(
+        [sys.executable, "-c", prelude + textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_notebook_imports_work_after_the_compatibility_import(tmp_path):
+    out = run(
+        """
+        from granary import hopsworks
+        from hsfs.builtin_transformations import label_encoder, min_max_scaler, standard_scaler
+        from hopsworks.hsfs.builtin_transformations import robust_scaler, one_hot_encoder
+        from hsfs.transformation_statistics import TransformationStatistics
+        from hopsworks.hsfs.transformation_statistics import TransformationStatistics as T2
+        from hsfs.feature import Feature
+        from hsfs.client.exceptions import RestAPIError, FeatureStoreException
+        import hsfs
+        import granary
+        assert label_encoder is granary.builtin.label_encoder and T2 is TransformationStatistics
+        assert issubclass(granary.errors.FeatureGroupNotFound, hsfs.client.exceptions.RestAPIError)
+        f = Feature("amount", type="double", description="in euros")
+        print(f.name, f.type, f.description, hopsworks.udf is granary.udf)
+        """,
+        tmp_path,
+    )
+    assert out.split() == ["amount", "double", "in", "euros", "True"]
+
+
+def test_importing_granary_leaves_a_real_hopsworks_package_alone(tmp_path):
+    out = run("import granary, hopsworks; print(getattr(hopsworks, 'REAL', False))", tmp_path, True)
+    assert out.strip() == "True"
+
+
+def test_the_compatibility_import_does_not_replace_an_already_imported_hopsworks(tmp_path):
+    out = run(
+        "import hopsworks\nfrom granary import hopsworks as compat\n"
+        "import sys; print(sys.modules['hopsworks'].REAL, compat.__name__)",
+        tmp_path,
+        True,
+    )
+    assert out.split() == ["True", "granary.hopsworks"]
+
+
+def test_login_takes_hopsworks_keywords(tmp_path):
+    from granary import hopsworks
+
+    project = hopsworks.login(home=tmp_path, hostname_verification=False, engine="python")
+    assert project.get_feature_store().name == "default_featurestore"
+
+
+@pytest.mark.parametrize(
+    ("call", "alternative"),
+    [
+        ("get_jobs_api", "scheduler"),
+        ("get_dataset_api", "fv.get_training_data"),
+        ("get_opensearch_api", "vector"),
+    ],
+)
+def test_platform_parts_granary_lacks_say_what_to_use(tmp_path, call, alternative):
+    project = granary.login(home=tmp_path)
+    with pytest.raises(errors.NotSupported, match=alternative):
+        getattr(project, call)()
