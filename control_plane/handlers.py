@@ -139,9 +139,11 @@ def tenant_total(session: Session, tenant_id: str, metric: str) -> int:
 # ------------------------------------------------------------------ projects
 @dataclass(frozen=True)
 class CreateProject:
-    """Make a project in the tenant's home region; its creator becomes its owner."""
+    """Make a project in ``region`` (default: the tenant's home region), one of the
+    plan's allowed regions; its creator becomes its owner."""
 
     name: str
+    region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -168,12 +170,18 @@ def create_project(cmd: CreateProject, scope: TenantScope, uow: UnitOfWork) -> P
     )
     if uow.session.scalar(select(Project.id).where(Project.tenant_id == tenant.id, Project.name == cmd.name)):
         raise AlreadyExists(f"project '{cmd.name}' already exists in tenant '{tenant.name}'")
+    region = cmd.region or plan.home_region
+    if region not in plan.allowed_regions:
+        raise InvalidInput(
+            f"project '{cmd.name}': region '{region}' is not among tenant '{tenant.name}''s "
+            f"allowed regions {plan.allowed_regions}"
+        )
     project_id = new_id("p")
     project = Project(
         id=project_id,
         tenant_id=tenant.id,
         name=cmd.name,
-        region=plan.home_region,
+        region=region,
         status="provisioning",
         metadata_scope=project_id,
         # named by the region when it provisions the project

@@ -188,6 +188,8 @@ class UserPublic(BaseModel):
 
 class ProjectCreate(_In):
     name: Name
+    #: One of the tenant's allowed regions; None places it in the tenant's home region.
+    region: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
 
 
 ProjectStatus = Literal["provisioning", "ready", "deleting", "deleted", "failed"]

@@ -88,3 +88,20 @@ def test_usage_is_readable_by_the_operator(client):
     client.post("/v1/projects", json={"name": "fraud"}, headers=bearer(acme["admin_key"]["api_key"]))
     usage = client.get("/v1/admin/tenants/acme/usage", headers=ADMIN).json()
     assert usage["projects_used"] == 1 and usage["projects"][0]["project"] == "fraud"
+
+
+def test_a_project_is_placed_in_a_region_its_tenant_allows(client):
+    acme = make_tenant(client, "acme", allowed_regions=["local", "eu-1"])
+    admin = bearer(acme["admin_key"]["api_key"])
+    r = client.post("/v1/projects", json={"name": "eu-proj", "region": "eu-1"}, headers=admin)
+    assert r.status_code == 201 and r.json()["region"] == "eu-1", r.text
+    home = client.post("/v1/projects", json={"name": "home-proj"}, headers=admin).json()
+    assert home["region"] == "local"
+    client.patch("/v1/admin/tenants/acme", json={"allowed_regions": ["local"]}, headers=ADMIN)
+    r = client.post("/v1/projects", json={"name": "late", "region": "eu-1"}, headers=admin)
+    assert r.status_code == 400, r.text
+    assert r.json()["message"] == (
+        "project 'late': region 'eu-1' is not among tenant 'acme''s allowed regions ['local']"
+    )
+    names = [p["name"] for p in client.get("/v1/projects", headers=admin).json()]
+    assert sorted(names) == ["eu-proj", "home-proj"]

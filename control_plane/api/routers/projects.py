@@ -26,13 +26,14 @@ router = APIRouter(prefix="/v1/projects", tags=["projects"])
 def create_project(
     body: ProjectCreate, scope: ProjectCreator, uow: UowDep, services: ServicesDep, info: InfoDep
 ):
-    """Create a project in the tenant's home region; the caller becomes its owner.
+    """Create a project in ``region`` (default: the tenant's home region), one of its
+    plan's allowed regions; the caller becomes its owner.
 
     Answers at once with status ``provisioning``: the region makes the project after
     the answer (the outbox), and its status turns ``ready`` (or ``failed``, with
     ``last_error``).
     """
-    project = handlers.create_project(handlers.CreateProject(body.name), scope, uow)
+    project = handlers.create_project(handlers.CreateProject(body.name, body.region), scope, uow)
     uow.audit(
         info.by(scope.caller, "project.create", body.name, 201, project_id=project.id, region=project.region)
     )
