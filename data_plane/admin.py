@@ -31,6 +31,7 @@ from data_plane.metadata.models import (
     FeatureViewRecord,
     IngestCheckpointRecord,
     IngestFailureRecord,
+    ModelRecord,
     ProjectRecord,
 )
 from data_plane.offline.s3 import delete_tree
@@ -139,9 +140,8 @@ class ProjectAdmin:
                 connection.execute(
                     delete(FeatureGroupRecord).where(FeatureGroupRecord.project_id == project_id)
                 )
-                connection.execute(
-                    delete(FeatureViewRecord).where(FeatureViewRecord.project_id == project_id)
-                )
+                for record in (ModelRecord, FeatureViewRecord):  # models name views: first
+                    connection.execute(delete(record).where(record.project_id == project_id))
             connection.execute(delete(ApiKeyRecord).where(ApiKeyRecord.project == project))
             connection.execute(
                 update(ProjectRecord).where(ProjectRecord.name == project).values(status=lifecycle.DELETED)
@@ -156,7 +156,7 @@ class ProjectAdmin:
             status = lifecycle.status_of(connection, project)
             if status not in (None, lifecycle.DELETED):
                 postgres.append(f"projects/{project} ({status})")
-            for record in (FeatureGroupRecord, FeatureViewRecord):
+            for record in (FeatureGroupRecord, FeatureViewRecord, ModelRecord):
                 rows = connection.execute(
                     select(record.name, record.version)
                     .join(ProjectRecord, ProjectRecord.id == record.project_id)

@@ -22,6 +22,7 @@ from data_plane.metadata.models import (
     FeatureGroupRecord,
     FeatureViewRecord,
     IngestCheckpointRecord,
+    ModelRecord,
     ProjectRecord,
     TrainingDatasetRecord,
 )
@@ -29,6 +30,7 @@ from granary_core.errors import (
     AlreadyExists,
     FeatureGroupNotFound,
     FeatureViewNotFound,
+    InUse,
     TrainingDatasetNotFound,
 )
 from granary_core.specs import (
@@ -332,9 +334,29 @@ class Catalog:
             records = session.scalars(query.order_by(FeatureViewRecord.name, FeatureViewRecord.version))
             return [_view_info(r) for r in records]
 
+    def _refuse_if_models_use(
+        self, session: Session, what: str, name: str, version: int, td_version: int | None = None
+    ) -> None:
+        """Lineage: a model trained on the view (or on that training dataset) keeps it."""
+        query = select(ModelRecord.name, ModelRecord.version).where(
+            ModelRecord.project_id == self.project_id,
+            ModelRecord.feature_view == name,
+            ModelRecord.feature_view_version == version,
+        )
+        if td_version is not None:
+            query = query.where(ModelRecord.training_dataset_version == td_version)
+        users = session.execute(query.order_by(ModelRecord.name, ModelRecord.version)).all()
+        if users:
+            named = ", ".join(f"'{n}' v{v}" for n, v in users)
+            raise InUse(
+                f"{what} is used by model {named} in project '{self.project}': delete the model first"
+            )
+
     def delete_view(self, name: str, version: int) -> None:
         with self.session() as session:
-            session.delete(self._view(session, name, version))
+            record = self._view(session, name, version)
+            self._refuse_if_models_use(session, f"feature view '{name}' v{version}", name, version)
+            session.delete(record)
 
     # training datasets --------------------------------------------------------------
     def _td_info(self, view: FeatureViewRecord, record: TrainingDatasetRecord) -> TrainingDatasetInfo:
@@ -385,6 +407,27 @@ class Catalog:
                     f"feature view '{view_name}' v{view_version} has no training dataset version {version}"
                 )
             return self._td_info(view, record)
+
+    def delete_training_dataset(self, view_name: str, view_version: int, version: int) -> TrainingDatasetInfo:
+        """Forget a training dataset version (the caller removes its files); refused while
+        a model names it."""
+        with self.session() as session:
+            view = self._view(session, view_name, view_version)
+            record = session.scalar(
+                select(TrainingDatasetRecord).where(
+                    TrainingDatasetRecord.feature_view_id == view.id,
+                    TrainingDatasetRecord.version == version,
+                )
+            )
+            if record is None:
+                raise TrainingDatasetNotFound(
+                    f"feature view '{view_name}' v{view_version} has no training dataset version {version}"
+                )
+            what = f"training dataset version {version} of feature view '{view_name}' v{view_version}"
+            self._refuse_if_models_use(session, what, view_name, view_version, version)
+            info = self._td_info(view, record)
+            session.delete(record)
+            return info
 
     def list_training_datasets(self, view_name: str, view_version: int) -> list[TrainingDatasetInfo]:
         with self.session() as session:

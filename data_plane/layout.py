@@ -12,7 +12,8 @@ Kafka      ``{ns}.fg.{group id}``: one topic per feature group, named by its
            database id so a re-created group never reads an old group's records
 Redis      ``{ns}.P:{group}:{version}:{primary key}``: one key per online row
 S3         ``{ns}/offline/P/{group}_v{version}/``: a group's Delta table;
-           ``{ns}/training_datasets/P/``: materialized training datasets
+           ``{ns}/training_datasets/P/``: materialized training datasets;
+           ``{ns}/models/P/{model}/{version}/``: a model version's artifacts
 =========  ==========================================================================
 """
 
@@ -68,10 +69,17 @@ class Layout:
     def training_prefix(self, project: str) -> str:
         return f"{self.namespace}/training_datasets/{project}/"
 
+    def models_prefix(self, project: str) -> str:
+        return f"{self.namespace}/models/{project}/"
+
     def of_project(self, project: str) -> ProjectLayout:
         return ProjectLayout(
             project=project,
             group_topic_prefix=self.group_topic_prefix,
             online_key_prefix=f"{self.online_store_prefix(project)}:",
-            object_prefixes=(self.offline_prefix(project), self.training_prefix(project)),
+            object_prefixes=(
+                self.offline_prefix(project),
+                self.training_prefix(project),
+                self.models_prefix(project),
+            ),
         )

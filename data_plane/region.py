@@ -27,6 +27,7 @@ from data_plane.ingest.gateway import IngestGateway
 from data_plane.ingest.topics import Topics
 from data_plane.layout import Layout
 from data_plane.metadata.db import upgrade as upgrade_metadata
+from data_plane.model_registry import ModelRegistry
 from data_plane.offline.registry import open_offline_store
 from data_plane.offline.s3 import S3Config, ensure_bucket
 from data_plane.online.base import OnlineStore
@@ -170,6 +171,11 @@ class Region:
         server = self._serving.get(engine.catalog.project)
         if server is not None:
             server.forget(name, version)
+
+    def model_registry(self, engine: FeatureStoreEngine) -> ModelRegistry:
+        """The project's model registry: its artifacts under the region's bucket."""
+        root = self.s3.uri(self.layout.models_prefix(engine.catalog.project)).removeprefix("s3://")
+        return ModelRegistry(engine.catalog, self.filesystem, root)
 
     def training_root(self, project: str) -> str:
         return self.s3.uri(self.layout.training_prefix(project))

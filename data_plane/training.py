@@ -24,7 +24,9 @@ import pyarrow.csv as pacsv
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from data_plane.catalog import Catalog
 from data_plane.engine import FeatureStoreEngine
+from data_plane.offline.s3 import delete_tree
 from granary_core.errors import InvalidInput
 from granary_core.frames import to_utc
 from granary_core.specs import FeatureViewInfo, TrainingDatasetInfo
@@ -302,6 +304,20 @@ def _filesystem(location: str, filesystem: pafs.FileSystem | None) -> tuple[pafs
     if filesystem is None:
         return pafs.LocalFileSystem(), location
     return filesystem, location.split("://", 1)[-1]
+
+
+def delete_training_dataset(
+    catalog: Catalog,
+    view_name: str,
+    view_version: int,
+    version: int,
+    filesystem: pafs.FileSystem | None = None,
+) -> None:
+    """Forget a training dataset version, then remove its files (refused, keeping both,
+    while a model names it: ``Catalog.delete_training_dataset``)."""
+    info = catalog.delete_training_dataset(view_name, view_version, version)
+    fs, folder = _filesystem(info.location, filesystem)
+    delete_tree(fs, folder)
 
 
 def read_training_dataset(

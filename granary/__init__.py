@@ -14,6 +14,9 @@ from granary import errors
 from granary.feature_group import FeatureGroup
 from granary.feature_store import FeatureStore
 from granary.feature_view import FeatureView
+from granary.model import Model
+from granary.model_registry import ModelRegistry
+from granary.model_schema import ModelSchema, Schema
 from granary.project import Project
 from granary.query import Feature, Filter, Query
 from granary.transformations import TransformationFunction, TransformationStatistics, udf
@@ -77,8 +80,12 @@ __all__ = [
     "FeatureStore",
     "FeatureView",
     "Filter",
+    "Model",
+    "ModelRegistry",
+    "ModelSchema",
     "Project",
     "Query",
+    "Schema",
     "TransformationFunction",
     "TransformationStatistics",
     "errors",

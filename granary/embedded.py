@@ -13,18 +13,20 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.fs as pafs
 
 from data_plane import training
 from data_plane.catalog import Catalog
 from data_plane.engine import FeatureStoreEngine
 from data_plane.metadata.db import open_metadata
+from data_plane.model_registry import ModelRegistry
 from data_plane.offline.delta import DeltaOfflineStore
 from data_plane.online import OnlineStore
 from data_plane.online import connect as connect_online
 from data_plane.serving import FeatureServer
 from granary.backend import SupportsVectorRows
 from granary_core.errors import NotSupported
-from granary_core.specs import CommitInfo, FeatureGroupInfo, FeatureViewInfo, TrainingDatasetInfo
+from granary_core.specs import CommitInfo, FeatureGroupInfo, FeatureViewInfo, ModelInfo, TrainingDatasetInfo
 
 
 class EmbeddedBackend(SupportsVectorRows):
@@ -44,6 +46,9 @@ class EmbeddedBackend(SupportsVectorRows):
             online=online,
         )
         self.serving = FeatureServer(self.engine.catalog, online)
+        self.models = ModelRegistry(
+            self.engine.catalog, pafs.LocalFileSystem(), str(self.home / "models" / project)
+        )
 
     def __repr__(self) -> str:
         return f"EmbeddedBackend(home={str(self.home)!r}, project={self.project_name!r})"
@@ -187,3 +192,30 @@ class EmbeddedBackend(SupportsVectorRows):
 
     def list_training_datasets(self, name: str, version: int) -> list[TrainingDatasetInfo]:
         return self.engine.catalog.list_training_datasets(name, version)
+
+    def delete_training_dataset(self, name: str, version: int, td_version: int) -> None:
+        training.delete_training_dataset(self.engine.catalog, name, version, td_version)
+
+    # model registry -------------------------------------------------------------------
+    def create_model(self, **fields: Any) -> ModelInfo:
+        return self.models.create(**fields)
+
+    def put_model_file(self, name: str, version: int, path: str, data: bytes) -> ModelInfo:
+        return self.models.put_file(name, version, path, data)
+
+    def read_model_file(self, name: str, version: int, path: str) -> bytes:
+        return self.models.read_file(name, version, path)
+
+    def get_model(self, name: str, version: int | None = None) -> ModelInfo:
+        return self.models.get(name, version)
+
+    def list_models(
+        self,
+        name: str | None = None,
+        feature_view: str | None = None,
+        feature_view_version: int | None = None,
+    ) -> list[ModelInfo]:
+        return self.models.list(name, feature_view, feature_view_version)
+
+    def delete_model(self, name: str, version: int) -> None:
+        self.models.delete(name, version)

@@ -18,6 +18,7 @@ from granary_core.specs import FeatureViewInfo, TrainingDatasetInfo
 
 if TYPE_CHECKING:
     from granary.backend import Backend
+    from granary.model import Model
 
 
 class TrainingDatasetJob:
@@ -319,6 +320,21 @@ class FeatureView(ServingMixin):
 
     def get_training_datasets(self) -> list[TrainingDatasetInfo]:
         return self._backend.list_training_datasets(self.name, self.version)
+
+    def delete_training_dataset(self, training_dataset_version: int) -> None:
+        """Delete a version's files and record; refused (``InUse``) while a model names it."""
+        self._backend.delete_training_dataset(self.name, self.version, training_dataset_version)
+
+    def get_models(self, training_dataset_version: int | None = None) -> list[Model]:
+        """The models trained on this feature view (on one training dataset version if given)."""
+        from granary.model import Model
+
+        infos = self._backend.list_models(feature_view=self.name, feature_view_version=self.version)
+        return [
+            Model._from_info(self._backend, info)
+            for info in infos
+            if training_dataset_version is None or info.training_dataset_version == training_dataset_version
+        ]
 
     def _read_version(
         self, version: int, wanted: tuple[str, ...], primary_key: bool, event_time: bool, dataframe_type: str

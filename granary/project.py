@@ -1,10 +1,11 @@
-"""A project: the scope that owns one feature store (and, later, a model registry)."""
+"""A project: the scope that owns one feature store and one model registry."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from granary.feature_store import FeatureStore
+from granary.model_registry import ModelRegistry
 from granary_core.errors import NotSupported
 
 if TYPE_CHECKING:
@@ -23,6 +24,9 @@ class Project:
 
     def get_feature_store(self, name: str | None = None) -> FeatureStore:
         return FeatureStore(self.backend)
+
+    def get_model_registry(self) -> ModelRegistry:
+        return ModelRegistry(self.backend)
 
     def __repr__(self) -> str:
         return f"Project({self.name!r}, backend={self.backend!r})"

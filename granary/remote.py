@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pyarrow as pa
@@ -23,7 +24,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ex
 
 from granary_core import wire
 from granary_core.errors import BackendUnavailable, GranaryError, InvalidInput, NotFound, error_from_dict
-from granary_core.specs import CommitInfo, FeatureGroupInfo, FeatureViewInfo, TrainingDatasetInfo
+from granary_core.specs import CommitInfo, FeatureGroupInfo, FeatureViewInfo, ModelInfo, TrainingDatasetInfo
 
 API = "/api/v1"
 SPINE_BATCH_ROWS = 64 * 1024  # rows per uploaded spine batch
@@ -357,3 +358,49 @@ class RemoteBackend:
     def list_training_datasets(self, name: str, version: int) -> list[TrainingDatasetInfo]:
         path = self._project("feature-views", name, "versions", version, "training-datasets")
         return [wire.training_dataset_info(t) for t in self._call("GET", path)]
+
+    def delete_training_dataset(self, name: str, version: int, td_version: int) -> None:
+        path = self._project("feature-views", name, "versions", version, "training-datasets", td_version)
+        self._call("DELETE", path)
+
+    # model registry -------------------------------------------------------------------
+    def create_model(self, **fields: Any) -> ModelInfo:
+        return wire.model_info(self._call("POST", self._project("models"), json=wire.to_jsonable(fields)))
+
+    def put_model_file(self, name: str, version: int, path: str, data: bytes) -> ModelInfo:
+        """One artifact as the raw body; the server checks it against the manifest's SHA-256.
+        The path travels as one escaped segment, so '/' and '..' reach the server's check
+        as written instead of being resolved by the URL."""
+        body = self._call(
+            "PUT",
+            self._project("models", name, "versions", version, "files", quote(path, safe="")),
+            content=data,
+            headers={"content-type": "application/octet-stream"},
+        )
+        return wire.model_info(body)
+
+    def read_model_file(self, name: str, version: int, path: str) -> bytes:
+        try:
+            path = self._project("models", name, "versions", version, "files", quote(path, safe=""))
+            response = self._send("GET", path)
+        except httpx.TransportError as exc:
+            raise BackendUnavailable(f"cannot reach {self.host}: {exc}") from exc
+        _raise_for(response)
+        return response.content
+
+    def get_model(self, name: str, version: int | None = None) -> ModelInfo:
+        params = {} if version is None else {"version": version}
+        return wire.model_info(self._call("GET", self._project("models", name), params=params))
+
+    def list_models(
+        self,
+        name: str | None = None,
+        feature_view: str | None = None,
+        feature_view_version: int | None = None,
+    ) -> list[ModelInfo]:
+        given = {"name": name, "feature_view": feature_view, "feature_view_version": feature_view_version}
+        params = {k: v for k, v in given.items() if v is not None}
+        return [wire.model_info(m) for m in self._call("GET", self._project("models"), params=params)]
+
+    def delete_model(self, name: str, version: int) -> None:
+        self._call("DELETE", self._project("models", name, "versions", version))

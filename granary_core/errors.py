@@ -21,8 +21,12 @@ anyway, so ``except ValueError`` keeps working::
     │   ├── FeatureGroupNotFound            404 feature_group_not_found
     │   ├── FeatureViewNotFound             404 feature_view_not_found
     │   ├── TrainingDatasetNotFound         404 training_dataset_not_found
+    │   ├── ModelNotFound                   404 model_not_found
+    │   ├── DeploymentNotFound              404 deployment_not_found
     │   └── MissingEntity                   404 missing_entity
     ├── AlreadyExists(ValueError)           409 already_exists
+    ├── InUse(ValueError)                   409 in_use
+    ├── ChecksumMismatch(ValueError)        422 checksum_mismatch
     ├── TooManyRequests                     429 too_many_requests
     │   └── RateLimitExceeded               429 rate_limit_exceeded (quota, limit, current)
     ├── NotSupported(NotImplementedError)   501 not_supported
@@ -153,6 +157,14 @@ class TrainingDatasetNotFound(NotFound):
     code = "training_dataset_not_found"
 
 
+class ModelNotFound(NotFound):
+    code = "model_not_found"
+
+
+class DeploymentNotFound(NotFound):
+    code = "deployment_not_found"
+
+
 class MissingEntity(NotFound):
     code = "missing_entity"
 
@@ -160,6 +172,21 @@ class MissingEntity(NotFound):
 class AlreadyExists(GranaryError, ValueError):
     code = "already_exists"
     status = 409
+
+
+class InUse(GranaryError, ValueError):
+    """Something still depends on the object (a model on its feature view or training
+    dataset): the message names it, and nothing was deleted."""
+
+    code = "in_use"
+    status = 409
+
+
+class ChecksumMismatch(GranaryError, ValueError):
+    """Bytes of a model artifact differ from the SHA-256 recorded when it was saved."""
+
+    code = "checksum_mismatch"
+    status = 422
 
 
 class TooManyRequests(GranaryError):

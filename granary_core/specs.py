@@ -80,6 +80,31 @@ class TrainingDatasetInfo:
 
 
 @dataclass(frozen=True)
+class ModelInfo:
+    """A registered model version: its lineage, metrics and artifact manifest.
+
+    ``artifacts`` lists ``{"path", "size", "sha256"}`` of every file ``model.save``
+    uploaded (``path`` relative, POSIX); ``state`` is ``"uploading"`` until each of
+    them is stored, then ``"ready"``.
+    """
+
+    id: str
+    name: str
+    version: int
+    framework: str
+    description: str
+    metrics: dict[str, float]
+    input_example: Any
+    model_schema: dict[str, Any] | None
+    feature_view: str | None
+    feature_view_version: int | None
+    training_dataset_version: int | None
+    artifacts: list[dict[str, Any]]
+    state: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
 class ServingKey:
     """A name a feature-vector entry gives, and which group's key column it fills.
 

@@ -22,6 +22,7 @@ from granary_core.specs import (
     FeatureGroupInfo,
     FeatureInfo,
     FeatureViewInfo,
+    ModelInfo,
     TrainingDatasetInfo,
 )
 
@@ -71,6 +72,10 @@ def commit_info(data: dict[str, Any]) -> CommitInfo:
 
 def training_dataset_info(data: dict[str, Any]) -> TrainingDatasetInfo:
     return TrainingDatasetInfo(**{**data, "created_at": _time(data["created_at"])})
+
+
+def model_info(data: dict[str, Any]) -> ModelInfo:
+    return ModelInfo(**{**data, "created_at": _time(data["created_at"])})
 
 
 def iso(value: dt.datetime | None) -> str | None:

@@ -14,6 +14,7 @@ from data_plane.api.routers import (
     feature_groups,
     feature_views,
     health,
+    models,
     queries,
     serving,
     training_datasets,
@@ -33,7 +34,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         (401, "missing or unknown API key"),
         (403, "the key's project is not this project"),
         (404, "no such object"),
-        (409, "already exists"),
+        (409, "already exists, or in use by another object (named)"),
         (413, "request body over the limit"),
         (422, "malformed request"),
     ]
@@ -65,7 +66,7 @@ def create_app(settings: DataPlaneSettings, region: Region | None = None) -> Fas
     # Serving first: routes are matched in order, and vectors are the latency-bound route.
     # Each router is included straight into the app (no /api/v1 router around them):
     # FastAPI matches every level of included routers twice per request.
-    for module in (serving, feature_groups, feature_views, training_datasets, queries):
+    for module in (serving, feature_groups, feature_views, training_datasets, queries, models):
         app.include_router(module.router, prefix=API_PREFIX, responses=_ERRORS)
     app.include_router(health.router)
     app.include_router(admin.router, responses={k: _ERRORS[k] for k in (401, 409, 422)})

@@ -16,6 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from data_plane.engine import FeatureStoreEngine
 from data_plane.limits import limits_for
+from data_plane.model_registry import ModelRegistry
 from data_plane.region import Region
 from tenancy import roles
 from tenancy.plans import CostLimits
@@ -120,6 +121,20 @@ GroupWriter = Annotated[FeatureStoreEngine, Depends(_engine_for(roles.FEATURE_GR
 ViewWriter = Annotated[FeatureStoreEngine, Depends(_engine_for(roles.FEATURE_VIEWS_WRITE))]
 #: ... for materializing training datasets.
 TrainingDataWriter = Annotated[FeatureStoreEngine, Depends(_engine_for(roles.TRAINING_DATA_WRITE))]
+
+
+def _registry_for(permission: str) -> Callable[..., Awaitable[ModelRegistry]]:
+    async def model_registry(caller: CallerDep, region: RegionDep) -> ModelRegistry:
+        caller.require(permission)
+        return region.model_registry(region.engine(caller.project))
+
+    return model_registry
+
+
+#: The model registry of the caller's project, for reading it (``project:read``).
+ModelReader = Annotated[ModelRegistry, Depends(_registry_for(roles.READ))]
+#: ... for saving and deleting models (``models:write``).
+ModelWriter = Annotated[ModelRegistry, Depends(_registry_for(roles.MODELS_WRITE))]
 
 
 async def get_limits(caller: CallerDep, region: RegionDep) -> CostLimits:

@@ -139,3 +139,40 @@ class WhoAmI(BaseModel):
     project: str
     key_id: str
     flight_uri: str = Field(description="where this region's Arrow Flight server listens")
+
+
+class ArtifactPublic(Strict):
+    path: str = Field(max_length=1024, description="relative POSIX path inside the model's folder")
+    size: int = Field(ge=0, description="bytes")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class ModelCreate(Strict):
+    name: str = Field(max_length=256)
+    version: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    framework: str = Field(max_length=32)
+    artifacts: list[ArtifactPublic] = Field(min_length=1, max_length=10_000)
+    description: str = Field(default="", max_length=10_000)
+    metrics: dict[str, float] = Field(default_factory=dict, max_length=1_000)
+    input_example: Any = None
+    model_schema: dict[str, Any] | None = None
+    feature_view: str | None = Field(default=None, max_length=256)
+    feature_view_version: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    training_dataset_version: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+
+class ModelPublic(BaseModel):
+    id: str
+    name: str
+    version: int
+    framework: str
+    description: str
+    metrics: dict[str, float]
+    input_example: Any
+    model_schema: dict[str, Any] | None
+    feature_view: str | None
+    feature_view_version: int | None
+    training_dataset_version: int | None
+    artifacts: list[ArtifactPublic]
+    state: str = Field(description="'uploading' until every artifact is stored, then 'ready'")
+    created_at: dt.datetime

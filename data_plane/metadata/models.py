@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -21,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from granary_core.ids import ID_LENGTH, new_id
 from granary_core.sqltypes import UTCDateTime, utcnow
 
 
@@ -134,4 +136,36 @@ class TrainingDatasetRecord(Base):
     query_sql: Mapped[str] = mapped_column(Text)
     options: Mapped[dict[str, Any]] = mapped_column(JSON)
     statistics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ModelRecord(Base):
+    """A model version of the registry: catalog metadata (every region must see it).
+
+    Lineage is by name and version, not by foreign key: deleting a feature view or a
+    training dataset that a model names is refused by the catalog (``InUse``), so the
+    model never points at something gone, and the model outlives no lineage silently.
+    """
+
+    __tablename__ = "models"
+    __table_args__ = (
+        UniqueConstraint("project_id", "name", "version"),
+        Index("ix_models_lineage", "project_id", "feature_view", "feature_view_version"),
+    )
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(256))
+    version: Mapped[int] = mapped_column(Integer)
+    framework: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(Text, default="")
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    input_example: Mapped[Any] = mapped_column(JSON, nullable=True)
+    model_schema: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    feature_view: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    feature_view_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    training_dataset_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    artifacts: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    #: "uploading" until every artifact of the manifest is stored, then "ready".
+    state: Mapped[str] = mapped_column(String(16), default="uploading")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
@@ -113,3 +113,13 @@ def list_training_datasets(name: Name, version: Version, engine: ProjectEngine) 
 @router.get("/{td_version}", response_model=TrainingDatasetPublic)
 def get_training_dataset(name: Name, version: Version, td_version: int, engine: ProjectEngine) -> Any:
     return to_jsonable(engine.catalog.get_training_dataset(name, version, td_version))
+
+
+@router.delete("/{td_version}", status_code=204)
+def delete_training_dataset(
+    name: Name, version: Version, td_version: int, engine: TrainingDataWriter, region: RegionDep
+) -> Response:
+    """Delete a version's record and files; 409 ``in_use`` naming the models that use it."""
+    with engine.catalog.writing():
+        training.delete_training_dataset(engine.catalog, name, version, td_version, region.filesystem)
+    return Response(status_code=204)
