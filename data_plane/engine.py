@@ -98,6 +98,10 @@ class FeatureStoreEngine:
         """Register a feature group; ``admit`` is the catalog's quota hook (``Catalog.create_group``)."""
         if not name or not name.replace("_", "").isalnum():
             raise InvalidInput(f"feature group name {name!r}: use letters, digits and underscores")
+        # Feature names are lower case (granary_core.schema.lower_names), as in Hopsworks.
+        primary_key = [c.lower() for c in primary_key]
+        event_time = event_time.lower() if event_time else None
+        partition_key = [c.lower() for c in partition_key or []]
         if not primary_key:
             raise InvalidInput(f"feature group '{name}': primary_key must name at least one column")
         if event_time is not None and event_time in primary_key:
@@ -136,7 +140,8 @@ class FeatureStoreEngine:
         """Everything an insert checks before writing: the rows to write and the
         group's schema after them. Raises before anything is stored."""
         where = f"feature group '{info.name}' v{info.version}"
-        table = schemas.normalize(data, where)
+        table = schemas.lower_names(data, where)
+        table = schemas.event_time_from_epoch_ms(schemas.normalize(table, where), info.event_time)
         if transform and self._on_insert is not None:
             table = self._on_insert(info, table)
         schemas.check_keys(table, where, info.primary_key, info.event_time)

@@ -33,7 +33,7 @@ from data_plane.query.plan import output_columns
 from data_plane.query.resolve import Resolver
 from granary_core import schema as schemas
 from granary_core.errors import InvalidInput, MissingEntity, NotSupported
-from granary_core.specs import FeatureGroupInfo, FeatureViewInfo, ServingKey
+from granary_core.specs import FeatureGroupInfo, FeatureViewInfo, ServingKey, helper_columns
 
 
 @dataclass
@@ -98,6 +98,7 @@ class ServingPlan:
             "columns": [[f.name, str(f.type)] for f in self.schema],
             "primary_key": list(root.primary_key),
             "event_time": root.event_time,
+            "helper_columns": helper_columns(self.view.query, root.primary_key, root.event_time),
             "labels": list(self.view.labels),
             "groups": self.groups,
         }

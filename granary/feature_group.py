@@ -90,12 +90,13 @@ class FeatureGroup:
         return self.get_feature(name)
 
     def __getattr__(self, name: str) -> Feature:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        try:
-            return self.get_feature(name)
-        except InvalidInput as exc:
-            raise AttributeError(str(exc)) from None
+        """``fg.amount`` is the feature ``amount``; any other unknown name is an
+        ``AttributeError`` naming that attribute, as for any Python object."""
+        if not name.startswith("_"):
+            for feature in self.features:
+                if feature.name == name:
+                    return feature
+        raise AttributeError(f"'FeatureGroup' object has no attribute {name!r}")
 
     def __repr__(self) -> str:
         return f"FeatureGroup({self.name!r}, version={self.version}, primary_key={self.primary_key})"
@@ -206,20 +207,38 @@ class FeatureGroup:
         }
 
     # queries ------------------------------------------------------------------------
-    def select_all(self) -> Query:
-        return Query(self)
+    def select_all(
+        self, include_primary_key: bool | None = None, include_event_time: bool | None = None
+    ) -> Query:
+        """Every feature. Without flags, as the root of a feature view, the primary key and
+        event time are helpers (returned when a read asks: ``primary_key=True``); ``True``
+        selects them (every read returns them), ``False`` leaves them out of the query."""
+        if include_primary_key is None and include_event_time is None:
+            return Query(self)
+        keys = set(self.primary_key) if include_primary_key is False else set()
+        if include_event_time is False and self.event_time:
+            keys.add(self.event_time)
+        return Query(self, [f.name for f in self.features if f.name not in keys])
 
-    def select(self, features: list[str | Feature]) -> Query:
+    def select_features(self) -> Query:
+        """Every feature but the primary key and event time."""
+        return self.select_all(include_primary_key=False, include_event_time=False)
+
+    def select(self, features: str | Feature | list[str | Feature]) -> Query:
+        """The named features; a single name (``select("amount")``) is one feature."""
+        return Query(self, self._names(features))
+
+    def select_except(self, features: str | Feature | list[str | Feature] | None = None) -> Query:
+        excluded = set(self._names(features or []))
+        return Query(self, [f.name for f in self.features if f.name not in excluded])
+
+    def _names(self, features: str | Feature | list[str | Feature]) -> list[str]:
+        if isinstance(features, str | Feature):
+            features = [features]
         names = [f.name if isinstance(f, Feature) else f for f in features]
         for name in names:
             self.get_feature(name)
-        return Query(self, names)
-
-    def select_except(self, features: list[str | Feature]) -> Query:
-        excluded = {f.name if isinstance(f, Feature) else f for f in features}
-        for name in excluded:
-            self.get_feature(name)
-        return Query(self, [f.name for f in self.features if f.name not in excluded])
+        return names
 
     def filter(self, condition: Any) -> Query:
         return self.select_all().filter(condition)

@@ -14,7 +14,7 @@ from granary.query import Query, query_from_dict
 from granary.serving import ServingMixin, _train_statistics
 from granary_core.errors import InvalidInput
 from granary_core.frames import from_arrow, to_arrow, to_utc
-from granary_core.specs import FeatureViewInfo, TrainingDatasetInfo
+from granary_core.specs import FeatureViewInfo, TrainingDatasetInfo, helper_columns
 
 if TYPE_CHECKING:
     from granary.backend import Backend
@@ -102,6 +102,7 @@ class FeatureView(ServingMixin):
         transform: bool = True,
     ) -> tuple[Any, Any]:
         keys, time_column = self._root_keys()
+        helpers = set(helper_columns(self._info.query, keys, time_column))
         for label in self.labels if with_labels else []:
             if label not in table.column_names:
                 raise InvalidInput(
@@ -110,8 +111,8 @@ class FeatureView(ServingMixin):
                 )
         drop = set(self.labels)
         if not primary_key:
-            drop.update(keys)
-        if not event_time and time_column:
+            drop.update(helpers.intersection(keys))
+        if not event_time and time_column in helpers:
             drop.add(time_column)
         features = table.select([c for c in table.column_names if c not in self.labels])
         if transform:

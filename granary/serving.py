@@ -70,8 +70,8 @@ class VectorServer:
         self.serving_keys = [ServingKey(**k) for k in description["serving_keys"]]
         self.columns = [name for name, _ in description["columns"]]
         self.types = {name: type_from_string(typ) for name, typ in description["columns"]}
-        self.hidden = [description["primary_key"], [description["event_time"]]]
-        self.hidden_columns = [c for part in self.hidden for c in part if c in self.types]
+        # The root's keys and event time the query does not select (granary_core.specs).
+        self.hidden_columns = [c for c in description["helper_columns"] if c in self.types]
         self.visible = [i for i, c in enumerate(self.columns) if c not in self.hidden_columns]
         self.visible_names = [self.columns[i] for i in self.visible]
         self.on_demand = [
@@ -365,17 +365,35 @@ class ServingMixin:
         return self._batch[1] if self._batch else None
 
     def transform(self, feature_vector: Any, external: bool | None = None) -> Any:
-        """Apply the model-dependent transformations to features (a frame, dict or list of dicts)."""
+        """Apply the model-dependent transformations to features: a frame, a dict or a
+        list of dicts, or a vector (list of values) or list of vectors in the order
+        ``get_feature_vector(s)`` returns them; the result has the same shape."""
         single = isinstance(feature_vector, Mapping)
         rows = [feature_vector] if single else feature_vector
         if isinstance(rows, list) and rows and isinstance(rows[0], Mapping):
             table = pa.Table.from_pylist(rows)
             out = self._transform_features(table, self._batch_statistics())
             return _convert(out, "dict", single)
+        if isinstance(rows, list | tuple) and rows:
+            return self._transform_vectors(list(rows))
         table = to_arrow(feature_vector, f"{self._where}: transform")
         out = self._transform_features(table, self._batch_statistics())
         module = type(feature_vector).__module__.split(".")[0]
         return from_arrow(out, {"polars": "polars", "pyarrow": "pyarrow"}.get(module, "pandas"))
+
+    def _transform_vectors(self, rows: list[Any]) -> Any:
+        single = not isinstance(rows[0], list | tuple)
+        vectors = [rows] if single else [list(r) for r in rows]
+        names = self._server().visible_names
+        wrong = next((v for v in vectors if len(v) != len(names)), None)
+        if wrong is not None:
+            raise InvalidInput(
+                f"{self._where}: transform got a vector of {len(wrong)} values; a feature vector of "
+                f"this view has {len(names)} ({', '.join(names)})"
+            )
+        table = pa.Table.from_pylist([dict(zip(names, v, strict=True)) for v in vectors])
+        out = self._transform_features(table, self._server().statistics)
+        return _convert(out, "list", single)
 
     # serving ------------------------------------------------------------------------
     def init_serving(

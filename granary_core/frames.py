@@ -51,6 +51,35 @@ def from_arrow(table: pa.Table, dataframe_type: str = "pandas") -> Any:
     )
 
 
+# The digits of the forms hsfs parses once separators are removed ("2025/01/31 10:00" ->
+# "202501311000"), by length.
+_DIGIT_FORMATS = {8: "%Y%m%d", 10: "%Y%m%d%H", 12: "%Y%m%d%H%M", 14: "%Y%m%d%H%M%S"}
+
+
+def _parse_time_text(value: str, what: str) -> dt.datetime:
+    """ISO 8601, or any form Hopsworks' hsfs accepts: ``YYYY/MM/DD``, ``YYYY-MM-DD HH:MM``,
+    ``YYYYMMDD``, ``YYYYMMDDHHMMSS`` (any of ``-/ :.T`` between the parts), with an
+    optional fraction of a second after the seconds."""
+    text = value.strip()
+    try:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        pass
+    digits = "".join(ch for ch in text.rstrip("Z") if ch not in "-/ :.T")
+    pattern = _DIGIT_FORMATS.get(len(digits))
+    if pattern is None and digits.isdigit() and len(digits) > 14:
+        digits, pattern = digits[:14] + "." + digits[14:20], "%Y%m%d%H%M%S.%f"
+    try:
+        if pattern is None or not digits.replace(".", "").isdigit():
+            raise ValueError(value)
+        return dt.datetime.strptime(digits, pattern)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"{what}: cannot parse {value!r} as a time (ISO 8601, YYYY/MM/DD, YYYYMMDD or "
+            "YYYY-MM-DD HH:MM[:SS])"
+        ) from exc
+
+
 def to_utc(value: Any, what: str = "time") -> dt.datetime | None:
     """Parse the time forms Hopsworks users pass; naive times are taken as UTC.
 
@@ -71,10 +100,7 @@ def to_utc(value: Any, what: str = "time") -> dt.datetime | None:
         except (OverflowError, OSError, ValueError):
             raise InvalidInput(f"{what}: {value!r} ms since the epoch is outside years 1 to 9999") from None
     elif isinstance(value, str):
-        try:
-            moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise InvalidInput(f"{what}: cannot parse {value!r} as a time") from exc
+        moment = _parse_time_text(value, what)
     elif hasattr(value, "to_pydatetime"):
         moment = value.to_pydatetime()
     else:

@@ -39,6 +39,30 @@ def normalize(table: pa.Table, where: str = "insert") -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
+def lower_names(table: pa.Table, where: str) -> pa.Table:
+    """Feature names are lower case, as in Hopsworks: ``Amount`` inserts into ``amount``.
+
+    Two columns that differ only by case would become one, so they are refused.
+    """
+    lowered = [name.lower() for name in table.column_names]
+    if lowered == table.column_names:
+        return table
+    check_names(lowered, f"{where} (feature names are lower case)")
+    return table.rename_columns(lowered)
+
+
+def event_time_from_epoch_ms(table: pa.Table, event_time: str | None) -> pa.Table:
+    """An integer event time is milliseconds since the Unix epoch, as Hopsworks reads
+    one; it is stored as a UTC timestamp, so point-in-time joins compare like with like."""
+    if not event_time or event_time not in table.column_names:
+        return table
+    column = table[event_time]
+    if not pa.types.is_integer(column.type):
+        return table
+    moments = column.cast(pa.int64()).cast(pa.timestamp("ms", tz="UTC")).cast(pa.timestamp("us", tz="UTC"))
+    return table.set_column(table.column_names.index(event_time), event_time, moments)
+
+
 def check_keys(table: pa.Table, where: str, primary_key: list[str], event_time: str | None) -> None:
     """Keys must be present and non-null: a null key row could never be looked up."""
     for column in [*primary_key, *([event_time] if event_time else [])]:

@@ -79,6 +79,18 @@ class TrainingDatasetInfo:
     created_at: dt.datetime
 
 
+def helper_columns(query: dict[str, Any], primary_key: list[str], event_time: str | None) -> list[str]:
+    """The root group's primary key and event time columns that ``query`` does not select.
+
+    A query that names them (``select(["cc_num", "amount"])``) returns them in training
+    data, batch data and feature vectors, as Hopsworks does; the ones it does not name
+    are helpers that reads add only when asked (``primary_key=True``, ``event_time=True``).
+    ``select_all()`` names no column, so for it every key is a helper.
+    """
+    selected = set(query.get("features") or [])
+    return [c for c in [*primary_key, *([event_time] if event_time else [])] if c not in selected]
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     """A registered model version: its lineage, metrics and artifact manifest.

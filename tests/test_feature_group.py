@@ -162,7 +162,7 @@ def test_unknown_feature_is_a_clear_error(tx):
     tx.insert(tx_frame())
     with pytest.raises(errors.InvalidInput, match="no feature 'nope'"):
         tx.select(["nope"])
-    with pytest.raises(AttributeError, match="no feature 'nope'"):
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = tx.nope
 
 

@@ -72,6 +72,7 @@ class Node:
     left_on: list[str] = field(default_factory=list)
     right_on: list[str] = field(default_factory=list)
     join_type: str = "left"
+    name: str = ""  # the group's name: the prefix of a joined event time that clashes
 
 
 @dataclass
@@ -101,10 +102,15 @@ def output_columns(plan: Plan) -> list[tuple[int | None, str, str]]:
     """The result's columns as (node index or None for the spine, source, output name).
 
     Join keys and the event time of a joined group are not repeated; a name that two
-    groups would both produce is an error unless a prefix tells them apart.
+    groups would both produce is an error unless a prefix tells them apart. A joined
+    group's event time that the query selects is kept, named ``{group}_{column}`` when
+    its name is the root's primary key or event time (which every read may return, so
+    the name is taken whether or not this read returns it), as Hopsworks does.
     """
     out: list[tuple[int | None, str, str]] = []
     owner: dict[str, str] = {}
+    root = plan.nodes[0]
+    root_keys = {*root.primary_key, *([root.event_time] if root.event_time else [])}
 
     def add(index: int | None, column: str, name: str, label: str) -> None:
         if name in owner:
@@ -136,8 +142,12 @@ def output_columns(plan: Plan) -> list[tuple[int | None, str, str]]:
         if node.features is None and node.event_time:
             hidden.add(node.event_time)
         for column in wanted:
-            if column not in hidden:
-                add(i, column, node.prefix + column, node.label)
+            if column in hidden:
+                continue
+            name = node.prefix + column
+            if column == node.event_time and (name in owner or name in root_keys):
+                name = f"{node.name}_{name}"
+            add(i, column, name, node.label)
     return out
 
 

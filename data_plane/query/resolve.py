@@ -90,6 +90,7 @@ class Resolver:
             ttl_seconds=info.ttl_seconds,
             features=spec.get("features"),
             parent=parent,
+            name=info.name,
         )
         if not node.columns:
             raise InvalidInput(f"feature group {node.label} has no data yet; insert before querying")

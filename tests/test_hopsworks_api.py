@@ -1,0 +1,119 @@
+"""Calls Hopsworks notebooks make, on both backends: selections, what a read returns,
+the time and name forms hsfs accepts, and transforming vectors."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from granary import builtin
+from granary_core import errors
+from tests.conftest import ts
+
+
+@pytest.fixture
+def groups(fs):
+    a = fs.create_feature_group("a", 1, primary_key=["id"], event_time="ts", online_enabled=True)
+    b = fs.create_feature_group("b", 1, primary_key=["id"], event_time="ts", online_enabled=True)
+    a.insert(
+        pd.DataFrame(
+            {"id": [1, 2], "ts": ts("2025-01-02", "2025-01-03"), "amount": [1.0, 2.0], "label": [0, 1]}
+        )
+    )
+    b.insert(pd.DataFrame({"id": [1, 2], "ts": ts("2025-01-01", "2025-01-01"), "score": [5.0, 6.0]}))
+    return a, b
+
+
+def test_selections_take_hopsworks_arguments(groups):
+    a, _ = groups
+    assert a.select("amount").features == ["amount"]  # one name, not its letters
+    assert a.select_features().features == ["amount", "label"]
+    assert a.select_all(include_primary_key=False, include_event_time=False).features == ["amount", "label"]
+    assert a.select_all(include_primary_key=True, include_event_time=False).features == [
+        "id",
+        "amount",
+        "label",
+    ]
+    assert [(f.name, f.type) for f in a.schema][:2] == [("id", "int64"), ("ts", "timestamp[us, tz=UTC]")]
+    assert a.get_feature("amount").type == "double"
+    with pytest.raises(AttributeError, match="no attribute 'select_everything'") as caught:
+        a.select_everything()
+    assert "no feature" not in str(caught.value)
+    assert len(a.show(1)) == 1
+
+
+def test_selected_keys_are_returned_and_flags_add_the_others(fs, groups):
+    a, b = groups
+    fv = fs.create_feature_view(
+        "v", a.select(["id", "amount", "label"]).join(b.select(["score"])), 1, labels=["label"]
+    )
+    x, _ = fv.training_data()
+    assert list(x.columns) == ["id", "amount", "score"]  # id selected, ts not
+    x, _ = fv.training_data(event_time=True)
+    assert list(x.columns) == ["ts", "id", "amount", "score"]  # helpers first
+    assert list(fv.get_batch_data().columns) == ["id", "amount", "score"]
+    fv.init_serving()
+    assert fv.get_feature_vector({"id": 2}) == [2, 2.0, 6.0]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        lambda a, b: a.select(["amount", "label"]).join(b.select_except(["score"])),
+        lambda a, b: a.select(["amount", "label"]).join(b.select_all(include_event_time=True)),
+    ],
+    ids=["select_except", "select_all_event_time"],
+)
+def test_a_joined_groups_event_time_is_kept_prefixed(fs, groups, query):
+    a, b = groups
+    fv = fs.create_feature_view("v", query(a, b), 1, labels=["label"])
+    x, _ = fv.training_data()  # was FeatureNameClash on every read
+    assert list(x.columns)[:2] == ["amount", "b_ts"] and "ts" not in x.columns
+    assert (x["b_ts"] == pd.Timestamp("2025-01-01", tz="UTC")).all()
+    x, _ = fv.training_data(event_time=True)
+    assert list(x.columns)[:3] == ["ts", "amount", "b_ts"]
+    assert list(fv.get_batch_data().columns)[:2] == ["amount", "b_ts"]
+
+
+@pytest.mark.parametrize(
+    "moment", [1735776000000, "2025/01/02", "20250102", "2025-01-02 00:00", "2025-01-02"]
+)
+def test_time_forms_hsfs_accepts(fs, groups, moment):
+    a, b = groups
+    fv = fs.create_feature_view("v", a.select(["amount"]).join(b.select(["score"])), 1)
+    assert sorted(fv.get_batch_data(start_time=moment)["amount"]) == [1.0, 2.0]
+    assert fv.get_batch_data(start_time=moment, end_time="2025/01/03")["amount"].tolist() == [1.0]
+
+
+def test_unparseable_time_names_the_forms(fs, groups):
+    a, _ = groups
+    with pytest.raises(errors.InvalidInput, match="YYYY/MM/DD"):
+        a.read(start_time="next tuesday")
+
+
+def test_epoch_ms_event_times_and_upper_case_names(fs):
+    fg = fs.create_feature_group("c", 1, primary_key=["CustomerId"], event_time="EventTime")
+    assert fg.primary_key == ["customerid"] and fg.event_time == "eventtime"
+    fg.insert(pd.DataFrame({"CustomerId": [7], "EventTime": [1735776000000], "Amount": [3.5]}))
+    row = fg.read().iloc[0]
+    assert [f.name for f in fg.features] == ["customerid", "eventtime", "amount"]
+    assert row["eventtime"] == pd.Timestamp("2025-01-02", tz="UTC") and row["amount"] == 3.5
+
+
+def test_transform_takes_vectors_as_get_feature_vector_returns_them(fs, groups):
+    a, b = groups
+    fv = fs.create_feature_view(
+        "v",
+        a.select(["amount", "label"]).join(b.select(["score"])),
+        1,
+        labels=["label"],
+        transformation_functions=[builtin.min_max_scaler("amount")],
+    )
+    fv.create_training_data()
+    fv.init_serving(training_dataset_version=1)
+    raw = fv.get_feature_vector({"id": 2}, transform=False)
+    assert fv.transform(raw) == fv.get_feature_vector({"id": 2})
+    raws = fv.get_feature_vectors([{"id": 1}, {"id": 2}], transform=False)
+    assert fv.transform(raws) == fv.get_feature_vectors([{"id": 1}, {"id": 2}])
+    with pytest.raises(errors.InvalidInput, match="vector of 1 values"):
+        fv.transform([1.0])
