@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# ops/terraform.sh tofu|provider|all
+#
+# Builds the two binaries the Terraform tests need and prints their paths:
+#   tofu      OpenTofu $TOFU_VERSION, built from the Go module proxy into
+#             $CACHE/go/bin/tofu-$TOFU_VERSION (first run ~3-5 min on 2 cores, then cached).
+#   provider  terraform/provider, built into
+#             $CACHE/terraform/provider-<hash of its sources>/terraform-provider-granary,
+#             so a change to the provider's sources rebuilds it and nothing else does.
+#
+# No provider registry is reachable from here, which is the air-gapped user's situation:
+# the tests install the provider through a CLI config with `dev_overrides` (see
+# terraform/README.md). `go install .../cmd/tofu@VERSION` is refused because OpenTofu's
+# go.mod replaces hcl/v2, so a small wrapper module carries that same replace line.
+set -euo pipefail
+# shellcheck disable=SC2034  # SVC is the log prefix used by lib.sh
+SVC=terraform
+# shellcheck source=ops/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+TOFU_VERSION=${TOFU_VERSION:-v1.10.6}
+# OpenTofu v1.10.6's go.mod: replace github.com/hashicorp/hcl/v2 => github.com/opentofu/hcl/v2 ...
+TOFU_HCL_REPLACE=${TOFU_HCL_REPLACE:-github.com/opentofu/hcl/v2 v2.20.2-0.20250121132637-504036cd70e7}
+GO_CACHE="$CACHE/go"
+TOFU_BIN="$GO_CACHE/bin/tofu-$TOFU_VERSION"
+PROVIDER_SRC="$REPO/terraform/provider"
+
+# go_env: Go's module and build caches live in the shared ops cache, never in $HOME.
+go_env() {
+  env GOPATH="$GO_CACHE" GOMODCACHE="$GO_CACHE/mod" GOCACHE="$GO_CACHE/build" \
+      GOFLAGS="-modcacherw -buildvcs=false" CGO_ENABLED=0 "$@"
+}
+
+build_tofu() {
+  [[ -x "$TOFU_BIN" ]] && { echo "$TOFU_BIN"; return 0; }
+  command -v go >/dev/null || die "go is required to build OpenTofu"
+  mkdir -p "$GO_CACHE/bin"
+  exec 9>"$GO_CACHE/tofu.lock"
+  flock 9   # two checkouts sharing the cache build it once
+  if [[ ! -x "$TOFU_BIN" ]]; then
+    log "building OpenTofu $TOFU_VERSION from the Go module proxy (first run only, minutes)"
+    local work="$CACHE/terraform/tofu-build-$TOFU_VERSION"
+    rm -rf "$work" && mkdir -p "$work"
+    cat >"$work/go.mod" <<MOD
+module tofubuild
+
+go 1.24.6
+
+require github.com/opentofu/opentofu $TOFU_VERSION
+
+replace github.com/hashicorp/hcl/v2 => $TOFU_HCL_REPLACE
+MOD
+    printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/opentofu/opentofu/cmd/tofu"\n' >"$work/tools.go"
+    ( cd "$work" && go_env go mod tidy && go_env go build -trimpath -ldflags "-s -w" \
+        -o "$TOFU_BIN.tmp" github.com/opentofu/opentofu/cmd/tofu ) >"$work/build.log" 2>&1 \
+      || { tail -30 "$work/build.log" >&2; die "OpenTofu build failed (log: $work/build.log)"; }
+    mv "$TOFU_BIN.tmp" "$TOFU_BIN"
+  fi
+  echo "$TOFU_BIN"
+}
+
+build_provider() {
+  command -v go >/dev/null || die "go is required to build the provider"
+  local hash out
+  hash=$(cd "$PROVIDER_SRC" && find . -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) \
+           ! -name '*_test.go' | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-16)
+  out="$CACHE/terraform/provider-$hash/terraform-provider-granary"
+  if [[ ! -x "$out" ]]; then
+    log "building terraform-provider-granary ($hash)"
+    mkdir -p "$(dirname "$out")"
+    ( cd "$PROVIDER_SRC" && go_env go build -trimpath -o "$out.tmp" . ) \
+      || die "provider build failed"
+    mv "$out.tmp" "$out"
+  fi
+  echo "$out"
+}
+
+case "${1:-}" in
+  tofu) build_tofu ;;
+  provider) build_provider ;;
+  all) build_tofu; build_provider ;;
+  *) echo "usage: $(basename "$0") tofu|provider|all" >&2; exit 2 ;;
+esac

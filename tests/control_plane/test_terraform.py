@@ -1,0 +1,304 @@
+"""The Terraform provider (terraform/provider) driven by a real OpenTofu CLI against a real
+control plane: create, no change on a second plan, update in place, drift, import,
+destroy, and refusals that name what is wrong."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.control_plane import tofu
+from tests.control_plane.conftest import ADMIN, ADMIN_TOKEN, add_user, bearer, make_tenant
+
+MEMBER_PASSWORD = "pass-" + "w" * 10
+
+
+def said(result) -> str:
+    """The CLI's diagnostics with its line wrapping undone."""
+    return " ".join(result.stderr.split())
+
+
+@pytest.fixture(scope="module")
+def binaries() -> tofu.Binaries:
+    return tofu.build()
+
+
+@pytest.fixture(scope="module")
+def cli_config(binaries, tmp_path_factory):
+    return tofu.cli_config(binaries, tmp_path_factory.mktemp("tofu"))
+
+
+@pytest.fixture
+def http(live_server):
+    with httpx.Client(base_url=live_server.url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def workspace(binaries, cli_config, live_server, tmp_path):
+    """A configuration directory; host and operator token come from GRANARY_* variables."""
+    return tofu.Workspace(
+        binaries, cli_config, tmp_path, {"GRANARY_HOST": live_server.url, "GRANARY_ADMIN_TOKEN": ADMIN_TOKEN}
+    )
+
+
+def enterprise(
+    tenant: str,
+    *,
+    projects: int = 3,
+    role: str = "data_scientist",
+    suspended: bool = False,
+    member: str | None = None,
+    eu_region: str = "eu-1",
+) -> str:
+    """A tenant with a project in each of two regions, a member, and a CI key."""
+    member_block = (
+        f"""
+resource "granary_member" "ds" {{
+  project = granary_project.fraud.name
+  email   = "{member}"
+  role    = "{role}"
+}}"""
+        if member
+        else ""
+    )
+    return f"""
+terraform {{
+  required_providers {{
+    granary = {{ source = "granary/granary" }}
+  }}
+}}
+
+provider "granary" {{
+  alias = "operator"
+}}
+
+resource "granary_tenant" "acme" {{
+  provider        = granary.operator
+  name            = "{tenant}"
+  admin_email     = "admin@{tenant}.example.com"
+  home_region     = "local"
+  allowed_regions = ["local", "eu-1"]
+  sla_tier        = "premium"
+  suspended       = {str(suspended).lower()}
+  quotas = {{
+    projects    = {projects}
+    online_rows = 5000000
+  }}
+}}
+
+provider "granary" {{
+  api_key = granary_tenant.acme.admin_key
+}}
+
+resource "granary_project" "fraud" {{
+  name = "fraud"
+}}
+
+resource "granary_project" "fraud_eu" {{
+  name   = "fraud-eu"
+  region = "{eu_region}"
+  depends_on = [granary_project.fraud]
+}}
+{member_block}
+
+resource "granary_api_key" "ci" {{
+  name    = "ci-pipeline"
+  project = granary_project.fraud.name
+  scopes  = ["project:read", "feature_groups:write"]
+}}
+
+output "ci_key" {{
+  value     = granary_api_key.ci.secret
+  sensitive = true
+}}
+"""
+
+
+def test_apply_shows_no_change_then_updates_in_place_and_destroys(workspace, http, live_server, mailbox):
+    workspace.write(enterprise("acme"))
+    workspace.init()
+    changes = workspace.plan_changes()
+    assert len(changes) == 4 and all(actions == ["create"] for actions in changes.values()), changes
+    workspace.apply()
+    assert workspace.plan_changes() == {}
+
+    tenant = http.get("/v1/admin/tenants/acme", headers=ADMIN).json()
+    assert tenant["plan"]["quotas"]["projects"] == 3 and tenant["plan"]["sla_tier"] == "premium"
+    admin = bearer(workspace.state("granary_tenant.acme")["admin_key"])
+    regions = {p["name"]: (p["region"], p["status"]) for p in http.get("/v1/projects", headers=admin).json()}
+    assert regions == {"fraud": ("local", "ready"), "fraud-eu": ("eu-1", "ready")}
+    ci_key = workspace.run("output", "-raw", "ci_key").stdout
+    assert http.get("/v1/projects/fraud", headers=bearer(ci_key)).status_code == 200
+    assert http.get("/v1/projects/fraud-eu", headers=bearer(ci_key)).status_code == 403
+    plan_text = workspace.run("plan", "-input=false").stdout
+    assert "No changes" in plan_text and ci_key not in plan_text
+
+    # update in place: quotas, suspension, a member's role; no replacement
+    add_user(http, mailbox, admin, "ds@acme.example.com", MEMBER_PASSWORD)
+    workspace.write(enterprise("acme", member="ds@acme.example.com"))
+    workspace.apply()
+    project_ids = {p["name"]: p["id"] for p in http.get("/v1/projects", headers=admin).json()}
+    workspace.write(enterprise("acme", member="ds@acme.example.com", projects=5, role="viewer"))
+    changes = workspace.plan_changes()
+    assert changes == {"granary_tenant.acme": ["update"], "granary_member.ds": ["update"]}
+    workspace.apply()
+    assert http.get("/v1/admin/tenants/acme", headers=ADMIN).json()["plan"]["quotas"]["projects"] == 5
+    members = {m["email"]: m["role"] for m in http.get("/v1/projects/fraud/members", headers=admin).json()}
+    assert members == {"admin@acme.example.com": "owner", "ds@acme.example.com": "viewer"}
+    assert {p["name"]: p["id"] for p in http.get("/v1/projects", headers=admin).json()} == project_ids
+    assert workspace.plan_changes() == {}
+
+    # a region change cannot happen in place: the plan says it replaces the project
+    workspace.write(
+        enterprise("acme", member="ds@acme.example.com", projects=5, role="viewer", eu_region="local")
+    )
+    assert workspace.plan_changes() == {"granary_project.fraud_eu": ["delete", "create"]}
+
+    workspace.write(enterprise("acme", member="ds@acme.example.com", projects=5, role="viewer"))
+    workspace.destroy()
+    assert http.get("/v1/admin/tenants/acme", headers=ADMIN).status_code == 404
+    assert http.get("/v1/projects", headers=admin).status_code == 401
+    regions = live_server.app.state.services.regions
+    left = {name: regions.get(name).projects for name in ("local", "eu-1")}
+    assert all(status == "deleted" for projects in left.values() for status in projects.values()), left
+    assert sorted(len(p) for p in left.values()) == [1, 1]
+    print(f"tofu runs={workspace.runs}")
+
+
+def test_changes_made_out_of_band_show_in_the_plan_and_apply_restores_them(workspace, http, mailbox):
+    workspace.write(enterprise("drift", member="ds@drift.example.com"))
+    workspace.init()
+    workspace.run("apply", "-auto-approve", "-target=granary_tenant.acme")
+    admin = bearer(workspace.state("granary_tenant.acme")["admin_key"])
+    add_user(http, mailbox, admin, "ds@drift.example.com", MEMBER_PASSWORD)
+    workspace.apply()
+    key_id = workspace.state("granary_api_key.ci")["id"]
+
+    http.patch("/v1/admin/tenants/drift", json={"quotas": {"projects": 9}}, headers=ADMIN).raise_for_status()
+    http.post("/v1/admin/tenants/drift/suspend", headers=ADMIN).raise_for_status()
+    http.post("/v1/admin/tenants/drift/resume", headers=ADMIN).raise_for_status()
+    http.put(
+        "/v1/projects/fraud/members/ds@drift.example.com", json={"role": "data_owner"}, headers=admin
+    ).raise_for_status()
+    http.delete(f"/v1/keys/{key_id}", headers=admin).raise_for_status()
+    assert http.delete("/v1/projects/fraud-eu", headers=admin).status_code == 202
+
+    changes = workspace.plan_changes()
+    assert changes == {
+        "granary_tenant.acme": ["update"],
+        "granary_member.ds": ["update"],
+        "granary_api_key.ci": ["create"],
+        "granary_project.fraud_eu": ["create"],
+    }, changes
+    workspace.apply()
+    assert workspace.plan_changes() == {}
+    assert http.get("/v1/admin/tenants/drift", headers=ADMIN).json()["plan"]["quotas"]["projects"] == 3
+    assert http.get("/v1/projects/fraud-eu", headers=admin).json()["status"] == "ready"
+    assert workspace.state("granary_api_key.ci")["id"] != key_id
+    workspace.destroy()
+    assert http.get("/v1/admin/tenants/drift", headers=ADMIN).status_code == 404
+
+
+def test_import_adopts_what_exists_and_the_next_plan_changes_nothing_else(workspace, http, mailbox):
+    body = make_tenant(
+        http, "adopted", projects=3, sla_tier="premium", quotas={"projects": 3, "online_rows": 5000000}
+    )
+    admin = bearer(body["admin_key"]["api_key"])
+    add_user(http, mailbox, admin, "ds@adopted.example.com", MEMBER_PASSWORD)
+    assert http.post("/v1/projects", json={"name": "fraud"}, headers=admin).status_code == 201
+    assert (
+        http.post("/v1/projects", json={"name": "fraud-eu", "region": "eu-1"}, headers=admin).status_code
+        == 201
+    )
+    http.put(
+        "/v1/projects/fraud/members/ds@adopted.example.com", json={"role": "data_scientist"}, headers=admin
+    ).raise_for_status()
+    key = http.post(
+        "/v1/keys",
+        json={"name": "ci-pipeline", "project": "fraud", "scopes": ["project:read", "feature_groups:write"]},
+        headers=admin,
+    ).json()
+    # An imported tenant's admin key is not in the state (the service shows it once): the
+    # key comes from outside, still referring to the tenant so destroy deletes it last.
+    outside_key = body["admin_key"]["api_key"]
+    config = enterprise("adopted", member="ds@adopted.example.com").replace(
+        "api_key = granary_tenant.acme.admin_key",
+        f'api_key = coalesce(granary_tenant.acme.admin_key, "{outside_key}")',
+    )
+    workspace.write(config)
+    workspace.init()
+    for address, import_id in [
+        ("granary_tenant.acme", "adopted"),
+        ("granary_project.fraud", "fraud"),
+        ("granary_project.fraud_eu", "fraud-eu"),
+        ("granary_member.ds", "fraud/ds@adopted.example.com"),
+        ("granary_api_key.ci", key["key_id"]),
+    ]:
+        workspace.run("import", "-input=false", address, import_id)
+    # The service does not show a tenant's first admin: the import cannot know it, so the
+    # plan only records it (no call, nothing replaced).
+    assert workspace.plan_changes() == {"granary_tenant.acme": ["update"]}
+    workspace.apply()
+    assert workspace.plan_changes() == {}
+    assert workspace.state("granary_project.fraud_eu")["region"] == "eu-1"
+
+    workspace.run("state", "rm", "granary_member.ds")
+    bad = workspace.run("import", "granary_member.ds", "no-slash", check=False)
+    assert bad.returncode == 1 and "expected PROJECT/EMAIL" in said(bad), bad.stderr
+    workspace.run("import", "granary_member.ds", "fraud/ds@adopted.example.com")
+    workspace.destroy()
+    assert http.get("/v1/admin/tenants/adopted", headers=ADMIN).status_code == 404
+
+
+def test_refusals_name_what_is_wrong_and_change_nothing(workspace, http):
+    """Plan-time refusals (the schema) and apply-time ones (the service), each one
+    checked to leave the control plane as it was."""
+    attempts = refused = 0
+    workspace.write(enterprise("Bad Name"))
+    workspace.init()
+    for config, message in [
+        (enterprise("Bad Name"), '"Bad Name" is not a valid name'),
+        (enterprise("acme", member="ds@x.example.com", role="admin"), '"admin" is not one of'),
+    ]:
+        workspace.write(config)
+        attempts += 1
+        result = workspace.run("plan", "-input=false", check=False)
+        refused += result.returncode == 1
+        assert message in said(result), result.stderr
+    assert http.get("/v1/admin/tenants", headers=ADMIN).json() == []
+
+    # the service refuses at apply: a region outside the plan, then the projects quota
+    workspace.write(enterprise("acme", eu_region="mars-1"))
+    attempts += 1
+    result = workspace.run("apply", "-auto-approve", "-input=false", check=False)
+    refused += result.returncode == 1
+    assert 'creating project "fraud-eu" failed' in said(result)
+    assert "400 invalid_input: project 'fraud-eu': region 'mars-1' is not among tenant 'acme''s" in said(
+        result
+    )
+    admin = bearer(workspace.state("granary_tenant.acme")["admin_key"])
+    assert [p["name"] for p in http.get("/v1/projects", headers=admin).json()] == ["fraud"]
+
+    workspace.write(enterprise("acme", projects=1))
+    attempts += 1
+    result = workspace.run("apply", "-auto-approve", "-input=false", check=False)
+    refused += result.returncode == 1
+    assert "403 quota_exceeded: tenant 'acme': quota 'projects' exceeded: limit 1, current use 1" in said(
+        result
+    )
+    assert [p["name"] for p in http.get("/v1/projects", headers=admin).json()] == ["fraud"]
+
+    # a wrong operator token: the call and the status are named
+    workspace.env["GRANARY_ADMIN_TOKEN"] = "wrong-" + "t" * 30
+    attempts += 1
+    result = workspace.run("plan", "-input=false", check=False)
+    refused += result.returncode == 1
+    assert 'reading tenant "acme" failed' in said(result) and "GET /v1/admin/tenants/acme: 401" in said(
+        result
+    )
+    workspace.env["GRANARY_ADMIN_TOKEN"] = ADMIN_TOKEN
+    workspace.destroy()
+    assert http.get("/v1/admin/tenants", headers=ADMIN).json() == []
+    print(f"attempts={attempts} refused={refused}")
+    assert refused == attempts
