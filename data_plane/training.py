@@ -33,6 +33,7 @@ from granary_core.specs import FeatureViewInfo, TrainingDatasetInfo
 from granary_core.storage_types import type_from_string
 
 FORMATS = ("parquet", "csv")
+MEMORY = "memory"  # a version recorded by in-memory training data: no files
 
 
 @dataclass
@@ -256,12 +257,22 @@ def create_training_dataset(
     filesystem: pafs.FileSystem | None = None,
 ) -> TrainingDatasetInfo:
     """Write the splits under ``root`` (a local folder, or with ``filesystem`` a URI
-    such as ``s3://bucket/prefix`` on that filesystem) and record the version."""
-    if data_format not in FORMATS:
-        raise InvalidInput(f"data_format {data_format!r} is not one of {', '.join(FORMATS)}")
+    such as ``s3://bucket/prefix`` on that filesystem) and record the version.
+
+    ``data_format="memory"`` writes no files: it records what in-memory training data
+    (``fv.train_test_split`` and friends) was read, with the statistics of its splits,
+    as Hopsworks does, so ``init_serving(training_dataset_version=n)`` finds them.
+    Reading that version back runs its query again (:func:`open_version`).
+    """
+    if data_format not in (*FORMATS, MEMORY):
+        raise InvalidInput(f"data_format {data_format!r} is not one of {', '.join((*FORMATS, MEMORY))}")
     options = options or SplitOptions()
     splits = split_tables(engine, view, options, start_time, end_time, spine)
     version = engine.catalog.next_training_dataset_version(view.name, view.version)
+    if data_format == MEMORY:
+        return _record(
+            engine, view, version, description, data_format, "", options, start_time, end_time, spine, splits
+        )
     if filesystem is None:
         location = str(Path(root) / f"{view.name}_v{view.version}" / str(version))
     else:
@@ -278,6 +289,34 @@ def create_training_dataset(
     with fs.open_output_stream(f"{folder}/schema.json") as out:
         schema = next(iter(splits.values())).schema
         out.write(json.dumps([{"name": f.name, "type": str(f.type)} for f in schema]).encode())
+    return _record(
+        engine,
+        view,
+        version,
+        description,
+        data_format,
+        location,
+        options,
+        start_time,
+        end_time,
+        spine,
+        splits,
+    )
+
+
+def _record(
+    engine: FeatureStoreEngine,
+    view: FeatureViewInfo,
+    version: int,
+    description: str,
+    data_format: str,
+    location: str,
+    options: SplitOptions,
+    start_time: dt.datetime | None,
+    end_time: dt.datetime | None,
+    spine: pa.Table | None,
+    splits: dict[str, pa.Table],
+) -> TrainingDatasetInfo:
     recorded = {
         "splits": options.to_dict(),
         "start_time": start_time.isoformat() if start_time else None,
@@ -306,6 +345,29 @@ def _filesystem(location: str, filesystem: pafs.FileSystem | None) -> tuple[pafs
     return filesystem, location.split("://", 1)[-1]
 
 
+def open_version(
+    engine: FeatureStoreEngine, info: TrainingDatasetInfo, filesystem: pafs.FileSystem | None = None
+) -> dict[str, Callable[[], pa.RecordBatchReader]]:
+    """A version's splits: its files, or for an in-memory version its query run again
+    with the recorded split (the same seed over the same rows gives the same split)."""
+    if info.data_format != MEMORY:
+        return open_training_dataset(info, filesystem)
+    where = f"training dataset version {info.version} of '{info.feature_view}' v{info.feature_view_version}"
+    if info.options.get("spine_rows") is not None:
+        raise InvalidInput(
+            f"{where} was read in memory with a spine, which is not stored; pass the spine again "
+            "to fv.train_test_split, or write files with fv.create_train_test_split"
+        )
+    view = engine.catalog.get_view(info.feature_view, info.feature_view_version)
+    options = SplitOptions.from_dict(info.options["splits"])
+    start, end = (to_utc(info.options.get(k), k) for k in ("start_time", "end_time"))
+    tables = split_tables(engine, view, options, start, end)
+    return {
+        name: functools.partial(pa.RecordBatchReader.from_batches, t.schema, t.to_batches())
+        for name, t in tables.items()
+    }
+
+
 def delete_training_dataset(
     catalog: Catalog,
     view_name: str,
@@ -316,15 +378,16 @@ def delete_training_dataset(
     """Forget a training dataset version, then remove its files (refused, keeping both,
     while a model names it: ``Catalog.delete_training_dataset``)."""
     info = catalog.delete_training_dataset(view_name, view_version, version)
-    fs, folder = _filesystem(info.location, filesystem)
-    delete_tree(fs, folder)
+    if info.data_format != MEMORY:
+        fs, folder = _filesystem(info.location, filesystem)
+        delete_tree(fs, folder)
 
 
 def read_training_dataset(
-    info: TrainingDatasetInfo, filesystem: pafs.FileSystem | None = None
+    engine: FeatureStoreEngine, info: TrainingDatasetInfo, filesystem: pafs.FileSystem | None = None
 ) -> dict[str, pa.Table]:
     return {
-        name: open_split().read_all() for name, open_split in open_training_dataset(info, filesystem).items()
+        name: open_split().read_all() for name, open_split in open_version(engine, info, filesystem).items()
     }
 
 

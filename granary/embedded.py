@@ -188,7 +188,7 @@ class EmbeddedBackend(SupportsVectorRows):
         self, name: str, version: int, td_version: int
     ) -> tuple[TrainingDatasetInfo, dict[str, pa.Table]]:
         info = self.engine.catalog.get_training_dataset(name, version, td_version)
-        return info, training.read_training_dataset(info)
+        return info, training.read_training_dataset(self.engine, info)
 
     def list_training_datasets(self, name: str, version: int) -> list[TrainingDatasetInfo]:
         return self.engine.catalog.list_training_datasets(name, version)

@@ -138,18 +138,28 @@ class FeatureView(ServingMixin):
         dataframe_type: str = "pandas",
     ) -> tuple[Any, Any]:
         """``(X, y)`` for rows with event time in [start_time, end_time)."""
-        splits = self._backend.training_splits(
-            self.name, self.version, {}, to_utc(start_time), to_utc(end_time), self._spine(spine)
-        )
-        stats = self._fit_statistics(splits["train"])
+        splits, stats = self._splits({"seed": 42}, spine, start_time, end_time)
         return self._split_xy(splits["train"], primary_key, event_time, dataframe_type, statistics=stats)
 
     def _splits(
         self, options: dict[str, Any], spine: Any, start_time: Any, end_time: Any
-    ) -> dict[str, pa.Table]:
-        return self._backend.training_splits(
-            self.name, self.version, options, to_utc(start_time), to_utc(end_time), self._spine(spine)
+    ) -> tuple[dict[str, pa.Table], dict[str, Any] | None]:
+        """The splits, and the train split's statistics for transformations.
+
+        As in Hopsworks, reading training data in memory records a training dataset
+        version (no files; its statistics), so ``init_serving(training_dataset_version=n)``
+        and ``init_batch_scoring(n)`` can name it; ``self.training_dataset_version_read``
+        is that version. The data plane computes the statistics, so the query runs
+        twice: once to record, once to stream the rows here.
+        """
+        start, end, rows = to_utc(start_time), to_utc(end_time), self._spine(spine)
+        info = self._backend.create_training_dataset(
+            self.name, self.version, "memory", options, start, end, rows, ""
         )
+        self.training_dataset_version_read = info.version
+        splits = self._backend.training_splits(self.name, self.version, options, start, end, rows)
+        stats = _train_statistics(info.statistics) if self._needs_statistics() else None
+        return splits, stats
 
     def train_test_split(
         self,
@@ -168,8 +178,7 @@ class FeatureView(ServingMixin):
         options = _split_options(
             seed, test_size=test_size, train=(train_start, train_end), test=(test_start, test_end)
         )
-        splits = self._splits(options, spine, None, None)
-        stats = self._fit_statistics(splits["train"])
+        splits, stats = self._splits(options, spine, None, None)
         x_train, y_train = self._split_xy(
             splits["train"], primary_key, event_time, dataframe_type, statistics=stats
         )
@@ -203,8 +212,7 @@ class FeatureView(ServingMixin):
             validation=(validation_start, validation_end),
             test=(test_start, test_end),
         )
-        splits = self._splits(options, spine, None, None)
-        stats = self._fit_statistics(splits["train"])
+        splits, stats = self._splits(options, spine, None, None)
         parts = [
             self._split_xy(splits[s], primary_key, event_time, dataframe_type, statistics=stats)
             for s in ("train", "validation", "test")

@@ -340,14 +340,6 @@ class ServingMixin:
         info, _ = self._backend.get_training_dataset(self.name, self.version, training_dataset_version)
         return training_dataset_version, _train_statistics(info.statistics)
 
-    def _fit_statistics(self, train: pa.Table) -> dict[str, Any] | None:
-        """Statistics of training data read in memory, computed on its train split."""
-        if not self._needs_statistics():
-            return None
-        from data_plane.training import statistics
-
-        return statistics(train)
-
     def _transform_features(self, table: pa.Table, statistics: dict[str, Any] | None) -> pa.Table:
         if not self.transformation_functions:
             return table

@@ -117,3 +117,26 @@ def test_transform_takes_vectors_as_get_feature_vector_returns_them(fs, groups):
     assert fv.transform(raws) == fv.get_feature_vectors([{"id": 1}, {"id": 2}])
     with pytest.raises(errors.InvalidInput, match="vector of 1 values"):
         fv.transform([1.0])
+
+
+def test_in_memory_splits_record_a_training_dataset_version(fs, groups):
+    a, b = groups
+    fv = fs.create_feature_view(
+        "v",
+        a.select(["amount", "label"]).join(b.select(["score"])),
+        1,
+        labels=["label"],
+        transformation_functions=[builtin.min_max_scaler("amount")],
+    )
+    x_train, x_test, _, _ = fv.train_test_split(test_size=0.5)
+    assert fv.training_dataset_version_read == 1
+    td = fv.get_training_dataset(1)
+    assert td.data_format == "memory" and td.options["rows"] == {"train": 1, "test": 1}
+    assert td.statistics["train"]["amount"]["count"] == 1
+    fv.init_serving(training_dataset_version=1)  # raised: no training dataset exists yet
+    fv.init_batch_scoring(1)
+    assert fv.get_batch_data()["min_max_scaler_amount_"].notna().all()
+    x_train_again, x_test_again, _, _ = fv.get_train_test_split(1)  # the same split, read again
+    assert x_train_again.equals(x_train) and x_test_again.equals(x_test)
+    fv.training_data()
+    assert [t.version for t in fv.get_training_datasets()] == [1, 2]

@@ -159,7 +159,7 @@ def _training_splits(call: Call, c: dict[str, Any], spine: Any) -> Answer:
 def _training_dataset(call: Call, c: dict[str, Any], spine: Any) -> Answer:
     catalog = call.engine.catalog
     info = catalog.get_training_dataset(_str(c, "name"), _int(c, "version"), _int(c, "td_version"))
-    return Answer.of(training.open_training_dataset(info, filesystem=call.region.filesystem))
+    return Answer.of(training.open_version(call.engine, info, filesystem=call.region.filesystem))
 
 
 Handler = Callable[[Call, dict[str, Any], pa.Table | None], Answer]
