@@ -302,3 +302,24 @@ def test_refusals_name_what_is_wrong_and_change_nothing(workspace, http):
     assert http.get("/v1/admin/tenants", headers=ADMIN).json() == []
     print(f"attempts={attempts} refused={refused}")
     assert refused == attempts
+
+
+def test_the_enterprise_example_applies_plans_no_change_and_destroys(workspace, http, live_server, mailbox):
+    example = tofu.REPO / "terraform" / "examples" / "enterprise" / "main.tf"
+    workspace.write(example.read_text())
+    workspace.init()
+    regions = ["-var", 'regions=["local", "eu-1"]']
+    workspace.run("apply", "-auto-approve", "-input=false", *regions, "-target=granary_tenant.this")
+    admin = bearer(workspace.state("granary_tenant.this")["admin_key"])
+    add_user(http, mailbox, admin, "ds@acme.example.com", MEMBER_PASSWORD)
+    members = ["-var", 'members={"ds@acme.example.com": {project = "fraud-eval", role = "data_scientist"}}']
+    workspace.run("apply", "-auto-approve", "-input=false", *regions, *members)
+    plan = workspace.run("plan", "-input=false", "-detailed-exitcode", *regions, *members, check=False)
+    assert plan.returncode == 0, plan.stdout  # 0: no change
+    assert workspace.run("output", "-raw", "fraud_region").stdout == "local"
+    projects = {p["name"]: p["region"] for p in http.get("/v1/projects", headers=admin).json()}
+    assert projects == {"fraud": "local", "fraud-eval": "eu-1"}
+    keys = [k["name"] for k in http.get("/v1/keys", headers=admin).json() if k["revoked_at"] is None]
+    assert sorted(keys) == ["admin", "ci-fraud", "ci-fraud-eval"]
+    workspace.run("destroy", "-auto-approve", "-input=false", *regions, *members)
+    assert http.get("/v1/admin/tenants/acme", headers=ADMIN).status_code == 404

@@ -1,0 +1,93 @@
+# An enterprise tenant with a project in each of two regions, members, and a key per
+# project for a CI pipeline. The operator token comes from GRANARY_ADMIN_TOKEN and the
+# control plane's URL from GRANARY_HOST; the tenant's own calls use the admin key the
+# tenant was made with (kept, sensitive, in the state).
+
+terraform {
+  required_providers {
+    granary = { source = "granary/granary" }
+  }
+}
+
+variable "tenant" {
+  type    = string
+  default = "acme"
+}
+
+variable "regions" {
+  description = "The home region first, then the region of the second project."
+  type        = list(string)
+  default     = ["eu-1", "us-1"]
+}
+
+variable "members" {
+  description = "Users of the tenant (joined by invitation), by email: project and role."
+  type        = map(object({ project = string, role = string }))
+  default     = {}
+}
+
+provider "granary" {
+  alias = "operator"
+}
+
+resource "granary_tenant" "this" {
+  provider        = granary.operator
+  name            = var.tenant
+  admin_email     = "platform@${var.tenant}.example.com"
+  home_region     = var.regions[0]
+  allowed_regions = var.regions
+  sla_tier        = "premium"
+  quotas = {
+    projects                   = 10
+    feature_groups_per_project = 200
+    online_reads_per_second    = 5000
+  }
+}
+
+provider "granary" {
+  api_key = granary_tenant.this.admin_key
+}
+
+locals {
+  projects = {
+    "fraud"      = var.regions[0]
+    "fraud-eval" = var.regions[1]
+  }
+}
+
+resource "granary_project" "this" {
+  for_each = local.projects
+  name     = each.key
+  region   = each.value
+}
+
+resource "granary_member" "this" {
+  for_each = var.members
+  project  = granary_project.this[each.value.project].name
+  email    = each.key
+  role     = each.value.role
+}
+
+resource "granary_api_key" "ci" {
+  for_each = granary_project.this
+  name     = "ci-${each.key}"
+  project  = each.value.name
+  scopes   = ["project:read", "feature_groups:write"]
+}
+
+data "granary_project" "fraud" {
+  name = granary_project.this["fraud"].name
+}
+
+output "data_plane_urls" {
+  value = { for name, p in granary_project.this : name => p.data_plane_url }
+}
+
+output "fraud_region" {
+  value = data.granary_project.fraud.region
+}
+
+output "ci_keys" {
+  value     = { for name, k in granary_api_key.ci : name => k.secret }
+  sensitive = true
+}
