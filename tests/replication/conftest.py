@@ -1,0 +1,72 @@
+"""Two regions side by side and the control plane (``ops/world``), shared by every test here.
+
+The home region is the test region (``$GRANARY_TEST_REGION``, which ``make test`` has
+already brought up); the standby is ``$GRANARY_TEST_STANDBY_REGION`` (default ``test2``)
+and the control plane ``$GRANARY_TEST_WORLD_CP`` (default ``cp``). What this session
+started it stops; a region that was already up stays up.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+
+import pytest
+
+from tests.remote_stack import REPO, region_is_up, test_region
+
+WORLD = REPO / "ops" / "world"
+
+
+@dataclass(frozen=True)
+class World:
+    #: Data plane REST URL of each region, home first.
+    planes: dict[str, str]
+    control_plane: str
+    #: Each region's GRANARY_* variables (``.regions/NAME/env``).
+    env: dict[str, dict[str, str]]
+
+    @property
+    def home(self) -> str:
+        return next(iter(self.planes))
+
+    @property
+    def standby(self) -> str:
+        return list(self.planes)[1]
+
+
+def _read_env(name: str) -> dict[str, str]:
+    values = {}
+    for line in (REPO / ".regions" / name / "env").read_text().splitlines():
+        if line.startswith("export "):
+            key, _, value = line.removeprefix("export ").partition("=")
+            values[key] = value
+    return values
+
+
+def _world(*args: str, timeout: float) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(WORLD), *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def world():
+    regions = [test_region(), os.environ.get("GRANARY_TEST_STANDBY_REGION", "test2")]
+    cp = os.environ.get("GRANARY_TEST_WORLD_CP", "cp")
+    already_up = {name for name in regions if region_is_up(name)}
+    result = _world("up", "--cp", cp, *regions, timeout=1500)
+    if result.returncode != 0:  # a missing service fails with its reason, never a skip
+        _world("stop", "--cp", cp, *regions, timeout=300)
+        output = (result.stdout + result.stderr)[-4000:]
+        pytest.fail(f"ops/world up failed (exit {result.returncode}):\n{output}", pytrace=False)
+    planes, control_plane = {}, ""
+    for line in (REPO / ".regions" / cp / "world").read_text().splitlines():
+        kind, name, url = line.split()
+        if kind == "region":
+            planes[name] = url
+        else:
+            control_plane = url
+    yield World(planes, control_plane, {name: _read_env(name) for name in regions})
+    _world("stop", "--cp", cp, *regions, timeout=300)
+    for name in set(regions) - already_up:
+        subprocess.run(["bash", str(REPO / "ops" / "region"), "down", name], capture_output=True, timeout=300)
