@@ -4,6 +4,9 @@ destroy, and refusals that name what is wrong."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
+
 import httpx
 import pytest
 
@@ -323,3 +326,19 @@ def test_the_enterprise_example_applies_plans_no_change_and_destroys(workspace, 
     assert sorted(keys) == ["admin", "ci-fraud", "ci-fraud-eval"]
     workspace.run("destroy", "-auto-approve", "-input=false", *regions, *members)
     assert http.get("/v1/admin/tenants/acme", headers=ADMIN).status_code == 404
+
+
+def test_the_checked_in_reference_is_what_the_provider_schema_says(workspace, tmp_path):
+    """terraform/docs is rendered from the built provider's schema: regenerate it with
+    ``tofu providers schema -json > s.json && python ops/terraform_docs.py s.json terraform/docs``."""
+    spec = importlib.util.spec_from_file_location("terraform_docs", tofu.REPO / "ops" / "terraform_docs.py")
+    docs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(docs)
+    workspace.write(
+        'terraform {\n  required_providers {\n    granary = { source = "granary/granary" }\n  }\n}\n'
+    )
+    workspace.init()
+    pages = docs.render(json.loads(workspace.run("providers", "schema", "-json").stdout))
+    checked_in = tofu.REPO / "terraform" / "docs"
+    on_disk = {str(p.relative_to(checked_in)): p.read_text() for p in checked_in.rglob("*.md")}
+    assert on_disk == pages

@@ -113,7 +113,7 @@ func (r *tenantResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 			"admin_key_id": schema.StringAttribute{Computed: true, PlanModifiers: keep,
 				MarkdownDescription: "The id of the first admin's API key."},
 			"admin_key": schema.StringAttribute{Computed: true, Sensitive: true, PlanModifiers: keep,
-				MarkdownDescription: "The first admin's API key (scope `*`): shown by the service once, kept in the state only. Empty after an import."},
+				MarkdownDescription: "The first admin's API key (scope `*`): shown by the service once, kept in the state only (null after an import)."},
 		},
 	}
 }
