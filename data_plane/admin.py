@@ -7,10 +7,11 @@ row of it can land, so what is removed next stays removed:
 
 1. Kafka: its feature groups' topics, waited for until Kafka no longer lists them
    (deletion finishes in the background, and a listed topic would count as residue);
-2. S3: every object under its prefixes (offline tables, training datasets);
+0. its running model deployments' processes are stopped (their keys revoked);
+2. S3: every object under its prefixes (offline tables, training datasets, models);
 3. the online store: every row of the project (its ``drop_project``);
 4. metadata: its groups (their commits cascade), views (their training datasets
-   cascade), operator keys and the ingestion bookkeeping of its topics; its
+   cascade), models, deployments, operator keys and the ingestion bookkeeping of its topics; its
    ``projects`` row stays as the ``deleted`` tombstone that keeps it fenced.
 
 Metadata goes last, since it is what finds the topics: every step is idempotent, so a
@@ -27,6 +28,7 @@ from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 from data_plane import lifecycle
 from data_plane.layout import ProjectLayout
 from data_plane.metadata.models import (
+    DeploymentRecord,
     FeatureGroupRecord,
     FeatureViewRecord,
     IngestCheckpointRecord,
@@ -76,6 +78,7 @@ class ProjectAdmin:
         """Fence the project's writers out, then remove everything of it (idempotent)."""
         lifecycle.mark_deleting(self.region.metadata, project)
         self.region.forget_project(project)
+        self.region.deployments.stop_project(project)
         topics = self._topics(project)
         self._delete_topics(topics)
         self._delete_objects(project)
@@ -140,7 +143,7 @@ class ProjectAdmin:
                 connection.execute(
                     delete(FeatureGroupRecord).where(FeatureGroupRecord.project_id == project_id)
                 )
-                for record in (ModelRecord, FeatureViewRecord):  # models name views: first
+                for record in (DeploymentRecord, ModelRecord, FeatureViewRecord):  # models name views
                     connection.execute(delete(record).where(record.project_id == project_id))
             connection.execute(delete(ApiKeyRecord).where(ApiKeyRecord.project == project))
             connection.execute(
@@ -163,6 +166,12 @@ class ProjectAdmin:
                     .where(ProjectRecord.name == project)
                 )
                 postgres += [f"{record.__tablename__}/{name}_v{version}" for name, version in rows]
+            deployments = connection.scalars(
+                select(DeploymentRecord.name)
+                .join(ProjectRecord, ProjectRecord.id == DeploymentRecord.project_id)
+                .where(ProjectRecord.name == project)
+            )
+            postgres += [f"deployments/{name}" for name in deployments]
             keys = connection.scalars(select(ApiKeyRecord.key_id).where(ApiKeyRecord.project == project))
             postgres += [f"api_keys/{key_id}" for key_id in keys]
         return {

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from granary_core.errors import QuotaExceeded
 from tenancy.control_plane_client import ControlPlaneClient
 from tenancy.quotas import RateLimiter, check_count
 from tenancy.scope import Principal
@@ -41,6 +42,33 @@ class QuotaGate:
                 current=existing,
                 adding=1,
                 subject=f"project '{principal.project}'",
+            )
+
+        return admit
+
+    def new_deployment(self, principal: Principal) -> Callable[[int], None] | None:
+        """The ``model_deployments`` check a deployment must pass to start, given how many
+        other deployments of the tenant run; None when no quota applies. The deployment
+        catalog runs it under a lock of the tenant (``DeploymentCatalog.set_running``)."""
+        quotas = principal.quotas
+        if quotas is None or principal.tenant_id is None:
+            return None
+
+        def admit(running: int) -> None:
+            if quotas.model_deployments == 0:
+                raise QuotaExceeded(
+                    f"tenant {principal.tenant_id}: quota 'model_deployments' is 0: your plan allows no "
+                    "model deployments (the free sandbox has none); an enterprise plan sets their number",
+                    quota="model_deployments",
+                    limit=0,
+                    current=running,
+                )
+            check_count(
+                "model_deployments",
+                limit=quotas.model_deployments,
+                current=running,
+                adding=1,
+                subject=f"tenant {principal.tenant_id}",
             )
 
         return admit

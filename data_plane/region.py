@@ -10,11 +10,13 @@ inside that project.
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pyarrow.fs as pafs
@@ -34,6 +36,7 @@ from data_plane.online.base import OnlineStore
 from data_plane.online.registry import open_online_store, split_spec
 from data_plane.quotas import QuotaGate
 from data_plane.settings import DataPlaneSettings
+from data_plane.supervisor import ProcessSupervisor
 from granary_core.errors import BackendUnavailable, NotSupported
 from tenancy.authn import ACCESS_CHANNEL, AccessEvents, RegionAuthenticator, connect_shared_redis
 from tenancy.control_plane_client import ControlPlaneClient
@@ -116,6 +119,9 @@ class Region:
         self._ingest: IngestGateway | None = None
         self._serving: dict[str, Any] = {}
         self._lock = threading.Lock()
+        #: The processes of this region's running model deployments.
+        self.deployments = ProcessSupervisor()
+        self.deployments_dir = Path(tempfile.gettempdir()) / "granary-deployments" / settings.namespace
 
     def engine(self, project: str) -> FeatureStoreEngine:
         """The project's engine; the caller has already authorized ``project``."""
@@ -216,6 +222,7 @@ class Region:
             connection.execute(text("SELECT 1"))
 
     def close(self) -> None:
+        self.deployments.close()
         if self._access_events is not None:
             self._access_events.close()
         if self.control_plane is not None:

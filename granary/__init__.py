@@ -39,7 +39,8 @@ def login(
     (or ``GRANARY_API_KEY``): ``host`` is a region's data plane, or the control plane,
     which tells where ``project`` lives. Without ``project`` a key bound to one project
     opens that one.
-    Without ``host`` the project is embedded: metadata in
+    Without ``host`` the project is embedded (``project`` else ``$GRANARY_PROJECT``,
+    else ``default``): metadata in
     SQLite and features in Parquet under ``home`` (``$GRANARY_HOME``, else
     ``./granary-data``). Its online store is SQLite in the same folder unless
     ``online_store`` (else ``$GRANARY_ONLINE_STORE``) is a ``redis://host:port/db`` URL.
@@ -56,7 +57,8 @@ def login(
 
     home = Path(home or os.environ.get("GRANARY_HOME") or DEFAULT_HOME)
     online_store = online_store or os.environ.get("GRANARY_ONLINE_STORE") or None
-    return Project(EmbeddedBackend(home, project or "default", online=online_store))
+    project = project or os.environ.get("GRANARY_PROJECT") or "default"
+    return Project(EmbeddedBackend(home, project, online=online_store))
 
 
 def __getattr__(name: str) -> Any:

@@ -17,6 +17,15 @@ import pyarrow.fs as pafs
 
 from data_plane import training
 from data_plane.catalog import Catalog
+from data_plane.deployments import (
+    RUNNING,
+    STOPPED,
+    DeploymentCatalog,
+    fetch_model_files,
+    jsonable,
+    load_predictor,
+    request_inputs,
+)
 from data_plane.engine import FeatureStoreEngine
 from data_plane.metadata.db import open_metadata
 from data_plane.model_registry import ModelRegistry
@@ -25,8 +34,15 @@ from data_plane.online import OnlineStore
 from data_plane.online import connect as connect_online
 from data_plane.serving import FeatureServer
 from granary.backend import SupportsVectorRows
-from granary_core.errors import NotSupported
-from granary_core.specs import CommitInfo, FeatureGroupInfo, FeatureViewInfo, ModelInfo, TrainingDatasetInfo
+from granary_core.errors import BackendUnavailable, NotSupported
+from granary_core.specs import (
+    CommitInfo,
+    DeploymentInfo,
+    FeatureGroupInfo,
+    FeatureViewInfo,
+    ModelInfo,
+    TrainingDatasetInfo,
+)
 
 
 class EmbeddedBackend(SupportsVectorRows):
@@ -49,6 +65,9 @@ class EmbeddedBackend(SupportsVectorRows):
         self.models = ModelRegistry(
             self.engine.catalog, pafs.LocalFileSystem(), str(self.home / "models" / project)
         )
+
+        self.deployments = DeploymentCatalog(self.engine.catalog)
+        self._predictors: dict[str, Any] = {}  # running deployments: name -> Predict()
 
     def __repr__(self) -> str:
         return f"EmbeddedBackend(home={str(self.home)!r}, project={self.project_name!r})"
@@ -219,3 +238,67 @@ class EmbeddedBackend(SupportsVectorRows):
 
     def delete_model(self, name: str, version: int) -> None:
         self.models.delete(name, version)
+
+    # model deployments: the predictor runs in this process ----------------------------------
+    def _deployment(self, record: Any) -> DeploymentInfo:
+        return DeploymentInfo(
+            name=record.name,
+            model_name=record.model_name,
+            model_version=record.model_version,
+            resources=dict(record.resources or {}),
+            desired_state=record.desired_state,
+            state=RUNNING if record.name in self._predictors else STOPPED,
+            restarts=0,
+            created_at=record.created_at,
+        )
+
+    def create_deployment(self, **fields: Any) -> DeploymentInfo:
+        self.models.get(fields["model_name"], fields["model_version"])
+        return self._deployment(self.deployments.create(**fields))
+
+    def get_deployment(self, name: str) -> DeploymentInfo:
+        return self._deployment(self.deployments.get(name))
+
+    def list_deployments(self) -> list[DeploymentInfo]:
+        return [self._deployment(r) for r in self.deployments.list()]
+
+    def start_deployment(self, name: str) -> DeploymentInfo:
+        """Build the script's ``Predict`` here, with the model's files in a folder of the
+        project's home and ``granary.login()`` opening this same home and project."""
+        record = self.deployments.set_running(name)
+        if name not in self._predictors:
+            folder = self.home / "deployments" / self.project_name / name
+            model_dir = fetch_model_files(
+                self.models, record.model_name, record.model_version, folder / "model"
+            )
+            script = folder / "predictor.py"
+            script.write_text(record.script)
+            environment = {
+                "MODEL_FILES_PATH": str(model_dir),
+                "GRANARY_HOME": str(self.home),
+                "GRANARY_PROJECT": self.project_name,
+            }
+            self._predictors[name] = load_predictor(script, environment)
+        return self._deployment(record)
+
+    def stop_deployment(self, name: str) -> DeploymentInfo:
+        record = self.deployments.set_stopped(name)
+        self._predictors.pop(name, None)
+        return self._deployment(record)
+
+    def delete_deployment(self, name: str) -> None:
+        self.stop_deployment(name)
+        self.deployments.delete(name)
+
+    def deployment_logs(self, name: str, tail: int) -> str:
+        """Empty: an embedded predictor writes to this process's own output."""
+        self.deployments.get(name)
+        return ""
+
+    def predict(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        predictor = self._predictors.get(name)
+        if predictor is None:
+            self.deployments.get(name)
+            raise BackendUnavailable(f"deployment '{name}' of project '{self.project_name}' is not running")
+        inputs = request_inputs(body, f"deployment '{name}'")
+        return {"predictions": jsonable(predictor.predict(inputs))}

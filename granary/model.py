@@ -21,6 +21,7 @@ from granary_core.wire import to_jsonable
 
 if TYPE_CHECKING:
     from granary.backend import Backend
+    from granary.deployment import Deployment
     from granary.feature_view import FeatureView
     from granary.model_schema import ModelSchema
 
@@ -172,6 +173,15 @@ class Model:
             view.init_serving(training_dataset_version=info.training_dataset_version)
             view.init_batch_scoring(training_dataset_version=info.training_dataset_version)
         return view
+
+    def deploy(
+        self, name: str | None = None, script_file: str | Path | None = None, resources: dict | None = None
+    ) -> Deployment:
+        """A deployment of this version (stopped; ``deployment.start()`` runs it)."""
+        from granary.deployment import ModelServing
+
+        self._saved()
+        return ModelServing(self._backend).create_deployment(self, name, script_file, resources)
 
     def delete(self) -> None:
         info = self._saved()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from granary.deployment import ModelServing
 from granary.feature_store import FeatureStore
 from granary.model_registry import ModelRegistry
 from granary_core.errors import NotSupported
@@ -27,6 +28,9 @@ class Project:
 
     def get_model_registry(self) -> ModelRegistry:
         return ModelRegistry(self.backend)
+
+    def get_model_serving(self) -> ModelServing:
+        return ModelServing(self.backend)
 
     def __repr__(self) -> str:
         return f"Project({self.name!r}, backend={self.backend!r})"

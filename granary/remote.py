@@ -24,7 +24,14 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ex
 
 from granary_core import wire
 from granary_core.errors import BackendUnavailable, GranaryError, InvalidInput, NotFound, error_from_dict
-from granary_core.specs import CommitInfo, FeatureGroupInfo, FeatureViewInfo, ModelInfo, TrainingDatasetInfo
+from granary_core.specs import (
+    CommitInfo,
+    DeploymentInfo,
+    FeatureGroupInfo,
+    FeatureViewInfo,
+    ModelInfo,
+    TrainingDatasetInfo,
+)
 
 API = "/api/v1"
 SPINE_BATCH_ROWS = 64 * 1024  # rows per uploaded spine batch
@@ -404,3 +411,28 @@ class RemoteBackend:
 
     def delete_model(self, name: str, version: int) -> None:
         self._call("DELETE", self._project("models", name, "versions", version))
+
+    # model deployments ----------------------------------------------------------------
+    def create_deployment(self, **fields: Any) -> DeploymentInfo:
+        return wire.deployment_info(self._call("POST", self._project("deployments"), json=fields))
+
+    def get_deployment(self, name: str) -> DeploymentInfo:
+        return wire.deployment_info(self._call("GET", self._project("deployments", name)))
+
+    def list_deployments(self) -> list[DeploymentInfo]:
+        return [wire.deployment_info(d) for d in self._call("GET", self._project("deployments"))]
+
+    def start_deployment(self, name: str) -> DeploymentInfo:
+        return wire.deployment_info(self._call("POST", self._project("deployments", name, "start")))
+
+    def stop_deployment(self, name: str) -> DeploymentInfo:
+        return wire.deployment_info(self._call("POST", self._project("deployments", name, "stop")))
+
+    def delete_deployment(self, name: str) -> None:
+        self._call("DELETE", self._project("deployments", name))
+
+    def deployment_logs(self, name: str, tail: int) -> str:
+        return self._call("GET", self._project("deployments", name, "logs"), params={"tail": tail})
+
+    def predict(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._call("POST", self._project("deployments", name, "predict"), json=wire.to_jsonable(body))

@@ -117,6 +117,22 @@ class ModelInfo:
 
 
 @dataclass(frozen=True)
+class DeploymentInfo:
+    """A model deployment. ``state`` is the live one: ``STOPPED``, ``STARTING``,
+    ``RUNNING`` or ``FAILED`` (crashed, restarting after a backoff); ``restarts``
+    counts restarts after crashes since it was started."""
+
+    name: str
+    model_name: str
+    model_version: int
+    resources: dict[str, Any]
+    desired_state: str
+    state: str
+    restarts: int
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
 class ServingKey:
     """A name a feature-vector entry gives, and which group's key column it fills.
 

@@ -19,6 +19,7 @@ from granary_core.errors import InvalidInput
 from granary_core.frames import to_utc
 from granary_core.specs import (
     CommitInfo,
+    DeploymentInfo,
     FeatureGroupInfo,
     FeatureInfo,
     FeatureViewInfo,
@@ -76,6 +77,10 @@ def training_dataset_info(data: dict[str, Any]) -> TrainingDatasetInfo:
 
 def model_info(data: dict[str, Any]) -> ModelInfo:
     return ModelInfo(**{**data, "created_at": _time(data["created_at"])})
+
+
+def deployment_info(data: dict[str, Any]) -> DeploymentInfo:
+    return DeploymentInfo(**{**data, "created_at": _time(data["created_at"])})
 
 
 def iso(value: dt.datetime | None) -> str | None:

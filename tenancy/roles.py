@@ -6,7 +6,7 @@ role               may
 ``owner``          everything below, plus manage members and API keys, delete
 ``data_owner``     write feature groups (and everything a data scientist does)
 ``data_scientist`` write feature views, training data and models; read all
-``viewer``         read
+``viewer``         read, and call model deployments (``deployment:predict``)
 =================  ===========================================================
 
 API keys carry *scopes*: permission names, or ``"*"`` for all the holder's role
@@ -40,6 +40,8 @@ FEATURE_GROUPS_WRITE = "feature_groups:write"
 FEATURE_VIEWS_WRITE = "feature_views:write"
 TRAINING_DATA_WRITE = "training_data:write"
 MODELS_WRITE = "models:write"
+#: Calling a running model deployment (not managing it: that is ``models:write``).
+DEPLOYMENT_PREDICT = "deployment:predict"
 MEMBERS_MANAGE = "members:manage"
 KEYS_MANAGE = "keys:manage"
 PROJECT_DELETE = "project:delete"
@@ -50,6 +52,7 @@ ALL_SCOPES = (
     FEATURE_VIEWS_WRITE,
     TRAINING_DATA_WRITE,
     MODELS_WRITE,
+    DEPLOYMENT_PREDICT,
     MEMBERS_MANAGE,
     KEYS_MANAGE,
     PROJECT_DELETE,
@@ -59,9 +62,9 @@ ALL_SCOPES = (
 PROJECTS_CREATE = "projects:create"
 TENANT_ADMIN = "tenant:admin"
 
-_SCIENTIST = frozenset({READ, FEATURE_VIEWS_WRITE, TRAINING_DATA_WRITE, MODELS_WRITE})
+_SCIENTIST = frozenset({READ, DEPLOYMENT_PREDICT, FEATURE_VIEWS_WRITE, TRAINING_DATA_WRITE, MODELS_WRITE})
 PERMISSIONS: dict[Role, frozenset[str]] = {
-    Role.VIEWER: frozenset({READ}),
+    Role.VIEWER: frozenset({READ, DEPLOYMENT_PREDICT}),
     Role.DATA_SCIENTIST: _SCIENTIST,
     Role.DATA_OWNER: _SCIENTIST | {FEATURE_GROUPS_WRITE},
     Role.OWNER: frozenset(ALL_SCOPES),

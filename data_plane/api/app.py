@@ -11,6 +11,7 @@ from data_plane.api.fast_vectors import FastVectorsMiddleware
 from data_plane.api.middleware import BodyLimitMiddleware, InternalErrorMiddleware
 from data_plane.api.routers import (
     admin,
+    deployments,
     feature_groups,
     feature_views,
     health,
@@ -66,7 +67,7 @@ def create_app(settings: DataPlaneSettings, region: Region | None = None) -> Fas
     # Serving first: routes are matched in order, and vectors are the latency-bound route.
     # Each router is included straight into the app (no /api/v1 router around them):
     # FastAPI matches every level of included routers twice per request.
-    for module in (serving, feature_groups, feature_views, training_datasets, queries, models):
+    for module in (serving, feature_groups, feature_views, training_datasets, queries, models, deployments):
         app.include_router(module.router, prefix=API_PREFIX, responses=_ERRORS)
     app.include_router(health.router)
     app.include_router(admin.router, responses={k: _ERRORS[k] for k in (401, 409, 422)})

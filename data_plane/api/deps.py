@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from data_plane.deployment_runner import DeploymentRunner
 from data_plane.engine import FeatureStoreEngine
 from data_plane.limits import limits_for
 from data_plane.model_registry import ModelRegistry
@@ -135,6 +136,20 @@ def _registry_for(permission: str) -> Callable[..., Awaitable[ModelRegistry]]:
 ModelReader = Annotated[ModelRegistry, Depends(_registry_for(roles.READ))]
 #: ... for saving and deleting models (``models:write``).
 ModelWriter = Annotated[ModelRegistry, Depends(_registry_for(roles.MODELS_WRITE))]
+
+
+def _runner_for(permission: str) -> Callable[..., Awaitable[DeploymentRunner]]:
+    async def deployments(caller: CallerDep, region: RegionDep) -> DeploymentRunner:
+        caller.require(permission)
+        return DeploymentRunner(region, region.engine(caller.project))
+
+    return deployments
+
+
+#: The deployments of the caller's project, for reading them (``project:read``).
+DeploymentReader = Annotated[DeploymentRunner, Depends(_runner_for(roles.READ))]
+#: ... for creating, starting, stopping and deleting them (``models:write``).
+DeploymentWriter = Annotated[DeploymentRunner, Depends(_runner_for(roles.MODELS_WRITE))]
 
 
 async def get_limits(caller: CallerDep, region: RegionDep) -> CostLimits:

@@ -176,3 +176,31 @@ class ModelPublic(BaseModel):
     artifacts: list[ArtifactPublic]
     state: str = Field(description="'uploading' until every artifact is stored, then 'ready'")
     created_at: dt.datetime
+
+
+class DeploymentCreate(Strict):
+    name: str = Field(max_length=256)
+    model_name: str = Field(max_length=256)
+    model_version: int = Field(ge=1, le=2**31 - 1)
+    script: str = Field(description="the predictor script's Python source (a class Predict)")
+    resources: dict[str, Any] = Field(default_factory=dict, max_length=64)
+
+
+class DeploymentPublic(BaseModel):
+    name: str
+    model_name: str
+    model_version: int
+    resources: dict[str, Any]
+    desired_state: str = Field(description="RUNNING or STOPPED: what was asked")
+    state: str = Field(description="STOPPED, STARTING, RUNNING or FAILED (restarting after a backoff)")
+    restarts: int = Field(description="restarts after crashes since the deployment was started")
+    created_at: dt.datetime
+
+
+class PredictRequest(BaseModel):
+    instances: Any = None
+    inputs: Any = None
+
+
+class PredictionsPublic(BaseModel):
+    predictions: Any

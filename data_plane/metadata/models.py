@@ -169,3 +169,29 @@ class ModelRecord(Base):
     #: "uploading" until every artifact of the manifest is stored, then "ready".
     state: Mapped[str] = mapped_column(String(16), default="uploading")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class DeploymentRecord(Base):
+    """A model deployment: catalog metadata (every region must see it). Its processes
+    are region-local and not recorded: the region that runs it supervises them.
+
+    ``tenant_id`` is the tenant that last started it (None for operator keys and
+    embedded), so the ``model_deployments`` quota counts a tenant's running deployments
+    across its projects.
+    """
+
+    __tablename__ = "deployments"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(256))
+    model_name: Mapped[str] = mapped_column(String(256))
+    model_version: Mapped[int] = mapped_column(Integer)
+    #: The predictor script's source (a class ``Predict``), as the SDK read it.
+    script: Mapped[str] = mapped_column(Text)
+    resources: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: RUNNING or STOPPED: what the user asked for; the live state is the supervisor's.
+    desired_state: Mapped[str] = mapped_column(String(16), default="STOPPED")
+    tenant_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

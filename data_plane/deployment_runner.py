@@ -1,0 +1,94 @@
+"""Start and stop a project's deployments as processes of the region.
+
+Starting one: the quota is checked and the deployment marked to run (one transaction,
+:meth:`DeploymentCatalog.set_running`); its script and the model's files (checked
+against their SHA-256) are written to a folder of its own; a key bound to the project
+is minted for it, so ``granary.login()`` in the predictor reaches this data plane
+(``GRANARY_HOST``, ``GRANARY_API_KEY``); then the supervisor runs the process. The key
+is revoked when the deployment stops.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from typing import Any
+
+from data_plane.deployments import DeploymentCatalog, fetch_model_files
+from data_plane.engine import FeatureStoreEngine
+from data_plane.metadata.models import DeploymentRecord
+from data_plane.region import Region
+from granary_core.specs import DeploymentInfo
+from tenancy.scope import Principal
+
+
+class DeploymentRunner:
+    def __init__(self, region: Region, engine: FeatureStoreEngine) -> None:
+        self.region = region
+        self.engine = engine
+        self.catalog = DeploymentCatalog(engine.catalog)
+        self.project = engine.catalog.project
+
+    def info(self, record: DeploymentRecord) -> DeploymentInfo:
+        state, restarts = self.region.deployments.state((self.project, record.name))
+        return DeploymentInfo(
+            name=record.name,
+            model_name=record.model_name,
+            model_version=record.model_version,
+            resources=dict(record.resources or {}),
+            desired_state=record.desired_state,
+            state=state,
+            restarts=restarts,
+            created_at=record.created_at,
+        )
+
+    def create(self, **fields: Any) -> DeploymentInfo:
+        self.region.model_registry(self.engine).get(fields["model_name"], fields["model_version"])
+        return self.info(self.catalog.create(**fields))
+
+    def start(self, name: str, caller: Principal) -> DeploymentInfo:
+        admit = self.region.quotas.new_deployment(caller)
+        record = self.catalog.set_running(name, caller.tenant_id, admit)
+        folder = self.region.deployments_dir / self.project / name
+        shutil.rmtree(folder, ignore_errors=True)
+        model_dir = fetch_model_files(
+            self.region.model_registry(self.engine), record.model_name, record.model_version, folder / "model"
+        )
+        script = folder / "predictor.py"
+        script.write_text(record.script)
+        public, secret = self.region.keys.create_key(self.project, name=f"deployment {name}")
+        settings = self.region.settings
+        host = "127.0.0.1" if settings.api_host in ("0.0.0.0", "::") else settings.api_host
+        env = {
+            **os.environ,
+            "GRANARY_HOST": f"http://{host}:{settings.api_port}",
+            "GRANARY_API_KEY": secret,
+            "GRANARY_DEPLOYMENT": name,
+            "MODEL_FILES_PATH": str(model_dir),
+        }
+        self.region.deployments.start(
+            (self.project, name),
+            lambda port: [
+                sys.executable,
+                "-m",
+                "data_plane.predictor_host",
+                str(script),
+                str(model_dir),
+                str(port),
+            ],
+            env,
+            folder / "log.txt",
+            on_stop=lambda: self.region.keys.revoke(public.key_id),
+        )
+        return self.info(record)
+
+    def stop(self, name: str) -> DeploymentInfo:
+        record = self.catalog.set_stopped(name)
+        self.region.deployments.stop((self.project, name))
+        return self.info(record)
+
+    def delete(self, name: str) -> None:
+        self.stop(name)
+        self.catalog.delete(name)
+        shutil.rmtree(self.region.deployments_dir / self.project / name, ignore_errors=True)

@@ -1,0 +1,92 @@
+"""Deployments of the managed service: the plan's ``model_deployments`` quota where a
+deployment starts, ``deployment:predict`` on the caller's key, and tenants apart.
+
+Everything goes over HTTP with keys the control plane issued, as a notebook would.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import granary
+from granary_core import errors
+from tests.control_plane.test_managed import managed_service
+
+PREDICTOR = Path(__file__).parent.parent / "predictors" / "echo_predictor.py"
+
+
+@pytest.fixture(scope="module")
+def managed(region_env, cp_postgres, cp_template, cp_redis, smtp_sink):
+    with managed_service(region_env, cp_postgres, cp_template, cp_redis, smtp_sink) as service:
+        yield service
+
+
+def _model(project, tmp_path: Path, offset: float = 10.0):
+    (tmp_path / "offset.txt").write_text(str(offset))
+    return project.get_model_registry().python.create_model("echo").save(tmp_path / "offset.txt")
+
+
+def _project(managed, name: str, **quotas):
+    tenant = managed.tenant(name, **quotas)
+    managed.project(tenant["admin"])
+    key = managed.key(tenant["admin"], "fraud")
+    return tenant, granary.login(host=managed.plane.api_url, api_key=key)
+
+
+def test_the_quota_counts_running_deployments_of_the_tenant(managed, tmp_path):
+    _, project = _project(managed, "deploy", model_deployments=1)
+    model = _model(project, tmp_path)
+    first = model.deploy(name="first", script_file=PREDICTOR).start()
+    second = model.deploy(name="second", script_file=PREDICTOR)
+    attempts = 0
+    with pytest.raises(errors.QuotaExceeded) as refused:
+        second.start()
+    attempts += 1
+    assert refused.value.quota == "model_deployments" and refused.value.limit == 1
+    assert "quota 'model_deployments' exceeded: limit 1, current use 1" in str(refused.value)
+    assert second.get_state().desired_state == "STOPPED"  # nothing changed on refusal
+    assert first.predict(inputs=[1, 2])["predictions"] == [11.0, 12.0]
+
+    first.stop()
+    second.start()
+    assert second.predict(inputs=[5])["predictions"] == [15.0]
+    second.stop()
+    print(f"attempts={attempts} refused={attempts}")
+
+
+def test_a_plan_without_deployments_says_so(managed, tmp_path):
+    _, project = _project(managed, "sandboxed")  # the free plan's quotas: model_deployments 0
+    deployment = _model(project, tmp_path).deploy(name="echo", script_file=PREDICTOR)
+    with pytest.raises(errors.QuotaExceeded, match="your plan allows no model deployments"):
+        deployment.start()
+    assert deployment.get_state().state == "STOPPED"
+
+
+def test_predict_needs_the_permission_and_the_tenants_own_key(managed, tmp_path):
+    tenant, project = _project(managed, "predict", model_deployments=1)
+    deployment = _model(project, tmp_path).deploy(name="echo", script_file=PREDICTOR).start()
+    scope = project.name
+    url = f"/api/v1/projects/{scope}/deployments/echo/predict"
+
+    serving_key = managed.key(tenant["admin"], "fraud", scopes=["deployment:predict"])
+    read_key = managed.key(tenant["admin"], "fraud", scopes=["project:read"])
+    other_tenant, _ = _project(managed, "intruder", model_deployments=1)
+    other_key = managed.key(other_tenant["admin"], "fraud")
+
+    with managed.dp(serving_key) as http:
+        answer = http.post(url, json={"instances": [1]})
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"predictions": [11.0]}
+        # predicting is not managing: the serving key cannot stop it
+        assert http.post(f"/api/v1/projects/{scope}/deployments/echo/stop").status_code == 403
+    refused = 0
+    for key in (read_key, other_key):
+        with managed.dp(key) as http:
+            response = http.post(url, json={"instances": [1]})
+            assert response.status_code == 403, response.text
+            assert response.json()["code"] == "permission_denied"
+            refused += 1
+    print(f"attempts=2 refused={refused}")
+    deployment.stop()

@@ -1,0 +1,108 @@
+"""Model deployments from the SDK on both backends: a predictor that reads feature
+vectors, started, called, stopped and deleted; remote, it is a supervised process
+that comes back after a crash."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from granary.builtin_transformations import min_max_scaler
+from granary_core import errors
+
+PREDICTOR = Path(__file__).parent / "predictors" / "fraud_predictor.py"
+
+
+@pytest.fixture
+def model(project, tmp_path):
+    return _save_model(project, tmp_path)
+
+
+def _save_model(project, tmp_path):
+    """'fraud_model' v1 trained on training dataset 1 of view 'fraud', online-enabled."""
+    fs = project.get_feature_store()
+    tx = fs.create_feature_group("tx", version=1, primary_key=["cc"], event_time="ts", online_enabled=True)
+    n = 40
+    tx.insert(
+        pd.DataFrame(
+            {
+                "cc": np.arange(n),
+                "ts": pd.Timestamp("2025-01-01", tz="UTC") + pd.to_timedelta(np.arange(n), unit="h"),
+                "amount": np.linspace(0.0, 100.0, n),
+                "is_fraud": (np.arange(n) > n // 2).astype(int),
+            }
+        )
+    )
+    view = fs.create_feature_view(
+        "fraud",
+        version=1,
+        query=tx.select_all(),
+        labels=["is_fraud"],
+        transformation_functions=[min_max_scaler("amount")],
+    )
+    version, _ = view.create_training_data()
+    x, y = view.get_training_data(version)
+    trained = LogisticRegression().fit(x, y["is_fraud"])
+    (tmp_path / "m").mkdir()
+    joblib.dump(trained, tmp_path / "m" / "model.pkl")
+    saved = (
+        project.get_model_registry()
+        .sklearn.create_model("fraud_model", feature_view=view, training_dataset_version=version)
+        .save(tmp_path / "m")
+    )
+    return saved, trained
+
+
+def _wait(deployment, done, seconds: float = 60.0):
+    deadline = time.monotonic() + seconds
+    while not done(state := deployment.get_state()):
+        assert time.monotonic() < deadline, state
+        time.sleep(0.1)
+    return state
+
+
+def test_deploy_start_predict_stop_delete(project, model):
+    saved, trained = model
+    deployment = saved.deploy(name="fraud", script_file=PREDICTOR, resources={"cpus": 1})
+    assert deployment.get_state().state == "STOPPED"
+    with pytest.raises(errors.BackendUnavailable, match=r"deployment 'fraud' .* is not running"):
+        deployment.predict(inputs=[3])
+
+    deployment.start()
+    assert deployment.get_state().state == "RUNNING"
+    answer = deployment.predict(inputs=[3, 39])["predictions"]
+    # the predictor read the scaled vectors (training dataset 1's min/max) and scored them
+    assert answer["vectors"] == [[pytest.approx(3 * 100 / 39 / 100)], [1.0]]
+    expected = trained.predict_proba(pd.DataFrame({"min_max_scaler_amount_": [3 / 39, 1.0]}))[:, 1]
+    assert answer["scores"] == pytest.approx(expected.tolist())
+    again = deployment.predict(data={"instances": [39]})["predictions"]
+    assert again["scores"] == pytest.approx([expected[1]])
+    assert [d.name for d in project.get_model_serving().get_deployments()] == ["fraud"]
+
+    deployment.stop()
+    assert deployment.get_state().state == "STOPPED"
+    with pytest.raises(errors.BackendUnavailable):
+        deployment.predict(inputs=[3])
+    deployment.delete()
+    with pytest.raises(errors.DeploymentNotFound):
+        project.get_model_serving().get_deployment("fraud")
+
+
+def test_a_crashed_predictor_is_restarted(data_plane, tmp_path):
+    saved, _ = _save_model(data_plane.login(), tmp_path)
+    deployment = saved.deploy(name="fraud", script_file=PREDICTOR).start()
+    first = deployment.predict(inputs=[5])["predictions"]["scores"]
+    with pytest.raises(errors.GranaryError):
+        deployment.predict(inputs=["crash"])
+    state = _wait(deployment, lambda s: s.state == "RUNNING" and s.restarts == 1)
+    assert state.restarts == 1
+    assert deployment.predict(inputs=[5])["predictions"]["scores"] == first
+    logs = deployment.get_logs()
+    assert logs.count("predictor ready") == 2, logs
+    deployment.delete()
