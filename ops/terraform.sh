@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ops/terraform.sh tofu|provider|all
+# ops/terraform.sh tofu|provider|all|docs
 #
 # Builds the two binaries the Terraform tests need and prints their paths:
 #   tofu      OpenTofu $TOFU_VERSION, built from the Go module proxy into
@@ -7,6 +7,8 @@
 #   provider  terraform/provider, built into
 #             $CACHE/terraform/provider-<hash of its sources>/terraform-provider-granary,
 #             so a change to the provider's sources rebuilds it and nothing else does.
+#   docs      both, then terraform/docs rendered from the provider's schema
+#             (ops/terraform_docs.py; a test fails when the checked-in pages differ).
 #
 # No provider registry is reachable from here, which is the air-gapped user's situation:
 # the tests install the provider through a CLI config with `dev_overrides` (see
@@ -75,9 +77,28 @@ build_provider() {
   echo "$out"
 }
 
+# render_docs: the provider's schema as OpenTofu reports it, installed from a throwaway
+# filesystem mirror, rendered into terraform/docs.
+render_docs() {
+  local tofu provider work
+  tofu=$(build_tofu) provider=$(build_provider)
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' RETURN
+  local plugin="$work/mirror/registry.opentofu.org/granary/granary/0.1.0/linux_amd64"
+  mkdir -p "$plugin" "$work/ws"
+  cp "$provider" "$plugin/terraform-provider-granary_v0.1.0"
+  printf 'provider_installation {\n  filesystem_mirror {\n    path = "%s"\n  }\n}\n' "$work/mirror" >"$work/tofu.rc"
+  printf 'terraform {\n  required_providers {\n    granary = { source = "granary/granary" }\n  }\n}\n' >"$work/ws/main.tf"
+  ( cd "$work/ws" && export TF_CLI_CONFIG_FILE="$work/tofu.rc" CHECKPOINT_DISABLE=1 \
+      && "$tofu" init -no-color >/dev/null && "$tofu" providers schema -json >"$work/schema.json" )
+  rm -rf "$REPO/terraform/docs"
+  "${PYTHON:-python3}" "$OPS_DIR/terraform_docs.py" "$work/schema.json" "$REPO/terraform/docs"
+}
+
 case "${1:-}" in
   tofu) build_tofu ;;
   provider) build_provider ;;
   all) build_tofu; build_provider ;;
-  *) echo "usage: $(basename "$0") tofu|provider|all" >&2; exit 2 ;;
+  docs) render_docs ;;
+  *) echo "usage: $(basename "$0") tofu|provider|all|docs" >&2; exit 2 ;;
 esac

@@ -152,6 +152,18 @@ def test_apply_shows_no_change_then_updates_in_place_and_destroys(workspace, htt
     assert {p["name"]: p["id"] for p in http.get("/v1/projects", headers=admin).json()} == project_ids
     assert workspace.plan_changes() == {}
 
+    # suspending refuses the tenant's keys, so only the tenant itself can be planned then
+    suspended = enterprise("acme", member="ds@acme.example.com", projects=5, role="viewer", suspended=True)
+    workspace.write(suspended)
+    workspace.run("apply", "-auto-approve", "-input=false", "-target=granary_tenant.acme")
+    assert http.get("/v1/admin/tenants/acme", headers=ADMIN).json()["status"] == "suspended"
+    refused = workspace.run("plan", "-input=false", check=False)
+    assert refused.returncode == 1 and 'reading project "fraud" failed' in said(refused), said(refused)
+    workspace.write(enterprise("acme", member="ds@acme.example.com", projects=5, role="viewer"))
+    workspace.run("apply", "-auto-approve", "-input=false", "-target=granary_tenant.acme")
+    assert http.get("/v1/admin/tenants/acme", headers=ADMIN).json()["status"] == "active"
+    assert workspace.plan_changes() == {}
+
     # a region change cannot happen in place: the plan says it replaces the project
     workspace.write(
         enterprise("acme", member="ds@acme.example.com", projects=5, role="viewer", eu_region="local")
@@ -320,6 +332,7 @@ def test_the_enterprise_example_applies_plans_no_change_and_destroys(workspace, 
     plan = workspace.run("plan", "-input=false", "-detailed-exitcode", *regions, *members, check=False)
     assert plan.returncode == 0, plan.stdout  # 0: no change
     assert workspace.run("output", "-raw", "fraud_region").stdout == "local"
+    assert workspace.run("output", "-json", "allowed_regions").stdout.strip() == '["eu-1","local"]'
     projects = {p["name"]: p["region"] for p in http.get("/v1/projects", headers=admin).json()}
     assert projects == {"fraud": "local", "fraud-eval": "eu-1"}
     keys = [k["name"] for k in http.get("/v1/keys", headers=admin).json() if k["revoked_at"] is None]
@@ -330,7 +343,7 @@ def test_the_enterprise_example_applies_plans_no_change_and_destroys(workspace, 
 
 def test_the_checked_in_reference_is_what_the_provider_schema_says(workspace, tmp_path):
     """terraform/docs is rendered from the built provider's schema: regenerate it with
-    ``tofu providers schema -json > s.json && python ops/terraform_docs.py s.json terraform/docs``."""
+    ``bash ops/terraform.sh docs``."""
     spec = importlib.util.spec_from_file_location("terraform_docs", tofu.REPO / "ops" / "terraform_docs.py")
     docs = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(docs)

@@ -79,6 +79,15 @@ data "granary_project" "fraud" {
   name = granary_project.this["fraud"].name
 }
 
+# Read at apply time here (depends_on): the tenant's key is not known before.
+data "granary_regions" "this" {
+  depends_on = [granary_tenant.this]
+}
+
+output "allowed_regions" {
+  value = data.granary_regions.this.allowed_regions
+}
+
 output "data_plane_urls" {
   value = { for name, p in granary_project.this : name => p.data_plane_url }
 }

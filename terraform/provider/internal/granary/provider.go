@@ -103,5 +103,5 @@ func (p *granaryProvider) Resources(_ context.Context) []func() resource.Resourc
 }
 
 func (p *granaryProvider) DataSources(_ context.Context) []func() datasource.DataSource {
-	return []func() datasource.DataSource{NewProjectDataSource}
+	return []func() datasource.DataSource{NewProjectDataSource, NewRegionsDataSource}
 }
