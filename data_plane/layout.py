@@ -9,7 +9,9 @@ a change of layout is made in this module alone.
 service    names (``ns`` is the data plane's ``GRANARY_NAMESPACE``, ``P`` a project)
 =========  ==========================================================================
 Kafka      ``{ns}.fg.{group id}``: one topic per feature group, named by its
-           database id so a re-created group never reads an old group's records
+           database id so a re-created group never reads an old group's records;
+           ``{home region}.{ns}.fg.{group id}``: that topic mirrored from the group's
+           home region (MirrorMaker 2's DefaultReplicationPolicy, ``replication/``)
 Redis      ``{ns}.P:{group}:{version}:{primary key}``: one key per online row
 S3         ``{ns}/offline/P/{group}_v{version}/``: a group's Delta table;
            ``{ns}/training_datasets/P/``: materialized training datasets;
@@ -19,6 +21,7 @@ S3         ``{ns}/offline/P/{group}_v{version}/``: a group's Delta table;
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -53,6 +56,18 @@ class Layout:
 
     def group_topic(self, group_id: int) -> str:
         return f"{self.group_topic_prefix}{group_id}"
+
+    @property
+    def group_topic_pattern(self) -> str:
+        """A regular expression matching every group topic of this data plane and nothing
+        else (MirrorMaker's topic filter, which matches whole names)."""
+        return re.escape(self.group_topic_prefix) + ".+"
+
+    def mirrored_group_topic(self, home_region: str, group_id: int) -> str:
+        """The group topic of ``home_region`` as mirrored into another region: MirrorMaker 2's
+        DefaultReplicationPolicy puts the source cluster's alias (the region's name) and a dot
+        before the name, which is also what keeps it from mirroring a topic back home."""
+        return f"{home_region}.{self.group_topic(group_id)}"
 
     def online_store_prefix(self, project: str) -> str:
         """What the online store puts before ``:{group}:{version}:...`` in a project's keys."""

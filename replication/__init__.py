@@ -1,0 +1,1 @@
+"""Cross-region replication: catalog metadata (PostgreSQL) and feature data (Kafka)."""
