@@ -30,7 +30,6 @@ usage() { echo "usage: $(basename "$0") start NAME CONFIG CLUSTER | stop NAME | 
 
 fetch_jars() {
   [[ -f "$LIBS/.complete" ]] && return 0
-  command -v mvn >/dev/null || die "maven (mvn) is required to fetch the MirrorMaker jars"
   log "resolving MirrorMaker 2 (Kafka $KAFKA_VERSION) jars from Maven Central (first run only)"
   mkdir -p "$MHOME/mirror-pom"
   cat > "$MHOME/mirror-pom/pom.xml" <<POM
@@ -50,14 +49,7 @@ fetch_jars() {
   </dependencies>
 </project>
 POM
-  rm -rf "$LIBS.tmp"
-  mvn -B -q -Dstyle.color=never -f "$MHOME/mirror-pom/pom.xml" -Dmaven.repo.local="$CACHE/m2" \
-      dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$LIBS.tmp" \
-      >"$MHOME/mirror-pom/mvn.log" 2>&1 || { tail -30 "$MHOME/mirror-pom/mvn.log" >&2; die "resolving MirrorMaker jars failed"; }
-  rm -f "$LIBS.tmp"/slf4j-reload4j-*.jar "$LIBS.tmp"/slf4j-log4j12-*.jar "$LIBS.tmp"/slf4j-simple-*.jar
-  touch "$LIBS.tmp/.complete"
-  rm -rf "$LIBS" && mv "$LIBS.tmp" "$LIBS"
-  log "cached $(find "$LIBS" -name '*.jar' | wc -l) jars in $LIBS"
+  maven_libs "$MHOME/mirror-pom" "$LIBS"
 }
 
 set_name() {
@@ -75,19 +67,8 @@ start() {
   mkdir -p "$DIR"
   if alive; then log "already running (pid $(<"$PIDFILE")); stop it to load a new config"; return 0; fi
   # WARN and up, plus the lines that say MirrorMaker and its connectors started
-  cat > "$DIR/log4j2.properties" <<L4J
-status = warn
-appender.out.type = Console
-appender.out.name = STDOUT
-appender.out.layout.type = PatternLayout
-appender.out.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = WARN
-rootLogger.appenderRef.out.ref = STDOUT
-logger.mirror.name = org.apache.kafka.connect.mirror
-logger.mirror.level = ${MIRROR_LOG_LEVEL:-WARN}
-logger.mm.name = org.apache.kafka.connect.mirror.MirrorMaker
-logger.mm.level = INFO
-L4J
+  log4j_console "$DIR/log4j2.properties" org.apache.kafka.connect.mirror="${MIRROR_LOG_LEVEL:-WARN}" \
+    org.apache.kafka.connect.mirror.MirrorMaker=INFO
   # shellcheck disable=SC2086
   setsid java $MIRROR_HEAP $MIRROR_JVM_OPTS -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$DIR/log4j2.properties" -cp "$LIBS/*" \

@@ -60,15 +60,7 @@ fetch_jars() {
   </dependencies>
 </project>
 POM
-  rm -rf "$LIBS.tmp"
-  mvn -B -q -Dstyle.color=never -f "$KHOME/pom.xml" -Dmaven.repo.local="$CACHE/m2" \
-      dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$LIBS.tmp" \
-      >"$KHOME/mvn.log" 2>&1 || { tail -30 "$KHOME/mvn.log" >&2; die "resolving Kafka jars failed"; }
-  # The binding is ours; drop any other slf4j binding that sneaks in so slf4j does not pick at random.
-  rm -f "$LIBS.tmp"/slf4j-reload4j-*.jar "$LIBS.tmp"/slf4j-log4j12-*.jar "$LIBS.tmp"/slf4j-simple-*.jar
-  touch "$LIBS.tmp/.complete"
-  rm -rf "$LIBS" && mv "$LIBS.tmp" "$LIBS"
-  log "cached $(find "$LIBS" -name '*.jar' | wc -l) jars in $LIBS"
+  maven_libs "$KHOME" "$LIBS"
 }
 
 kjava() {  # run a Kafka class with our classpath and logging config
@@ -111,19 +103,7 @@ log.retention.hours=24
 log.segment.bytes=67108864
 PROPS
   # Console logging goes to kafka.out; WARN keeps it readable, the 'started' line is INFO from KafkaRaftServer.
-  cat > "$LOG4J_CONF" <<'L4J'
-status = warn
-appender.out.type = Console
-appender.out.name = STDOUT
-appender.out.layout.type = PatternLayout
-appender.out.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = WARN
-rootLogger.appenderRef.out.ref = STDOUT
-logger.raftserver.name = kafka.server.KafkaRaftServer
-logger.raftserver.level = INFO
-logger.server.name = kafka.server.BrokerServer
-logger.server.level = INFO
-L4J
+  log4j_console "$LOG4J_CONF" kafka.server.KafkaRaftServer=INFO kafka.server.BrokerServer=INFO
 }
 
 # Format the KRaft storage once, with a fresh random cluster id (22-char base64url uuid).

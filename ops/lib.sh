@@ -131,6 +131,43 @@ apt_install() {
   return $rc
 }
 
+# maven_libs POM_DIR LIBS: resolve the runtime closure of POM_DIR/pom.xml from Maven Central
+# into LIBS (LIBS/.complete marks a finished copy; the local repository is $CACHE/m2).
+maven_libs() {
+  local pom_dir=$1 libs=$2
+  command -v mvn >/dev/null || die "maven (mvn) is required to fetch jars from Maven Central"
+  rm -rf "$libs.tmp"
+  mvn -B -q -Dstyle.color=never -f "$pom_dir/pom.xml" -Dmaven.repo.local="$CACHE/m2" \
+      dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$libs.tmp" \
+      >"$pom_dir/mvn.log" 2>&1 || { tail -30 "$pom_dir/mvn.log" >&2; die "resolving the jars of $pom_dir/pom.xml failed"; }
+  # Our log4j2 binding is in the pom; drop any other slf4j binding so slf4j does not pick at random.
+  rm -f "$libs.tmp"/slf4j-reload4j-*.jar "$libs.tmp"/slf4j-log4j12-*.jar "$libs.tmp"/slf4j-simple-*.jar
+  touch "$libs.tmp/.complete"
+  rm -rf "$libs" && mv "$libs.tmp" "$libs"
+  log "cached $(find "$libs" -name '*.jar' | wc -l) jars in $libs"
+}
+
+# log4j_console FILE [LOGGER=LEVEL]...: a log4j2 config for a JVM of ours: WARN and up to the
+# console (the service's out file), and each named logger at its own level.
+log4j_console() {
+  local file=$1 pair n=0; shift
+  {
+    cat <<'L4J'
+status = warn
+appender.out.type = Console
+appender.out.name = STDOUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRef.out.ref = STDOUT
+L4J
+    for pair in "$@"; do
+      n=$(( n + 1 ))
+      printf 'logger.l%d.name = %s\nlogger.l%d.level = %s\n' "$n" "${pair%=*}" "$n" "${pair#*=}"
+    done
+  } >"$file"
+}
+
 # scratch_venv: a throwaway-but-cached venv for verification tools
 # (kafka-python, boto3, pyarrow...). Kept out of the project's .venv on purpose.
 SCRATCH_VENV="$CACHE/ops-venv"
