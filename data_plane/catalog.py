@@ -75,6 +75,7 @@ def _group_info(record: FeatureGroupRecord) -> FeatureGroupInfo:
             type=f["type"],
             primary=f["name"] in record.primary_key,
             event_time=f["name"] == record.event_time,
+            description=(record.feature_descriptions or {}).get(f["name"], ""),
         )
         for f in record.features or []
     ]
@@ -92,6 +93,10 @@ def _group_info(record: FeatureGroupRecord) -> FeatureGroupInfo:
         transformations=list(record.transformations or []),
         location=record.location,
         created_at=record.created_at,
+        feature_descriptions=dict(record.feature_descriptions or {}),
+        tags=dict(record.tags or {}),
+        statistics_config=dict(record.statistics_config or {}),
+        expectation_suite=record.expectation_suite,
     )
 
 
@@ -220,6 +225,15 @@ class Catalog:
         with self.session() as session:
             records = session.scalars(query.order_by(FeatureGroupRecord.name, FeatureGroupRecord.version))
             return [_group_info(r) for r in records]
+
+    def update_group(self, name: str, version: int, changes: dict[str, Any]) -> FeatureGroupInfo:
+        """Set the given fields (``granary_core.specs.GROUP_UPDATES``) of one group version."""
+        with self.session() as session:
+            record = self._group(session, name, version)
+            for field_name, value in changes.items():
+                setattr(record, field_name, value)
+            session.flush()
+            return _group_info(record)
 
     def delete_group(self, name: str, version: int) -> FeatureGroupInfo:
         with self.session() as session:

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from data_plane import deadline
 from data_plane.catalog import Catalog, Checkpoint
+from data_plane.group_metadata import check_updates
 from data_plane.layout import group_location
 from data_plane.offline.base import OfflineStore, SupportsCompaction, WriteResult
 from data_plane.query.plan import SPINE, output_columns, to_sql
@@ -94,8 +95,13 @@ class FeatureStoreEngine:
         ttl_seconds: float | None = None,
         transformations: list[dict[str, Any]] | None = None,
         admit: Callable[[int], None] | None = None,
+        **metadata: Any,
     ) -> FeatureGroupInfo:
-        """Register a feature group; ``admit`` is the catalog's quota hook (``Catalog.create_group``)."""
+        """Register a feature group; ``admit`` is the catalog's quota hook (``Catalog.create_group``).
+
+        ``metadata``: the changeable fields (``granary_core.specs.GROUP_UPDATES``, checked
+        by :func:`data_plane.group_metadata.check_updates`), e.g. feature descriptions.
+        """
         if not name or not name.replace("_", "").isalnum():
             raise InvalidInput(f"feature group name {name!r}: use letters, digits and underscores")
         # Feature names are lower case (granary_core.schema.lower_names), as in Hopsworks.
@@ -107,6 +113,7 @@ class FeatureStoreEngine:
         if event_time is not None and event_time in primary_key:
             raise InvalidInput(f"feature group '{name}': event time '{event_time}' cannot be a primary key")
         check_ttl(f"feature group '{name}'", ttl_seconds)
+        metadata = check_updates(f"feature group '{name}'", {"description": description, **metadata})
         version = version if version is not None else self.catalog.next_group_version(name)
         return self.catalog.create_group(
             name=name,
@@ -114,13 +121,18 @@ class FeatureStoreEngine:
             primary_key=list(primary_key),
             event_time=event_time,
             online_enabled=online_enabled,
-            description=description,
             partition_key=list(partition_key or []),
             ttl_seconds=ttl_seconds,
             transformations=list(transformations or []),
             location=group_location(self.catalog.project, name, version),
             admit=admit,
+            **metadata,
         )
+
+    def update_feature_group(self, name: str, version: int, changes: dict[str, Any]) -> FeatureGroupInfo:
+        """Change descriptive metadata (``granary_core.specs.GROUP_UPDATES``); data is untouched."""
+        checked = check_updates(f"feature group '{name}' v{version}", changes)
+        return self.catalog.update_group(name, version, checked)
 
     def _location(self, info: FeatureGroupInfo) -> str:
         # Joined as text, not Path: the root may be a URI such as s3://bucket/offline.

@@ -82,6 +82,9 @@ class EmbeddedBackend(SupportsVectorRows):
     def list_feature_groups(self, name: str | None = None) -> list[FeatureGroupInfo]:
         return self.engine.catalog.list_groups(name)
 
+    def update_feature_group(self, name: str, version: int, changes: dict[str, Any]) -> FeatureGroupInfo:
+        return self.engine.update_feature_group(name, version, changes)
+
     def delete_feature_group(self, name: str, version: int) -> None:
         self.engine.delete_feature_group(name, version)
 

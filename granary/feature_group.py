@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from granary.group_options import statistics_config_dict
 from granary.query import Feature, Query
 from granary.transformations import TransformationFunction, apply_on_demand, load
-from granary_core.errors import InvalidInput
+from granary_core.errors import InvalidInput, NotFound
 from granary_core.frames import from_arrow, to_arrow, to_utc
 from granary_core.specs import CommitInfo, FeatureGroupInfo
 
@@ -69,7 +70,7 @@ class FeatureGroup:
     @property
     def features(self) -> list[Feature]:
         return [
-            Feature(f.name, f.type, self.name, self.version, f.primary, f.event_time)
+            Feature(f.name, f.type, self.name, self.version, f.primary, f.event_time, f.description)
             for f in self._info.features
         ]
 
@@ -103,6 +104,60 @@ class FeatureGroup:
 
     def _refresh(self) -> None:
         self._info = self._backend.get_feature_group(self.name, self.version)
+
+    # descriptive metadata (Hopsworks' names) ------------------------------------------
+    def _update(self, **changes: Any) -> FeatureGroup:
+        self._info = self._backend.update_feature_group(self.name, self.version, changes)
+        return self
+
+    def update_description(self, description: str) -> FeatureGroup:
+        return self._update(description=description)
+
+    def update_feature_description(self, feature_name: str, description: str) -> FeatureGroup:
+        self.get_feature(feature_name)
+        return self._update(
+            feature_descriptions={**self._info.feature_descriptions, feature_name: description}
+        )
+
+    def add_tag(self, name: str, value: Any) -> None:
+        """Attach a JSON-able value under ``name``, replacing one of that name."""
+        self._update(tags={**self._info.tags, name: value})
+
+    def get_tag(self, name: str) -> Any:
+        if name not in self._info.tags:
+            raise NotFound(f"feature group '{self.name}' v{self.version} has no tag '{name}'")
+        return self._info.tags[name]
+
+    def get_tags(self) -> dict[str, Any]:
+        return dict(self._info.tags)
+
+    def delete_tag(self, name: str) -> None:
+        self.get_tag(name)
+        self._update(tags={k: v for k, v in self._info.tags.items() if k != name})
+
+    @property
+    def statistics_config(self) -> dict[str, Any]:
+        """Which statistics to compute; set it, then ``update_statistics_config()`` stores it."""
+        return dict(self.__dict__.get("_pending_statistics", self._info.statistics_config))
+
+    @statistics_config.setter
+    def statistics_config(self, value: Any) -> None:
+        self.__dict__["_pending_statistics"] = statistics_config_dict(value)
+
+    def update_statistics_config(self) -> FeatureGroup:
+        return self._update(statistics_config=self.statistics_config)
+
+    def compute_statistics(self, wallclock_time: Any = None) -> dict[str, dict[str, Any]]:
+        """Descriptive statistics per feature of the rows visible at ``wallclock_time``
+        (count, null fraction, distinct, min, max, mean, std, quartiles), computed in
+        DuckDB over the group's Arrow rows; ``statistics_config["columns"]`` limits them."""
+        from data_plane.training import statistics
+
+        table = self._backend.read(self.name, self.version, wallclock_time=to_utc(wallclock_time))
+        columns = self.statistics_config.get("columns")
+        return statistics(table.select(columns) if columns else table)
+
+    get_statistics = compute_statistics
 
     # writes -------------------------------------------------------------------------
     def insert(

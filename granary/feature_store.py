@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from granary.feature_group import FeatureGroup
 from granary.feature_view import FeatureView
+from granary.group_options import expectation_suite_dict, feature_descriptions, statistics_config_dict
 from granary.query import Query
 from granary.transformations import describe_model_dependent, describe_on_demand
 from granary_core.errors import FeatureGroupNotFound, FeatureViewNotFound, InvalidInput
@@ -57,11 +58,22 @@ class FeatureStore:
         partition_key: list[str] | None = None,
         ttl: Any = None,
         transformation_functions: list[Any] | None = None,
+        features: list[Any] | None = None,
+        statistics_config: Any = None,
+        expectation_suite: Any = None,
+        time_travel_format: str | None = None,
+        stream: bool | None = None,
     ) -> FeatureGroup:
         """Create a group; its schema is fixed by the first insert.
 
         ``ttl`` (seconds or timedelta): rows older than that relative to the reading
         moment are not served online nor joined in point-in-time queries.
+        ``features`` (``Feature(name, type, description=)``) gives descriptions; the
+        types are still those of the first insert. ``statistics_config`` (bool, dict or
+        StatisticsConfig) and ``expectation_suite`` (Great Expectations' JSON or suite
+        object) are stored with the group. Feature names are lower-cased.
+        ``time_travel_format`` and ``stream`` are accepted for Hopsworks notebooks and
+        mean nothing here: every group keeps its commits and takes streamed inserts.
         """
         info = self._backend.create_feature_group(
             name=name,
@@ -78,6 +90,9 @@ class FeatureStore:
                 event_time,
                 transformation_functions,
             ),
+            feature_descriptions=feature_descriptions(features),
+            statistics_config=statistics_config_dict(statistics_config),
+            expectation_suite=expectation_suite_dict(expectation_suite),
         )
         return FeatureGroup(self._backend, info)
 

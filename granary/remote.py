@@ -198,6 +198,10 @@ class RemoteBackend:
         params = {} if name is None else {"name": name}
         return [wire.group_info(g) for g in self._call("GET", self._project("feature-groups"), params=params)]
 
+    def update_feature_group(self, name: str, version: int, changes: dict[str, Any]) -> FeatureGroupInfo:
+        path = self._project("feature-groups", name, "versions", version)
+        return wire.group_info(self._call("PATCH", path, json=wire.to_jsonable(changes)))
+
     def delete_feature_group(self, name: str, version: int) -> None:
         self._call("DELETE", self._project("feature-groups", name, "versions", version))
 

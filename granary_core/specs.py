@@ -17,6 +17,7 @@ class FeatureInfo:
     type: str
     primary: bool = False
     event_time: bool = False
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,17 @@ class FeatureGroupInfo:
     transformations: list[dict[str, Any]]
     location: str
     created_at: dt.datetime
+    feature_descriptions: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, Any] = field(default_factory=dict)
+    statistics_config: dict[str, Any] = field(default_factory=dict)
+    expectation_suite: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+#: What ``update_feature_group`` may change after creation; the rest is fixed.
+GROUP_UPDATES = ("description", "feature_descriptions", "tags", "statistics_config", "expectation_suite")
 
 
 @dataclass(frozen=True)

@@ -140,3 +140,37 @@ def test_in_memory_splits_record_a_training_dataset_version(fs, groups):
     assert x_train_again.equals(x_train) and x_test_again.equals(x_test)
     fv.training_data()
     assert [t.version for t in fv.get_training_datasets()] == [1, 2]
+
+
+def test_descriptions_tags_and_statistics_config(fs):
+    from granary.hsfs.feature import Feature
+
+    fg = fs.create_feature_group(
+        "d",
+        1,
+        primary_key=["id"],
+        event_time="ts",
+        description="payments",
+        features=[Feature("amount", type="double", description="in euros")],
+        statistics_config={"enabled": True, "histograms": True},
+    )
+    fg.insert(pd.DataFrame({"id": [1, 2], "ts": ts("2025-01-01", "2025-01-02"), "amount": [1.0, 3.0]}))
+    assert fg.get_feature("amount").description == "in euros"
+    fg.update_description("card payments").update_feature_description("id", "card number")
+    fg.add_tag("owner", {"team": "fraud"})
+    fg.statistics_config = {"enabled": True, "columns": ["amount"]}
+    fg.update_statistics_config()
+    again = fs.get_feature_group("d", 1)  # read back from the store, not this object
+    assert again.description == "card payments"
+    assert [f.description for f in again.features] == ["card number", "", "in euros"]
+    assert again.get_tag("owner") == {"team": "fraud"} and again.get_tags() == {"owner": {"team": "fraud"}}
+    assert again.statistics_config == {"enabled": True, "columns": ["amount"]}
+    stats = again.compute_statistics()
+    assert list(stats) == ["amount"] and stats["amount"]["mean"] == 2.0 and stats["amount"]["max"] == 3.0
+    again.delete_tag("owner")
+    with pytest.raises(errors.NotFound, match="no tag 'owner'"):
+        fs.get_feature_group("d", 1).get_tag("owner")
+    with pytest.raises(errors.InvalidInput, match="unknown key"):
+        fs.create_feature_group("e", 1, primary_key=["id"], statistics_config={"histogram": True})
+    with pytest.raises(errors.FeatureGroupNotFound):
+        fs.get_feature_group("e", 1)  # nothing stored on refusal

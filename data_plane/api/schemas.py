@@ -28,6 +28,7 @@ class FeatureInfoPublic(BaseModel):
     type: str
     primary: bool = False
     event_time: bool = False
+    description: str = ""
 
 
 class FeatureGroupCreate(Strict):
@@ -40,6 +41,20 @@ class FeatureGroupCreate(Strict):
     partition_key: list[str] = Field(default_factory=list, max_length=64)
     ttl_seconds: float | None = None
     transformations: list[dict[str, Any]] = Field(default_factory=list, max_length=256)
+    feature_descriptions: dict[str, str] = Field(default_factory=dict)
+    tags: dict[str, Any] = Field(default_factory=dict)
+    statistics_config: dict[str, Any] = Field(default_factory=dict)
+    expectation_suite: dict[str, Any] | None = None
+
+
+class FeatureGroupUpdate(Strict):
+    """The fields to change; the ones left out keep their values."""
+
+    description: str | None = Field(default=None, max_length=10_000)
+    feature_descriptions: dict[str, str] | None = None
+    tags: dict[str, Any] | None = None
+    statistics_config: dict[str, Any] | None = None
+    expectation_suite: dict[str, Any] | None = None
 
 
 class FeatureGroupPublic(BaseModel):
@@ -56,6 +71,10 @@ class FeatureGroupPublic(BaseModel):
     transformations: list[dict[str, Any]]
     location: str
     created_at: dt.datetime
+    feature_descriptions: dict[str, str] = Field(default_factory=dict)
+    tags: dict[str, Any] = Field(default_factory=dict)
+    statistics_config: dict[str, Any] = Field(default_factory=dict)
+    expectation_suite: dict[str, Any] | None = None
 
 
 class CommitPublic(BaseModel):

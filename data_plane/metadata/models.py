@@ -58,6 +58,14 @@ class FeatureGroupRecord(Base):
     transformations: Mapped[list[Any]] = mapped_column(JSON, default=list)
     location: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: feature name -> its description (names without data yet are kept too)
+    feature_descriptions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: tag name -> JSON value, as Hopsworks' fg.add_tag
+    tags: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: Hopsworks' statistics_config: {"enabled", "histograms", "correlations", "columns"}
+    statistics_config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: the expectation suite inserts are validated against, with its ingestion policy
+    expectation_suite: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class CommitRecord(Base):

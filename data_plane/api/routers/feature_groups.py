@@ -18,6 +18,7 @@ from data_plane.api.schemas import (
     CommitPublic,
     FeatureGroupCreate,
     FeatureGroupPublic,
+    FeatureGroupUpdate,
     WriteAccepted,
 )
 from granary_core.wire import to_jsonable
@@ -49,6 +50,14 @@ def get_feature_group(
 ) -> Any:
     """The given version, or the latest one without ``version``."""
     return to_jsonable(engine.catalog.get_group(name, version))
+
+
+@router.patch("/{name}/versions/{version}", response_model=FeatureGroupPublic)
+def update_feature_group(name: Name, version: Version, body: FeatureGroupUpdate, engine: GroupWriter) -> Any:
+    """Change descriptions, tags, the statistics config or the expectation suite; only the
+    fields sent change (``expectation_suite: null`` sent removes the suite)."""
+    with engine.catalog.writing():
+        return to_jsonable(engine.update_feature_group(name, version, body.model_dump(exclude_unset=True)))
 
 
 @router.delete("/{name}/versions/{version}", status_code=204)
