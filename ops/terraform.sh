@@ -70,9 +70,10 @@ build_provider() {
   if [[ ! -x "$out" ]]; then
     log "building terraform-provider-granary ($hash)"
     mkdir -p "$(dirname "$out")"
-    ( cd "$PROVIDER_SRC" && go_env go build -trimpath -o "$out.tmp" . ) \
-      || die "provider build failed"
-    mv "$out.tmp" "$out"
+    # a temporary name of this process's own: checkouts sharing the cache may build at once
+    ( cd "$PROVIDER_SRC" && go_env go build -trimpath -o "$out.$$" . ) \
+      || { rm -f "$out.$$"; die "provider build failed"; }
+    mv "$out.$$" "$out"
   fi
   echo "$out"
 }
