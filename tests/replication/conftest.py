@@ -2,7 +2,8 @@
 
 The home region is the test region (``$GRANARY_TEST_REGION``, which ``make test`` has
 already brought up); the standby is ``$GRANARY_TEST_STANDBY_REGION`` (default ``test2``)
-and the control plane ``$GRANARY_TEST_WORLD_CP`` (default ``cp``). What this session
+and the control plane ``$GRANARY_TEST_WORLD_CP`` (default ``testcp``: not ``cp``, whose
+PostgreSQL the control plane tests start on a port of their own choosing). What this session
 started it stops; a region that was already up stays up.
 """
 
@@ -52,7 +53,7 @@ def _world(*args: str, timeout: float) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="session")
 def world():
     regions = [test_region(), os.environ.get("GRANARY_TEST_STANDBY_REGION", "test2")]
-    cp = os.environ.get("GRANARY_TEST_WORLD_CP", "cp")
+    cp = os.environ.get("GRANARY_TEST_WORLD_CP", "testcp")
     already_up = {name for name in regions if region_is_up(name)}
     result = _world("up", "--cp", cp, *regions, timeout=1500)
     if result.returncode != 0:  # a missing service fails with its reason, never a skip
