@@ -6,7 +6,7 @@ were known at its event time, never later ones.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pyarrow as pa
 
@@ -19,6 +19,13 @@ from granary_core.specs import FeatureViewInfo, TrainingDatasetInfo, helper_colu
 if TYPE_CHECKING:
     from granary.backend import Backend
     from granary.model import Model
+
+
+class ViewColumn(NamedTuple):
+    """A column of a feature view: a ``(name, type)`` tuple with those attributes."""
+
+    name: str
+    type: str
 
 
 class TrainingDatasetJob:
@@ -74,9 +81,14 @@ class FeatureView(ServingMixin):
         return query_from_dict(self._info.query, lookup)
 
     @property
-    def schema(self) -> list[tuple[str, str]]:
-        """(feature name, DuckDB type) of every column the query returns."""
-        return self._backend.feature_view_schema(self.name, self.version)
+    def schema(self) -> list[ViewColumn]:
+        """(feature name, DuckDB type) of every column the query returns; each item also
+        has ``.name`` and ``.type``, as Hopsworks' training dataset features do."""
+        return [ViewColumn(*c) for c in self._backend.feature_view_schema(self.name, self.version)]
+
+    @property
+    def features(self) -> list[ViewColumn]:
+        return self.schema
 
     def __repr__(self) -> str:
         return f"FeatureView({self.name!r}, version={self.version}, labels={self.labels})"
