@@ -73,9 +73,11 @@ def test_group_topic_is_mirrored_in_order_and_offsets_translated(world, mirrored
     producer.flush()
     producer.close()
 
+    started = time.monotonic()
     source = read_all(flow.source.bootstrap, topic, RECORDS)
     mirrored_topic = layout.mirrored_group_topic(flow.source.alias, group_id)
     copies = read_all(flow.target.bootstrap, mirrored_topic, RECORDS)
+    print(f"all {RECORDS} records mirrored after {time.monotonic() - started:.1f}s")
     assert [r.value for r in copies] == [f"insert {i}".encode() for i in range(RECORDS)]
     assert [(r.key, r.timestamp) for r in copies] == [(r.key, r.timestamp) for r in source]
     assert len(copies) == RECORDS  # no duplicates in a copy nothing interrupted
@@ -98,6 +100,7 @@ def test_group_topic_is_mirrored_in_order_and_offsets_translated(world, mirrored
             if offsets:
                 translated[group] = offsets[TopicPartition(mirrored_topic, 0)]
         time.sleep(0.2)
+    print(f"offsets translated after {time.monotonic() - started:.1f}s")
     print(f"translated: committed {RECORDS} -> {translated[caught_up]}, committed 40 -> {translated[behind]}")
     # conservative, never ahead: a consumer moving regions re-reads, it never skips
     assert 0 <= translated[behind] <= 40
