@@ -65,6 +65,7 @@ class DeploymentRunner:
             "GRANARY_HOST": f"http://{host}:{settings.api_port}",
             "GRANARY_API_KEY": secret,
             "GRANARY_DEPLOYMENT": name,
+            "GRANARY_MODEL": f"{record.model_name}:{record.model_version}",
             "MODEL_FILES_PATH": str(model_dir),
         }
         self.region.deployments.start(

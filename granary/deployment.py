@@ -3,7 +3,8 @@
 
 A deployment runs a predictor script: Python source with a class ``Predict`` whose
 ``__init__`` loads the model from the folder ``os.environ["MODEL_FILES_PATH"]`` (and
-may call ``granary.login()`` and ``fv.init_serving()``), and whose
+may call ``granary.login()``, then find its model by ``os.environ["GRANARY_MODEL"]``,
+``"name:version"``, and its feature view), and whose
 ``predict(self, inputs)`` answers a request. Remote, each started deployment is a
 process the region supervises, called through the REST API with your key (it needs
 ``deployment:predict``); embedded, the predictor runs in this process.

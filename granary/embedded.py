@@ -278,6 +278,7 @@ class EmbeddedBackend(SupportsVectorRows):
             script.write_text(record.script)
             environment = {
                 "MODEL_FILES_PATH": str(model_dir),
+                "GRANARY_MODEL": f"{record.model_name}:{record.model_version}",
                 "GRANARY_HOME": str(self.home),
                 "GRANARY_PROJECT": self.project_name,
             }

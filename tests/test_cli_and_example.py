@@ -26,6 +26,9 @@ def test_example_trains_a_useful_model(demo_home):
     assert online["requests"] == 200
     # A 900 payment at 3 am must look riskier than ordinary traffic to the model.
     assert online["night_900_mean_score"] > 3 * online["mean_score"]
+    # the registered model, deployed with its predictor, scores as the model does in process
+    assert training["model_version"] == 1
+    assert online["deployment_night_900_scores"] == online["night_900_first_scores"]
 
 
 def test_example_is_rerunnable_on_the_same_home(demo_home):
@@ -34,6 +37,8 @@ def test_example_is_rerunnable_on_the_same_home(demo_home):
     # Same data re-inserted replaces rows: counts do not double.
     assert again["training pipeline"]["train_rows"] + again["training pipeline"]["test_rows"] == 60000
     assert again["training pipeline"]["training_dataset_version"] == 2
+    assert again["training pipeline"]["model_version"] == 2
+    assert len(again["online inference"]["deployment_night_900_scores"]) == 3
 
 
 def test_cli_lists_and_shows(demo_home, capsys):

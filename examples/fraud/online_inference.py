@@ -40,12 +40,30 @@ def run(project: granary.Project, model_dir: Path, n_requests: int = 200) -> dic
         return_type="pandas",
     )
     risky = model.predict_proba(batch[model.feature_names_in_])[:, 1]
+    deployed = _deployment_scores(project, [int(c) for c in cards[:3]])
     return {
         "requests": n_requests,
         "p50_ms_vector_and_model": round(statistics.median(latencies), 2),
         "mean_score": round(float(np.mean(scores)), 4),
         "night_900_mean_score": round(float(risky.mean()), 4),
+        "night_900_first_scores": [round(float(s), 4) for s in risky[:3]],
+        "deployment_night_900_scores": deployed,
     }
+
+
+def _deployment_scores(project: granary.Project, cards: list[int]) -> list[float]:
+    """The registry's best model, deployed with predictor.py and called as a service is."""
+    best = project.get_model_registry().get_best_model("fraud", "roc_auc", "max")
+    serving = project.get_model_serving()
+    for old in serving.get_deployments():
+        if old.name == "fraud":
+            old.stop().delete()
+    deployment = best.deploy(name="fraud", script_file=Path(__file__).parent / "predictor.py")
+    deployment.start()
+    payments = [{"cc_num": c, "amount": 900.0, "hour_of_day": 3} for c in cards]
+    scores = deployment.predict(inputs=payments)["predictions"]
+    deployment.stop()
+    return [round(s, 4) for s in scores]
 
 
 if __name__ == "__main__":

@@ -51,7 +51,21 @@ def run(project: granary.Project, model_dir: Path) -> dict[str, float]:
     auc = roc_auc_score(y_test["is_fraud"], model.predict_proba(x_test)[:, 1])
     model_dir.mkdir(parents=True, exist_ok=True)
     (model_dir / "fraud_model.pkl").write_bytes(pickle.dumps({"model": model, "training_dataset": version}))
+    registered = (
+        project.get_model_registry()
+        .sklearn.create_model(
+            "fraud",
+            metrics={"roc_auc": float(auc)},
+            description="HistGradientBoostingClassifier on card activity and profiles",
+            input_example=x_train.head(1),
+            model_schema=granary.ModelSchema(granary.Schema(x_train), granary.Schema(y_train)),
+            feature_view=fv,
+            training_dataset_version=version,
+        )
+        .save(model_dir / "fraud_model.pkl")
+    )
     return {
+        "model_version": registered.version,
         "training_dataset_version": version,
         "train_rows": len(x_train),
         "test_rows": len(x_test),
