@@ -244,7 +244,7 @@ class Catalog:
 
     def record_commit(
         self,
-        group_id: int,
+        group_id: str,
         features: list[dict[str, str]],
         operation: str,
         table_version: int,
@@ -278,22 +278,22 @@ class Catalog:
             session.flush()
             return _commit_info(commit)
 
-    def commits(self, group_id: int, limit: int | None = None) -> list[CommitInfo]:
+    def commits(self, group_id: str, limit: int | None = None) -> list[CommitInfo]:
         query = (
             select(CommitRecord)
             .where(CommitRecord.feature_group_id == group_id)
-            .order_by(CommitRecord.id.desc())
+            .order_by(CommitRecord.table_version.desc())
             .limit(limit)
         )
         with self.session() as session:
             return [_commit_info(r) for r in session.scalars(query)]
 
-    def version_at(self, group_id: int, wallclock: dt.datetime | None) -> int:
+    def version_at(self, group_id: str, wallclock: dt.datetime | None) -> int:
         """The table version visible at ``wallclock`` (now if None); -1 before any commit."""
         query = select(CommitRecord.table_version).where(CommitRecord.feature_group_id == group_id)
         if wallclock is not None:
             query = query.where(CommitRecord.committed_at <= wallclock)
-        query = query.order_by(CommitRecord.id.desc()).limit(1)
+        query = query.order_by(CommitRecord.table_version.desc()).limit(1)
         with self.session() as session:
             version = session.scalar(query)
         return -1 if version is None else version
@@ -402,7 +402,7 @@ class Catalog:
     ) -> TrainingDatasetInfo:
         with self.session() as session:
             view = self._view(session, view_name, view_version)
-            record = TrainingDatasetRecord(feature_view_id=view.id, **fields)
+            record = TrainingDatasetRecord(project_id=self.project_id, feature_view_id=view.id, **fields)
             session.add(record)
             session.flush()
             return self._td_info(view, record)

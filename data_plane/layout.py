@@ -8,8 +8,8 @@ a change of layout is made in this module alone.
 =========  ==========================================================================
 service    names (``ns`` is the data plane's ``GRANARY_NAMESPACE``, ``P`` a project)
 =========  ==========================================================================
-Kafka      ``{ns}.fg.{group id}``: one topic per feature group, named by its
-           database id so a re-created group never reads an old group's records;
+Kafka      ``{ns}.fg.{group id}``: one topic per feature group, named by its UUIDv7
+           id: a re-created group never reads an old group's records;
            ``{home region}.{ns}.fg.{group id}``: that topic mirrored from the group's
            home region (MirrorMaker 2's DefaultReplicationPolicy, ``replication/``)
 Redis      ``{ns}.P:{group}:{version}:{primary key}``: one key per online row
@@ -54,7 +54,7 @@ class Layout:
     def group_topic_prefix(self) -> str:
         return f"{self.namespace}.fg."
 
-    def group_topic(self, group_id: int) -> str:
+    def group_topic(self, group_id: str) -> str:
         return f"{self.group_topic_prefix}{group_id}"
 
     @property
@@ -63,7 +63,7 @@ class Layout:
         else (MirrorMaker's topic filter, which matches whole names)."""
         return re.escape(self.group_topic_prefix) + ".+"
 
-    def mirrored_group_topic(self, home_region: str, group_id: int) -> str:
+    def mirrored_group_topic(self, home_region: str, group_id: str) -> str:
         """The group topic of ``home_region`` as mirrored into another region: MirrorMaker 2's
         DefaultReplicationPolicy puts the source cluster's alias (the region's name) and a dot
         before the name, which is also what keeps it from mirroring a topic back home."""

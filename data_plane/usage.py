@@ -24,7 +24,7 @@ from granary_core.errors import GranaryError
 log = logging.getLogger("granary.usage")
 
 _CHANGES = text(
-    "SELECT p.name, COUNT(DISTINCT fg.id), MAX(c.id) FROM projects p "
+    "SELECT p.name, COUNT(DISTINCT fg.id), COUNT(c.id) FROM projects p "
     "LEFT JOIN feature_groups fg ON fg.project_id = p.id "
     "LEFT JOIN commits c ON c.feature_group_id = fg.id WHERE p.status = 'active' GROUP BY p.name"
 )
@@ -49,11 +49,11 @@ class UsageReporter:
             raise ValueError("usage reports need a control plane (GRANARY_CONTROL_PLANE_URL)")
         self._region = region
         self._control_plane = region.control_plane
-        self._reported: dict[str, tuple[int, int | None]] = {}
+        self._reported: dict[str, tuple[int, int]] = {}
         # Projects the control plane did not know, with what they looked like then: asked
         # again once they change, since the control plane writes a project to the region
         # before it commits its own record (and operator-key projects are never known).
-        self._unknown: dict[str, tuple[int, int | None]] = {}
+        self._unknown: dict[str, tuple[int, int]] = {}
 
     def measure(self, project: str, feature_groups: int) -> dict[str, int]:
         return project_sizes(self._region, project, feature_groups)

@@ -38,7 +38,7 @@ class FeatureGroup:
         return self._info.version
 
     @property
-    def id(self) -> int:
+    def id(self) -> str:
         return self._info.id
 
     @property

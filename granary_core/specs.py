@@ -22,7 +22,7 @@ class FeatureInfo:
 
 @dataclass(frozen=True)
 class FeatureGroupInfo:
-    id: int
+    id: str
     name: str
     version: int
     description: str
@@ -50,7 +50,7 @@ GROUP_UPDATES = ("description", "feature_descriptions", "tags", "statistics_conf
 
 @dataclass(frozen=True)
 class CommitInfo:
-    commit_id: int
+    commit_id: str
     table_version: int
     committed_at: dt.datetime
     operation: str
@@ -63,7 +63,7 @@ class CommitInfo:
 
 @dataclass(frozen=True)
 class FeatureViewInfo:
-    id: int
+    id: str
     name: str
     version: int
     description: str

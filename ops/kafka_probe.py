@@ -6,6 +6,7 @@ with at least one live broker. Used by ops/kafka.sh to decide "ready".
 
 usage: python3 kafka_probe.py HOST PORT
 """
+
 import socket
 import struct
 import sys
@@ -26,7 +27,7 @@ def _string(buf, off):
     off += 2
     if n < 0:
         return None, off
-    return buf[off:off + n].decode(), off + n
+    return buf[off : off + n].decode(), off + n
 
 
 def metadata(host, port, timeout=3.0):

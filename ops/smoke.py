@@ -5,6 +5,7 @@ uses a scratch venv with redis, psycopg, kafka-python, boto3 and pyarrow).
 Each check is independent; prints one line per check and a closing
 'N passed, N failed' line. Exit status 1 if anything failed.
 """
+
 import os
 import time
 import traceback
@@ -100,8 +101,10 @@ def check_s3_pyarrow():
     endpoint = ENV["GRANARY_S3_ENDPOINT"]
     scheme, hostport = endpoint.split("://", 1)
     fs = pafs.S3FileSystem(
-        endpoint_override=hostport, scheme=scheme,
-        access_key=ENV["GRANARY_S3_ACCESS_KEY"], secret_key=ENV["GRANARY_S3_SECRET_KEY"],
+        endpoint_override=hostport,
+        scheme=scheme,
+        access_key=ENV["GRANARY_S3_ACCESS_KEY"],
+        secret_key=ENV["GRANARY_S3_SECRET_KEY"],
         region=ENV.get("GRANARY_S3_REGION", "us-east-1"),
     )
     table = pa.table({"id": list(range(1000)), "x": [i / 2 for i in range(1000)]})

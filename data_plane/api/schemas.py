@@ -58,7 +58,7 @@ class FeatureGroupUpdate(Strict):
 
 
 class FeatureGroupPublic(BaseModel):
-    id: int
+    id: str = Field(description="UUIDv7, the same in every region")
     name: str
     version: int
     description: str
@@ -78,7 +78,7 @@ class FeatureGroupPublic(BaseModel):
 
 
 class CommitPublic(BaseModel):
-    commit_id: int
+    commit_id: str = Field(description="UUIDv7 of this region's commit")
     table_version: int
     committed_at: dt.datetime
     operation: str
@@ -117,7 +117,7 @@ class FeatureViewCreate(Strict):
 
 
 class FeatureViewPublic(BaseModel):
-    id: int
+    id: str = Field(description="UUIDv7, the same in every region")
     name: str
     version: int
     description: str

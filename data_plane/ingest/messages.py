@@ -21,7 +21,7 @@ OPERATIONS = ("upsert", "overwrite", "delete", "compact")  # compact carries no 
 @dataclass(frozen=True)
 class IngestMessage:
     project: str
-    group_id: int
+    group_id: str
     name: str
     version: int
     operation: str
@@ -30,7 +30,7 @@ class IngestMessage:
     table: pa.Table
 
     @classmethod
-    def new(cls, project: str, group_id: int, name: str, version: int, operation: str, table: pa.Table):
+    def new(cls, project: str, group_id: str, name: str, version: int, operation: str, table: pa.Table):
         if operation not in OPERATIONS:
             raise ValueError(f"unknown ingestion operation {operation!r}")
         return cls(
@@ -40,7 +40,7 @@ class IngestMessage:
     def headers(self) -> list[tuple[str, bytes]]:
         return [
             ("project", self.project.encode()),
-            ("group_id", str(self.group_id).encode()),
+            ("group_id", self.group_id.encode()),
             ("name", self.name.encode()),
             ("version", str(self.version).encode()),
             ("op", self.operation.encode()),
@@ -62,7 +62,7 @@ class IngestMessage:
         table, _ = ipc_to_table(value, "ingestion record")
         return cls(
             h["project"],
-            int(h["group_id"]),
+            h["group_id"],
             h["name"],
             int(h["version"]),
             h["op"],

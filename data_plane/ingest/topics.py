@@ -45,7 +45,7 @@ class Topics:
                 raise BackendUnavailable(f"Kafka at {self._bootstrap}: {exc}") from exc
         return self._admin
 
-    def ensure(self, group_id: int) -> str:
+    def ensure(self, group_id: str) -> str:
         topic = self.layout.group_topic(group_id)
         if topic in self._known:
             return topic
@@ -78,7 +78,7 @@ class Topics:
             self._replication_factor = max(1, min(MAX_REPLICATION_FACTOR, brokers))
         return self._replication_factor
 
-    def delete(self, group_id: int) -> None:
+    def delete(self, group_id: str) -> None:
         self.delete_topics([self.layout.group_topic(group_id)])
 
     def delete_topics(self, topics: list[str]) -> None:

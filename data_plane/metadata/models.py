@@ -2,6 +2,19 @@
 
 Feature data never lives here, only what describes it: groups, their commits (the
 time-travel index into the offline table's versions), views and training datasets.
+
+The tables come in two sets, one declarative base each:
+
+- the **catalog** (:class:`CatalogBase`): what every region must see to serve a
+  project (projects, feature groups, feature views, training datasets). A project's
+  rows are replicated from its home region to the others, so ids are UUIDv7
+  (:mod:`granary_core.ids`), never a sequence, and every row names its project
+  (``project_id``; a project row is its own ``id``): a region's publication is
+  filtered by the projects it homes, so a project moves between regions without any
+  of its rows being rewritten.
+- **region-local state** (:class:`RegionBase`): what one region's stores did (commits
+  into this region's Delta tables, offsets of this region's Kafka cluster, failed
+  messages). Another region has its own and must never receive these rows.
 """
 
 from __future__ import annotations
@@ -27,25 +40,66 @@ from granary_core.sqltypes import UTCDateTime, utcnow
 
 
 class Base(DeclarativeBase):
+    """One metadata (and so one Alembic history) holding both sets of tables."""
+
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
-class ProjectRecord(Base):
+class CatalogBase(Base):
+    """A catalog table: replicated from its project's home region to every other region."""
+
+    __abstract__ = True
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+
+
+class RegionBase(Base):
+    """Region-local state: what this region's own stores did; never replicated."""
+
+    __abstract__ = True
+
+
+def catalog_tables() -> list[str]:
+    """The tables a region publishes, parents first (the order subscribers apply them)."""
+    return [t.name for t in Base.metadata.sorted_tables if t.name in _CATALOG]
+
+
+def project_column(table: str) -> str:
+    """The column of a catalog table naming the project its rows belong to."""
+    return "id" if table == ProjectRecord.__tablename__ else "project_id"
+
+
+def replica_identity(table: str) -> str | None:
+    """The unique index a catalog table replicates by (None: its primary key).
+
+    A publication that filters rows by project and publishes updates and deletes may
+    filter only on replica identity columns (PostgreSQL 15), so each table's identity
+    is ``(id, project_id)``: unique because ``id`` is."""
+    return None if table == ProjectRecord.__tablename__ else f"{table}_replica_identity"
+
+
+def region_tables() -> list[str]:
+    """This region's own tables: never published."""
+    return [t.name for t in Base.metadata.sorted_tables if t.name not in _CATALOG]
+
+
+class ProjectRecord(CatalogBase):
     __tablename__ = "projects"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(128), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     #: active, deleting or deleted (a tombstone): see :mod:`data_plane.lifecycle`.
     status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
 
 
-class FeatureGroupRecord(Base):
+class FeatureGroupRecord(CatalogBase):
     __tablename__ = "feature_groups"
-    __table_args__ = (UniqueConstraint("project_id", "name", "version"),)
+    __table_args__ = (
+        UniqueConstraint("project_id", "name", "version"),
+        UniqueConstraint("id", "project_id", name="feature_groups_replica_identity"),
+    )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(256))
     version: Mapped[int] = mapped_column(Integer)
     description: Mapped[str] = mapped_column(Text, default="")
@@ -68,11 +122,16 @@ class FeatureGroupRecord(Base):
     expectation_suite: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
-class CommitRecord(Base):
+class CommitRecord(RegionBase):
+    """A version of a group's Delta table in this region: the time-travel index.
+
+    Region-local: a standby region materializes the same rows into its own table, whose
+    versions and Kafka offsets are its own."""
+
     __tablename__ = "commits"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    feature_group_id: Mapped[int] = mapped_column(
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    feature_group_id: Mapped[str] = mapped_column(
         ForeignKey("feature_groups.id", ondelete="CASCADE"), index=True
     )
     table_version: Mapped[int] = mapped_column(Integer)
@@ -87,7 +146,7 @@ class CommitRecord(Base):
     epoch: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
-class IngestCheckpointRecord(Base):
+class IngestCheckpointRecord(RegionBase):
     """Next Kafka offset to consume per topic partition: ``next_offset`` moves with each
     offline commit, ``online_next_offset`` as the online store catches up (it may run
     ahead of the offline side, never behind what a ``wait=True`` writer was told)."""
@@ -100,12 +159,12 @@ class IngestCheckpointRecord(Base):
     online_next_offset: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class IngestFailureRecord(Base):
+class IngestFailureRecord(RegionBase):
     """A message the materializer could not apply; the waiting writer reads why."""
 
     __tablename__ = "ingest_failures"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
     topic: Mapped[str] = mapped_column(String(249), index=True)
     partition: Mapped[int] = mapped_column(Integer)
     offset: Mapped[int] = mapped_column(BigInteger)
@@ -114,12 +173,14 @@ class IngestFailureRecord(Base):
     failed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class FeatureViewRecord(Base):
+class FeatureViewRecord(CatalogBase):
     __tablename__ = "feature_views"
-    __table_args__ = (UniqueConstraint("project_id", "name", "version"),)
+    __table_args__ = (
+        UniqueConstraint("project_id", "name", "version"),
+        UniqueConstraint("id", "project_id", name="feature_views_replica_identity"),
+    )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(256))
     version: Mapped[int] = mapped_column(Integer)
     description: Mapped[str] = mapped_column(Text, default="")
@@ -129,12 +190,16 @@ class FeatureViewRecord(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class TrainingDatasetRecord(Base):
+class TrainingDatasetRecord(CatalogBase):
     __tablename__ = "training_datasets"
-    __table_args__ = (UniqueConstraint("feature_view_id", "version"),)
+    __table_args__ = (
+        UniqueConstraint("feature_view_id", "version"),
+        UniqueConstraint("id", "project_id", name="training_datasets_replica_identity"),
+    )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    feature_view_id: Mapped[int] = mapped_column(
+    #: The view's project, repeated so that a publication can filter the row by project.
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    feature_view_id: Mapped[str] = mapped_column(
         ForeignKey("feature_views.id", ondelete="CASCADE"), index=True
     )
     version: Mapped[int] = mapped_column(Integer)
@@ -147,7 +212,7 @@ class TrainingDatasetRecord(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class ModelRecord(Base):
+class ModelRecord(CatalogBase):
     """A model version of the registry: catalog metadata (every region must see it).
 
     Lineage is by name and version, not by foreign key: deleting a feature view or a
@@ -158,11 +223,11 @@ class ModelRecord(Base):
     __tablename__ = "models"
     __table_args__ = (
         UniqueConstraint("project_id", "name", "version"),
+        UniqueConstraint("id", "project_id", name="models_replica_identity"),
         Index("ix_models_lineage", "project_id", "feature_view", "feature_view_version"),
     )
 
-    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(256))
     version: Mapped[int] = mapped_column(Integer)
     framework: Mapped[str] = mapped_column(String(32))
@@ -179,7 +244,7 @@ class ModelRecord(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class DeploymentRecord(Base):
+class DeploymentRecord(CatalogBase):
     """A model deployment: catalog metadata (every region must see it). Its processes
     are region-local and not recorded: the region that runs it supervises them.
 
@@ -189,10 +254,12 @@ class DeploymentRecord(Base):
     """
 
     __tablename__ = "deployments"
-    __table_args__ = (UniqueConstraint("project_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("project_id", "name"),
+        UniqueConstraint("id", "project_id", name="deployments_replica_identity"),
+    )
 
-    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(256))
     model_name: Mapped[str] = mapped_column(String(256))
     model_version: Mapped[int] = mapped_column(Integer)
@@ -203,3 +270,6 @@ class DeploymentRecord(Base):
     desired_state: Mapped[str] = mapped_column(String(16), default="STOPPED")
     tenant_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+_CATALOG = frozenset(m.__tablename__ for m in CatalogBase.__subclasses__())
