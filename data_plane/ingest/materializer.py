@@ -77,7 +77,7 @@ class _Owned:
 
 _HOT_SECONDS = 5.0
 _RELIST_SECONDS = 30.0
-_GROUPS_SIGNATURE = text("SELECT count(*), coalesce(max(id), 0) FROM feature_groups")
+_GROUPS_SIGNATURE = text("SELECT count(*), coalesce(max(id), '') FROM feature_groups")
 
 
 class Materializer:
@@ -102,7 +102,7 @@ class Materializer:
         self._owned_lock = threading.Lock()
         self._last_discovery = 0.0
         self._last_listing = 0.0
-        self._groups_seen: tuple[int, int] | None = None
+        self._groups_seen: tuple[int, str] | None = None
         self._hot_until = 0.0
         self._last_lag = 0.0
         self._compact_after = region.settings.compact_after_commits
@@ -154,14 +154,14 @@ class Materializer:
             for owned in self._owned.values():
                 self._consumer.seek(owned.partition, owned.next_offset)
 
-    def _groups_signature(self) -> tuple[int, int] | None:
+    def _groups_signature(self) -> tuple[int, str] | None:
         try:
             with self.region.metadata.connect() as connection:
                 count, last = connection.execute(_GROUPS_SIGNATURE).one()
         except Exception as exc:  # the listing below still runs on the safety-net clock
             log.warning("cannot read the feature group table: %s", exc)
             return None
-        return int(count), int(last)
+        return int(count), last
 
     def _release(self, topic: str) -> None:
         self._owned.pop(topic, None)
