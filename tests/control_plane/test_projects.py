@@ -43,7 +43,11 @@ def test_create_project_records_its_region_scope(client, acme, admin_plane):
     ns = admin_plane.settings.namespace
     assert p["kafka_topic_prefix"] == f"{ns}.fg."
     assert p["redis_key_prefix"] == f"{ns}.{pid}:"
-    assert p["s3_prefixes"] == [f"{ns}/offline/{pid}/", f"{ns}/training_datasets/{pid}/"]
+    assert p["s3_prefixes"] == [
+        f"{ns}/offline/{pid}/",
+        f"{ns}/training_datasets/{pid}/",
+        f"{ns}/models/{pid}/",
+    ]
     assert p["data_plane_url"] == admin_plane.api_url
     assert client.post("/v1/projects", json={"name": "fraud"}, headers=acme["admin"]).status_code == 409
     assert client.post("/v1/projects", json={"name": "Bad Name"}, headers=acme["admin"]).status_code == 422
