@@ -79,6 +79,7 @@ def test_catalogs_of_two_stores_merge_without_a_key_collision(tmp_path):
         "feature_views": 2,
         "training_datasets": 2,
         "models": 0,
+        "deployments": 0,
     }
 
 
