@@ -105,7 +105,7 @@ def test_the_catalog_and_region_local_state_are_separate_tables():
             assert fk.column.table.name in catalog, f"{name} -> {fk.column.table.name}"
 
 
-def _old_home(home, migrate_to: str = "0006"):
+def _old_home(home, migrate_to: str = "0007"):
     """An embedded home as the store wrote it before ids were UUIDs: integer keys."""
     from data_plane.metadata.db import MIGRATIONS
     from tenancy import migrate

@@ -1,7 +1,7 @@
 """UUIDv7 ids for every metadata row; every catalog row names its project
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-03 17:30:00
 
 Integer keys came from sequences, which logical replication does not copy: two regions
@@ -27,8 +27,8 @@ from alembic import op
 from granary_core.ids import ID_LENGTH, new_id
 from granary_core.sqltypes import UTCDateTime
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
@@ -80,6 +80,10 @@ def _create_tables() -> None:
         sa.Column("transformations", sa.JSON(), nullable=False),
         sa.Column("location", sa.Text(), nullable=False),
         sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("feature_descriptions", sa.JSON(), server_default="{}", nullable=False),
+        sa.Column("tags", sa.JSON(), server_default="{}", nullable=False),
+        sa.Column("statistics_config", sa.JSON(), server_default="{}", nullable=False),
+        sa.Column("expectation_suite", sa.JSON(), nullable=True),
         sa.ForeignKeyConstraint(["project_id"], ["projects.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("project_id", "name", "version"),
