@@ -407,36 +407,31 @@ class Catalog:
             session.flush()
             return self._td_info(view, record)
 
+    def _training_dataset(
+        self, session: Session, view_name: str, view_version: int, version: int
+    ) -> tuple[FeatureViewRecord, TrainingDatasetRecord]:
+        view = self._view(session, view_name, view_version)
+        record = session.scalar(
+            select(TrainingDatasetRecord).where(
+                TrainingDatasetRecord.feature_view_id == view.id,
+                TrainingDatasetRecord.version == version,
+            )
+        )
+        if record is None:
+            raise TrainingDatasetNotFound(
+                f"feature view '{view_name}' v{view_version} has no training dataset version {version}"
+            )
+        return view, record
+
     def get_training_dataset(self, view_name: str, view_version: int, version: int) -> TrainingDatasetInfo:
         with self.session() as session:
-            view = self._view(session, view_name, view_version)
-            record = session.scalar(
-                select(TrainingDatasetRecord).where(
-                    TrainingDatasetRecord.feature_view_id == view.id,
-                    TrainingDatasetRecord.version == version,
-                )
-            )
-            if record is None:
-                raise TrainingDatasetNotFound(
-                    f"feature view '{view_name}' v{view_version} has no training dataset version {version}"
-                )
-            return self._td_info(view, record)
+            return self._td_info(*self._training_dataset(session, view_name, view_version, version))
 
     def delete_training_dataset(self, view_name: str, view_version: int, version: int) -> TrainingDatasetInfo:
         """Forget a training dataset version (the caller removes its files); refused while
         a model names it."""
         with self.session() as session:
-            view = self._view(session, view_name, view_version)
-            record = session.scalar(
-                select(TrainingDatasetRecord).where(
-                    TrainingDatasetRecord.feature_view_id == view.id,
-                    TrainingDatasetRecord.version == version,
-                )
-            )
-            if record is None:
-                raise TrainingDatasetNotFound(
-                    f"feature view '{view_name}' v{view_version} has no training dataset version {version}"
-                )
+            view, record = self._training_dataset(session, view_name, view_version, version)
             what = f"training dataset version {version} of feature view '{view_name}' v{view_version}"
             self._refuse_if_models_use(session, what, view_name, view_version, version)
             info = self._td_info(view, record)

@@ -15,7 +15,7 @@ import shutil
 import sys
 from typing import Any
 
-from data_plane.deployments import DeploymentCatalog, fetch_model_files
+from data_plane.deployments import DeploymentCatalog, deployment_info, fetch_model_files
 from data_plane.engine import FeatureStoreEngine
 from data_plane.metadata.models import DeploymentRecord
 from data_plane.region import Region
@@ -31,17 +31,7 @@ class DeploymentRunner:
         self.project = engine.catalog.project
 
     def info(self, record: DeploymentRecord) -> DeploymentInfo:
-        state, restarts = self.region.deployments.state((self.project, record.name))
-        return DeploymentInfo(
-            name=record.name,
-            model_name=record.model_name,
-            model_version=record.model_version,
-            resources=dict(record.resources or {}),
-            desired_state=record.desired_state,
-            state=state,
-            restarts=restarts,
-            created_at=record.created_at,
-        )
+        return deployment_info(record, *self.region.deployments.state((self.project, record.name)))
 
     def create(self, **fields: Any) -> DeploymentInfo:
         self.region.model_registry(self.engine).get(fields["model_name"], fields["model_version"])

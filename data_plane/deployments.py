@@ -29,6 +29,7 @@ from data_plane.catalog import Catalog
 from data_plane.metadata.models import DeploymentRecord
 from data_plane.model_registry import ModelRegistry
 from granary_core.errors import AlreadyExists, ChecksumMismatch, DeploymentNotFound, InvalidInput
+from granary_core.specs import DeploymentInfo
 from granary_core.wire import to_jsonable
 
 RUNNING, STOPPED, STARTING, FAILED = "RUNNING", "STOPPED", "STARTING", "FAILED"
@@ -124,6 +125,20 @@ class DeploymentCatalog:
     def delete(self, name: str) -> None:
         with self.catalog.session() as session:
             session.delete(self._record(session, name))
+
+
+def deployment_info(record: DeploymentRecord, state: str, restarts: int) -> DeploymentInfo:
+    """The record with its live ``state`` and ``restarts`` (from whatever runs it)."""
+    return DeploymentInfo(
+        name=record.name,
+        model_name=record.model_name,
+        model_version=record.model_version,
+        resources=dict(record.resources or {}),
+        desired_state=record.desired_state,
+        state=state,
+        restarts=restarts,
+        created_at=record.created_at,
+    )
 
 
 def fetch_model_files(registry: ModelRegistry, name: str, version: int, folder: Path) -> Path:

@@ -21,6 +21,7 @@ from data_plane.deployments import (
     RUNNING,
     STOPPED,
     DeploymentCatalog,
+    deployment_info,
     fetch_model_files,
     jsonable,
     load_predictor,
@@ -244,16 +245,7 @@ class EmbeddedBackend(SupportsVectorRows):
 
     # model deployments: the predictor runs in this process ----------------------------------
     def _deployment(self, record: Any) -> DeploymentInfo:
-        return DeploymentInfo(
-            name=record.name,
-            model_name=record.model_name,
-            model_version=record.model_version,
-            resources=dict(record.resources or {}),
-            desired_state=record.desired_state,
-            state=RUNNING if record.name in self._predictors else STOPPED,
-            restarts=0,
-            created_at=record.created_at,
-        )
+        return deployment_info(record, RUNNING if record.name in self._predictors else STOPPED, 0)
 
     def create_deployment(self, **fields: Any) -> DeploymentInfo:
         self.models.get(fields["model_name"], fields["model_version"])
