@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,6 +25,7 @@ from data_plane.metadata.models import (
     ModelRecord,
     ProjectRecord,
     TrainingDatasetRecord,
+    ValidationReportRecord,
 )
 from granary_core.errors import (
     AlreadyExists,
@@ -239,8 +240,43 @@ class Catalog:
         with self.session() as session:
             record = self._group(session, name, version)
             info = _group_info(record)
+            session.execute(
+                delete(ValidationReportRecord).where(
+                    ValidationReportRecord.feature_group_id == str(record.id)
+                )
+            )
             session.delete(record)
             return info
+
+    def add_validation_report(self, group_id: Any, report: dict[str, Any], ingested: bool) -> None:
+        with self.session() as session:
+            session.add(
+                ValidationReportRecord(
+                    feature_group_id=str(group_id),
+                    success=bool(report["success"]),
+                    ingestion_result="INGESTED" if ingested else "REJECTED",
+                    report=report,
+                )
+            )
+
+    def validation_reports(self, group_id: Any, limit: int | None = None) -> list[dict[str, Any]]:
+        """Reports of a group, newest first: the report with its id, time and ingestion result."""
+        query = (
+            select(ValidationReportRecord)
+            .where(ValidationReportRecord.feature_group_id == str(group_id))
+            .order_by(ValidationReportRecord.id.desc())
+            .limit(limit)
+        )
+        with self.session() as session:
+            return [
+                {
+                    **r.report,
+                    "id": r.id,
+                    "validated_at": r.validated_at.isoformat(),
+                    "ingestion_result": r.ingestion_result,
+                }
+                for r in session.scalars(query)
+            ]
 
     def record_commit(
         self,

@@ -18,7 +18,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from data_plane import deadline
+from data_plane import deadline, validation
 from data_plane.catalog import Catalog, Checkpoint
 from data_plane.group_metadata import check_updates
 from data_plane.layout import group_location
@@ -26,7 +26,7 @@ from data_plane.offline.base import OfflineStore, SupportsCompaction, WriteResul
 from data_plane.query.plan import SPINE, output_columns, to_sql
 from data_plane.query.resolve import Resolver, duckdb_type
 from granary_core import schema as schemas
-from granary_core.errors import InvalidInput, NotSupported
+from granary_core.errors import InvalidInput, NotSupported, ValidationFailed
 from granary_core.specs import CommitInfo, FeatureGroupInfo, FeatureViewInfo
 from granary_core.storage_types import check_ttl
 from granary_core.transformation_specs import check_view_inputs
@@ -157,8 +157,25 @@ class FeatureStoreEngine:
         if transform and self._on_insert is not None:
             table = self._on_insert(info, table)
         schemas.check_keys(table, where, info.primary_key, info.event_time)
+        if transform and info.expectation_suite:
+            self._validate(info, table, where)
         stored = schemas.schema_from_json([{"name": f.name, "type": f.type} for f in info.features])
         return schemas.reconcile(table, None if overwrite else stored, where)
+
+    def _validate(self, info: FeatureGroupInfo, table: pa.Table, where: str) -> None:
+        """Check the rows against the group's suite and store the report; under STRICT a
+        failed expectation refuses the rows (the report is stored, marked REJECTED)."""
+        suite = info.expectation_suite or {}
+        report = validation.validate(suite, table)
+        strict = suite.get("validation_ingestion_policy") == "STRICT"
+        refused = strict and not report["success"]
+        self.catalog.add_validation_report(info.id, report, ingested=not refused)
+        if refused:
+            failed = ", ".join(validation.failed_expectations(report))
+            raise ValidationFailed(
+                f"{where}: the STRICT expectation suite refused the rows; failed: {failed}. Nothing was "
+                "written; fg.get_latest_validation_report() has the details"
+            )
 
     def insert(
         self,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from data_plane.validation import check_suite
 from granary_core.errors import InvalidInput
 from granary_core.specs import GROUP_UPDATES
 
@@ -47,6 +48,7 @@ def _expectation_suite(value: Any, what: str) -> dict[str, Any] | None:
         raise InvalidInput(
             f"{what}.validation_ingestion_policy: {policy!r} is not one of {INGESTION_POLICIES}"
         )
+    check_suite(value, what)
     return {**value, "validation_ingestion_policy": policy}
 
 

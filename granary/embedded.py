@@ -86,6 +86,10 @@ class EmbeddedBackend(SupportsVectorRows):
     def update_feature_group(self, name: str, version: int, changes: dict[str, Any]) -> FeatureGroupInfo:
         return self.engine.update_feature_group(name, version, changes)
 
+    def validation_reports(self, name: str, version: int, limit: int | None = None) -> list[dict[str, Any]]:
+        info = self.engine.catalog.get_group(name, version)
+        return self.engine.catalog.validation_reports(info.id, limit)
+
     def delete_feature_group(self, name: str, version: int) -> None:
         self.engine.delete_feature_group(name, version)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from granary.group_options import statistics_config_dict
+from granary.group_options import expectation_suite_dict, statistics_config_dict
 from granary.query import Feature, Query
 from granary.transformations import TransformationFunction, apply_on_demand, load
 from granary_core.errors import InvalidInput, NotFound
@@ -158,6 +158,34 @@ class FeatureGroup:
         return statistics(table.select(columns) if columns else table)
 
     get_statistics = compute_statistics
+
+    # expectation suites (validated on insert: data_plane.validation) ----------------------
+    @property
+    def expectation_suite(self) -> dict[str, Any] | None:
+        """Great Expectations' JSON form of the suite, with ``validation_ingestion_policy``."""
+        return self._info.expectation_suite
+
+    def save_expectation_suite(
+        self, expectation_suite: Any, validation_ingestion_policy: str | None = None, **ignored: Any
+    ) -> dict[str, Any] | None:
+        """Attach a suite (JSON form or a ``great_expectations`` suite object). ``ALWAYS``
+        (default) stores every insert and its report; ``STRICT`` refuses failing rows."""
+        self._update(expectation_suite=expectation_suite_dict(expectation_suite, validation_ingestion_policy))
+        return self.expectation_suite
+
+    def get_expectation_suite(self) -> dict[str, Any] | None:
+        return self.expectation_suite
+
+    def delete_expectation_suite(self) -> None:
+        self._update(expectation_suite=None)
+
+    def get_validation_reports(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Reports of validated inserts, newest first (``ingestion_result``: INGESTED or REJECTED)."""
+        return self._backend.validation_reports(self.name, self.version, limit)
+
+    def get_latest_validation_report(self) -> dict[str, Any] | None:
+        reports = self.get_validation_reports(limit=1)
+        return reports[0] if reports else None
 
     # writes -------------------------------------------------------------------------
     def insert(

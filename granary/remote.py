@@ -202,6 +202,10 @@ class RemoteBackend:
         path = self._project("feature-groups", name, "versions", version)
         return wire.group_info(self._call("PATCH", path, json=wire.to_jsonable(changes)))
 
+    def validation_reports(self, name: str, version: int, limit: int | None = None) -> list[dict[str, Any]]:
+        path = self._project("feature-groups", name, "versions", version, "validation-reports")
+        return self._call("GET", path, params={} if limit is None else {"limit": limit})
+
     def delete_feature_group(self, name: str, version: int) -> None:
         self._call("DELETE", self._project("feature-groups", name, "versions", version))
 

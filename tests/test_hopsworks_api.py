@@ -174,3 +174,86 @@ def test_descriptions_tags_and_statistics_config(fs):
         fs.create_feature_group("e", 1, primary_key=["id"], statistics_config={"histogram": True})
     with pytest.raises(errors.FeatureGroupNotFound):
         fs.get_feature_group("e", 1)  # nothing stored on refusal
+
+
+SUITE = {
+    "expectation_suite_name": "payments",
+    "expectations": [
+        {"expectation_type": "expect_column_values_to_not_be_null", "kwargs": {"column": "amount"}},
+        {
+            "expectation_type": "expect_column_values_to_be_between",
+            "kwargs": {"column": "amount", "min_value": 0, "max_value": 100},
+        },
+        {
+            "expectation_type": "expect_column_values_to_be_in_set",
+            "kwargs": {"column": "kind", "value_set": ["a", "b"]},
+        },
+        {
+            "expectation_type": "expect_column_values_to_match_regex",
+            "kwargs": {"column": "kind", "regex": "^[a-z]$"},
+        },
+        {"expectation_type": "expect_column_values_to_be_unique", "kwargs": {"column": "id"}},
+        {
+            "expectation_type": "expect_table_row_count_to_be_between",
+            "kwargs": {"min_value": 1, "max_value": 10},
+        },
+        {
+            "expectation_type": "expect_column_mean_to_be_between",
+            "kwargs": {"column": "amount", "max_value": 50},
+        },
+        {
+            "expectation_type": "expect_column_max_to_be_between",
+            "kwargs": {"column": "amount", "max_value": 100},
+        },
+    ],
+}
+
+
+def payments(amount, kind=("a", "b")):
+    return pd.DataFrame(
+        {"id": [1, 2], "ts": ts("2025-01-01", "2025-01-02"), "amount": amount, "kind": list(kind)}
+    )
+
+
+class SuiteObject:
+    """What a great_expectations ExpectationSuite offers: its JSON form."""
+
+    def to_json_dict(self):
+        return SUITE
+
+
+def test_expectation_suites_validate_inserts(fs):
+    fg = fs.create_feature_group("p", 1, primary_key=["id"], event_time="ts", expectation_suite=SuiteObject())
+    assert fg.expectation_suite["validation_ingestion_policy"] == "ALWAYS"
+    fg.insert(payments([10.0, 20.0]))
+    report = fg.get_latest_validation_report()
+    assert report["success"] and report["ingestion_result"] == "INGESTED"
+    assert report["statistics"]["evaluated_expectations"] == len(SUITE["expectations"])
+    fg.insert(payments([10.0, 500.0]))  # ALWAYS: stored although it fails
+    assert not fg.get_latest_validation_report()["success"] and len(fg.read()) == 2
+    assert fg.read()["amount"].max() == 500.0
+
+    fg.save_expectation_suite(SUITE, validation_ingestion_policy="STRICT")
+    attempts = refused = 0
+    for bad in (payments([1.0, 200.0]), payments([1.0, 2.0], kind=("a", "zz")), payments([None, 2.0])):
+        attempts += 1
+        with pytest.raises(errors.ValidationFailed, match="expect_column_values") as caught:
+            fg.insert(bad)
+        refused += 1
+        assert "Nothing was written" in str(caught.value)
+    print(f"attempts={attempts} refused={refused}")
+    assert fg.read()["amount"].max() == 500.0  # nothing stored on refusal
+    latest = fg.get_latest_validation_report()
+    assert latest["ingestion_result"] == "REJECTED"
+    assert [r["success"] for r in latest["results"]][:2] == [False, True]
+    assert len(fg.get_validation_reports()) == 5
+    fg.insert(payments([3.0, 4.0]))
+    assert fg.read()["amount"].max() == 4.0
+    fg.delete_expectation_suite()
+    assert fs.get_feature_group("p", 1).expectation_suite is None
+
+
+def test_unknown_expectation_types_are_refused_when_attached(fs):
+    suite = {"expectations": [{"expectation_type": "expect_column_to_exist", "kwargs": {"column": "x"}}]}
+    with pytest.raises(errors.InvalidInput, match="expect_column_to_exist"):
+        fs.create_feature_group("q", 1, primary_key=["id"], expectation_suite=suite)

@@ -146,6 +146,26 @@ class CommitRecord(RegionBase):
     epoch: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
+class ValidationReportRecord(RegionBase):
+    """One insert's validation against its group's expectation suite.
+
+    Region-local, like a commit: it describes an insert this region accepted or refused.
+    ``feature_group_id`` has no foreign key on purpose: the ingest gateway validates
+    while it holds the group's row ``FOR UPDATE``, which a foreign key check would wait
+    on; reports go with their group in ``Catalog.delete_group``.
+    """
+
+    __tablename__ = "validation_reports"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
+    feature_group_id: Mapped[str] = mapped_column(String(ID_LENGTH), index=True)
+    validated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    success: Mapped[bool] = mapped_column()
+    #: INGESTED or REJECTED (a STRICT suite refused the rows)
+    ingestion_result: Mapped[str] = mapped_column(String(16))
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
 class IngestCheckpointRecord(RegionBase):
     """Next Kafka offset to consume per topic partition: ``next_offset`` moves with each
     offline commit, ``online_next_offset`` as the online store catches up (it may run

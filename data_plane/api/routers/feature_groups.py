@@ -60,6 +60,18 @@ def update_feature_group(name: Name, version: Version, body: FeatureGroupUpdate,
         return to_jsonable(engine.update_feature_group(name, version, body.model_dump(exclude_unset=True)))
 
 
+@router.get("/{name}/versions/{version}/validation-reports", response_model=list[dict[str, Any]])
+def validation_reports(
+    name: Name,
+    version: Version,
+    engine: ProjectEngine,
+    limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
+) -> Any:
+    """Reports of inserts validated against the group's expectation suite, newest first."""
+    info = engine.catalog.get_group(name, version)
+    return engine.catalog.validation_reports(info.id, limit)
+
+
 @router.delete("/{name}/versions/{version}", status_code=204)
 def delete_feature_group(name: Name, version: Version, engine: GroupWriter, region: RegionDep) -> Response:
     info = engine.catalog.get_group(name, version)
