@@ -25,6 +25,7 @@ SERVICE_MODULES = [
     "boto3",
     "fastapi",
     "kafka",
+    "kubernetes",
     "orjson",
     "prometheus_client",
     "psycopg",
