@@ -288,10 +288,12 @@ class Catalog:
         rows_updated: int = 0,
         rows_deleted: int = 0,
         source: Checkpoint | None = None,
+        statistics: dict[str, Any] | None = None,
     ) -> CommitInfo:
         """Record a new table version and the schema it has, in one transaction.
 
         With ``source``, the ingestion checkpoint moves in that same transaction.
+        ``statistics`` describe the rows written (``data_plane.statistics.describe``).
         """
         with self.session() as session:
             group = session.get(FeatureGroupRecord, group_id)
@@ -307,12 +309,31 @@ class Catalog:
                 rows_deleted=rows_deleted,
                 source_offset=None if source is None else source.offset,
                 epoch=self.epoch,
+                statistics=statistics,
             )
             session.add(commit)
             if source is not None:
                 save_checkpoint(session, source)
             session.flush()
             return _commit_info(commit)
+
+    def commit_statistics(self, group_id: str, at: dt.datetime | None = None) -> dict[str, Any] | None:
+        """The newest commit with statistics at or before ``at`` (default: now):
+        ``{"commit_id", "committed_at", "statistics"}``, or None."""
+        query = select(CommitRecord).where(
+            CommitRecord.feature_group_id == group_id, CommitRecord.statistics.is_not(None)
+        )
+        if at is not None:
+            query = query.where(CommitRecord.committed_at <= at)
+        with self.session() as session:
+            record = session.scalar(query.order_by(CommitRecord.table_version.desc()).limit(1))
+            if record is None:
+                return None
+            return {
+                "commit_id": record.id,
+                "committed_at": record.committed_at.isoformat(),
+                "statistics": record.statistics,
+            }
 
     def commits(self, group_id: str, limit: int | None = None) -> list[CommitInfo]:
         query = (

@@ -25,6 +25,7 @@ from data_plane.layout import group_location
 from data_plane.offline.base import OfflineStore, SupportsCompaction, WriteResult
 from data_plane.query.plan import SPINE, output_columns, to_sql
 from data_plane.query.resolve import Resolver, duckdb_type
+from data_plane.statistics import describe
 from granary_core import schema as schemas
 from granary_core.errors import InvalidInput, NotSupported, ValidationFailed
 from granary_core.specs import CommitInfo, FeatureGroupInfo, FeatureViewInfo
@@ -203,6 +204,7 @@ class FeatureStoreEngine:
         keys = [*info.primary_key, *([info.event_time] if info.event_time else [])]
         table = _dedupe_last(table, keys)
         location = self._location(info)
+        stats = self._commit_statistics(info, table)
         with self._write_lock:
             previous = self.catalog.version_at(info.id, None)
             if overwrite:
@@ -220,10 +222,21 @@ class FeatureStoreEngine:
                     rows_inserted=result.rows_inserted,
                     rows_updated=result.rows_updated,
                     source=source,
+                    statistics=stats,
                 )
             except BaseException:
                 self.offline.restore(location, previous)
                 raise
+
+    @staticmethod
+    def _commit_statistics(info: FeatureGroupInfo, table: pa.Table) -> dict[str, Any] | None:
+        """Statistics of the rows a commit writes, when the group's config enables them
+        (``columns`` limits them to those features)."""
+        config = info.statistics_config
+        if not config.get("enabled"):
+            return None
+        columns = [c for c in config.get("columns") or table.column_names if c in table.column_names]
+        return describe(table.select(columns))
 
     def remove_rows(
         self,

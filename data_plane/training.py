@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,6 +26,7 @@ import pyarrow.parquet as pq
 from data_plane.catalog import Catalog
 from data_plane.engine import FeatureStoreEngine
 from data_plane.offline.s3 import delete_tree
+from data_plane.statistics import statistics
 from granary_core.errors import InvalidInput
 from granary_core.frames import to_utc
 from granary_core.specs import FeatureViewInfo, TrainingDatasetInfo
@@ -187,61 +187,6 @@ def split_streams(
             )
         }
     return split_tables(engine, view, options, start_time, end_time, spine)
-
-
-def statistics(table: pa.Table) -> dict[str, dict[str, Any]]:
-    """Per-column statistics from DuckDB's SUMMARIZE (min, max, mean, std, quartiles)."""
-    con = duckdb.connect()
-    con.register("t", table)
-    summary = con.sql("SUMMARIZE t").to_arrow_table().to_pylist()
-    stats: dict[str, dict[str, Any]] = {}
-    numeric_prefixes = ("BIGINT", "DOUBLE", "INTEGER", "FLOAT", "DECIMAL", "UBIGINT", "SMALLINT")
-    for row in summary:
-        entry: dict[str, Any] = {
-            "type": row["column_type"],
-            "count": int(row["count"]),
-            "null_fraction": float(row["null_percentage"] or 0) / 100.0,
-            "approx_distinct": int(row["approx_unique"] or 0),
-        }
-        if row["column_type"].startswith(numeric_prefixes):
-            for key, source in [
-                ("min", "min"),
-                ("max", "max"),
-                ("mean", "avg"),
-                ("std", "std"),
-                ("p25", "q25"),
-                ("p50", "q50"),
-                ("p75", "q75"),
-            ]:
-                value = row[source]
-                entry[key] = None if value is None else float(value)
-        stats[row["column_name"]] = entry
-    _add_unique_values(con, stats)
-    con.close()
-    return stats
-
-
-MAX_UNIQUE_VALUES = 1000
-_CATEGORICAL_PREFIXES = ("VARCHAR", "BOOLEAN", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT")
-
-
-def _add_unique_values(con: duckdb.DuckDBPyConnection, stats: dict[str, dict[str, Any]]) -> None:
-    """Record the sorted distinct values of few-valued string, integer and boolean
-    columns: label and one-hot encoders are parameterized by them."""
-    names = [
-        name
-        for name, entry in stats.items()
-        if entry["type"].startswith(_CATEGORICAL_PREFIXES)
-        and entry["approx_distinct"] <= MAX_UNIQUE_VALUES * 1.1
-    ]
-    if not names:
-        return
-    quoted = ['"' + n.replace('"', '""') + '"' for n in names]
-    sql = ", ".join(f"list(DISTINCT {q} ORDER BY {q}) FILTER (WHERE {q} IS NOT NULL)" for q in quoted)
-    row = con.sql(f"SELECT {sql} FROM t").fetchall()[0]
-    for name, values in zip(names, row, strict=True):
-        if values is not None and len(values) <= MAX_UNIQUE_VALUES:
-            stats[name]["unique_values"] = list(values)
 
 
 def create_training_dataset(

@@ -54,6 +54,9 @@ class Backend(Protocol):
     def validation_reports(
         self, name: str, version: int, limit: int | None = None
     ) -> list[dict[str, Any]]: ...
+    def commit_statistics(
+        self, name: str, version: int, commit_time: dt.datetime | None = None
+    ) -> dict[str, Any] | None: ...
     def delete_feature_group(self, name: str, version: int) -> None: ...
     def insert(
         self, name: str, version: int, table: pa.Table, overwrite: bool = False, wait: bool = True

@@ -90,6 +90,12 @@ class EmbeddedBackend(SupportsVectorRows):
         info = self.engine.catalog.get_group(name, version)
         return self.engine.catalog.validation_reports(info.id, limit)
 
+    def commit_statistics(
+        self, name: str, version: int, commit_time: dt.datetime | None = None
+    ) -> dict[str, Any] | None:
+        info = self.engine.catalog.get_group(name, version)
+        return self.engine.catalog.commit_statistics(info.id, commit_time)
+
     def delete_feature_group(self, name: str, version: int) -> None:
         self.engine.delete_feature_group(name, version)
 

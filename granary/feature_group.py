@@ -148,16 +148,21 @@ class FeatureGroup:
         return self._update(statistics_config=self.statistics_config)
 
     def compute_statistics(self, wallclock_time: Any = None) -> dict[str, dict[str, Any]]:
-        """Descriptive statistics per feature of the rows visible at ``wallclock_time``
-        (count, null fraction, distinct, min, max, mean, std, quartiles), computed in
-        DuckDB over the group's Arrow rows; ``statistics_config["columns"]`` limits them."""
-        from data_plane.training import statistics
+        """Descriptive statistics per feature of all rows visible at ``wallclock_time``
+        (count, null fraction, distinct, min, max, mean, std, quartiles, histograms,
+        top values), computed now in DuckDB; ``statistics_config["columns"]`` limits them."""
+        from data_plane.statistics import describe
 
         table = self._backend.read(self.name, self.version, wallclock_time=to_utc(wallclock_time))
         columns = self.statistics_config.get("columns")
-        return statistics(table.select(columns) if columns else table)
+        return describe(table.select(columns) if columns else table)
 
-    get_statistics = compute_statistics
+    def get_statistics(self, commit_time: Any = None) -> dict[str, Any] | None:
+        """The statistics stored with the newest commit at or before ``commit_time``
+        (default: the latest): ``{"commit_id", "committed_at", "statistics": {feature:
+        ...}}``, each commit describing the rows it wrote. Commits have them while
+        ``statistics_config`` is enabled (``{"enabled": True}``); None before that."""
+        return self._backend.commit_statistics(self.name, self.version, to_utc(commit_time, "commit_time"))
 
     # expectation suites (validated on insert: data_plane.validation) ----------------------
     @property

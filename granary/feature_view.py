@@ -339,6 +339,10 @@ class FeatureView(ServingMixin):
         """What was recorded for a version: query SQL, options, statistics, location."""
         return self._backend.get_training_dataset(self.name, self.version, training_dataset_version)[0]
 
+    def get_training_dataset_statistics(self, training_dataset_version: int) -> dict[str, Any]:
+        """Per split, per feature: the statistics recorded with that version."""
+        return self.get_training_dataset(training_dataset_version).statistics
+
     def get_training_datasets(self) -> list[TrainingDatasetInfo]:
         return self._backend.list_training_datasets(self.name, self.version)
 

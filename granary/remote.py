@@ -206,6 +206,13 @@ class RemoteBackend:
         path = self._project("feature-groups", name, "versions", version, "validation-reports")
         return self._call("GET", path, params={} if limit is None else {"limit": limit})
 
+    def commit_statistics(
+        self, name: str, version: int, commit_time: dt.datetime | None = None
+    ) -> dict[str, Any] | None:
+        path = self._project("feature-groups", name, "versions", version, "statistics")
+        params = {} if commit_time is None else {"commit_time": commit_time.isoformat()}
+        return self._call("GET", path, params=params)
+
     def delete_feature_group(self, name: str, version: int) -> None:
         self._call("DELETE", self._project("feature-groups", name, "versions", version))
 

@@ -167,6 +167,7 @@ def test_descriptions_tags_and_statistics_config(fs):
     assert again.statistics_config == {"enabled": True, "columns": ["amount"]}
     stats = again.compute_statistics()
     assert list(stats) == ["amount"] and stats["amount"]["mean"] == 2.0 and stats["amount"]["max"] == 3.0
+    assert sum(b["count"] for b in stats["amount"]["histogram"]) == 2
     again.delete_tag("owner")
     with pytest.raises(errors.NotFound, match="no tag 'owner'"):
         fs.get_feature_group("d", 1).get_tag("owner")
@@ -257,3 +258,37 @@ def test_unknown_expectation_types_are_refused_when_attached(fs):
     suite = {"expectations": [{"expectation_type": "expect_column_to_exist", "kwargs": {"column": "x"}}]}
     with pytest.raises(errors.InvalidInput, match="expect_column_to_exist"):
         fs.create_feature_group("q", 1, primary_key=["id"], expectation_suite=suite)
+
+
+def test_statistics_are_stored_per_commit(fs, groups):
+    a, _ = groups
+    assert a.get_statistics() is None  # statistics were not enabled for these commits
+    fg = fs.create_feature_group(
+        "s", 1, primary_key=["id"], event_time="ts", statistics_config={"enabled": True}
+    )
+    fg.insert(
+        pd.DataFrame(
+            {
+                "id": [1, 2, 3],
+                "ts": ts("2025-01-01", "2025-01-01", "2025-01-01"),
+                "amount": [1.0, 2.0, None],
+                "kind": ["a", "a", "b"],
+            }
+        )
+    )
+    first = fg.get_statistics()
+    fg.insert(pd.DataFrame({"id": [4], "ts": ts("2025-01-02"), "amount": [10.0], "kind": ["c"]}))
+    latest = fg.get_statistics()
+    assert latest["commit_id"] != first["commit_id"]
+    amount = first["statistics"]["amount"]
+    assert (amount["count"], amount["min"], amount["max"], amount["mean"]) == (3, 1.0, 2.0, 1.5)
+    assert amount["null_fraction"] == pytest.approx(1 / 3, abs=1e-3) and len(amount["histogram"]) == 10
+    assert first["statistics"]["kind"]["top_values"] == [
+        {"value": "a", "count": 2},
+        {"value": "b", "count": 1},
+    ]
+    assert latest["statistics"]["amount"]["mean"] == 10.0  # the rows that commit wrote
+    assert fg.get_statistics(commit_time=first["committed_at"])["commit_id"] == first["commit_id"]
+    fv = fs.create_feature_view("sv", fg.select(["amount"]), 1)
+    fv.create_training_data()
+    assert fv.get_training_dataset_statistics(1)["train"]["amount"]["max"] == 10.0

@@ -144,6 +144,8 @@ class CommitRecord(RegionBase):
     source_offset: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     # The routing epoch the writing region held (GRANARY_EPOCH): which routing let it write.
     epoch: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    #: what the written rows look like (data_plane.statistics.describe), when enabled
+    statistics: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
 
 
 class ValidationReportRecord(RegionBase):

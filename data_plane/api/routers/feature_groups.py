@@ -6,6 +6,7 @@ Writes are validated here, produced to the group's topic with acks=all and, with
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 import pyarrow as pa
@@ -21,6 +22,7 @@ from data_plane.api.schemas import (
     FeatureGroupUpdate,
     WriteAccepted,
 )
+from granary_core.frames import to_utc
 from granary_core.wire import to_jsonable
 
 router = APIRouter(prefix="/projects/{project}/feature-groups", tags=["feature groups"])
@@ -70,6 +72,16 @@ def validation_reports(
     """Reports of inserts validated against the group's expectation suite, newest first."""
     info = engine.catalog.get_group(name, version)
     return engine.catalog.validation_reports(info.id, limit)
+
+
+@router.get("/{name}/versions/{version}/statistics", response_model=dict[str, Any] | None)
+def commit_statistics(
+    name: Name, version: Version, engine: ProjectEngine, commit_time: dt.datetime | None = None
+) -> Any:
+    """Statistics of the newest commit at or before ``commit_time`` that has them
+    (the group's ``statistics_config`` enabled), or null."""
+    info = engine.catalog.get_group(name, version)
+    return engine.catalog.commit_statistics(info.id, to_utc(commit_time, "commit_time"))
 
 
 @router.delete("/{name}/versions/{version}", status_code=204)
