@@ -6,6 +6,11 @@ against their SHA-256) are written to a folder of its own; a key bound to the pr
 is minted for it, so ``granary.login()`` in the predictor reaches this data plane
 (``GRANARY_HOST``, ``GRANARY_API_KEY``); then the supervisor runs the process. The key
 is revoked when the deployment stops.
+
+With ``GRANARY_KUBERNETES`` the cluster runs it instead
+(:mod:`data_plane.kubernetes_deployments`): the same start, stop and delete apply its
+objects (one replica, zero, none), the key travels in its Secret, and the pod fetches
+the model's files through the REST API itself.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import shutil
 import sys
 from typing import Any
 
-from data_plane.deployments import DeploymentCatalog, deployment_info, fetch_model_files
+from data_plane.deployments import RUNNING, DeploymentCatalog, deployment_info, fetch_model_files
 from data_plane.engine import FeatureStoreEngine
 from data_plane.metadata.models import DeploymentRecord
 from data_plane.region import Region
@@ -31,7 +36,37 @@ class DeploymentRunner:
         self.project = engine.catalog.project
 
     def info(self, record: DeploymentRecord) -> DeploymentInfo:
+        if self.region.kubernetes is not None:
+            return deployment_info(record, self.region.kubernetes.state(self.project, record.name).state, 0)
         return deployment_info(record, *self.region.deployments.state((self.project, record.name)))
+
+    def endpoint(self, name: str) -> str | None:
+        """Where a running deployment answers (None when it does not run here now)."""
+        kube = self.region.kubernetes
+        if kube is None:
+            return self.region.deployments.endpoint((self.project, name))
+        return kube.endpoint(self.project, name) if kube.state(self.project, name).state == RUNNING else None
+
+    def _revoke_keys(self, name: str) -> None:
+        for key in self.region.keys.list_keys(self.project):
+            if key.name == f"deployment {name}":
+                self.region.keys.revoke(key.key_id)
+
+    def _apply(self, record: DeploymentRecord, replicas: int, secrets: dict[str, str]) -> None:
+        assert self.region.kubernetes is not None and self.region.settings.kubernetes is not None
+        env = {
+            "GRANARY_HOST": self.region.settings.kubernetes.data_plane_url,
+            "GRANARY_PROJECT": self.project,
+        }
+        self.region.kubernetes.apply(
+            self.project,
+            record.name,
+            record.script,
+            (record.model_name, record.model_version),
+            env,
+            replicas=replicas,
+            secrets=secrets,
+        )
 
     def create(self, **fields: Any) -> DeploymentInfo:
         self.region.model_registry(self.engine).get(fields["model_name"], fields["model_version"])
@@ -40,6 +75,11 @@ class DeploymentRunner:
     def start(self, name: str, caller: Principal) -> DeploymentInfo:
         admit = self.region.quotas.new_deployment(caller)
         record = self.catalog.set_running(name, caller.tenant_id, admit)
+        if self.region.kubernetes is not None:
+            self._revoke_keys(name)
+            _, secret = self.region.keys.create_key(self.project, name=f"deployment {name}")
+            self._apply(record, 1, {"GRANARY_API_KEY": secret})
+            return self.info(record)
         folder = self.region.deployments_dir / self.project / name
         shutil.rmtree(folder, ignore_errors=True)
         model_dir = fetch_model_files(
@@ -76,10 +116,16 @@ class DeploymentRunner:
 
     def stop(self, name: str) -> DeploymentInfo:
         record = self.catalog.set_stopped(name)
-        self.region.deployments.stop((self.project, name))
+        if self.region.kubernetes is not None:
+            self._apply(record, 0, {})
+            self._revoke_keys(name)
+        else:
+            self.region.deployments.stop((self.project, name))
         return self.info(record)
 
     def delete(self, name: str) -> None:
         self.stop(name)
+        if self.region.kubernetes is not None:
+            self.region.kubernetes.delete(self.project, name)
         self.catalog.delete(name)
         shutil.rmtree(self.region.deployments_dir / self.project / name, ignore_errors=True)

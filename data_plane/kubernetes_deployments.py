@@ -3,7 +3,9 @@
 Beside the process supervisor (:mod:`data_plane.supervisor`), a region may hand its
 deployments to a Kubernetes cluster. Per deployment it renders a ConfigMap (the
 predictor script), a Deployment (the data plane's image running
-:mod:`data_plane.predictor_host`) and a Service (its port in the cluster), all labelled
+:mod:`data_plane.predictor_host`, which fetches the model's files through the data plane's
+REST API with the key in the deployment's Secret) and a Service (its port in the
+cluster), all labelled
 with their owner (``granary.io/project``, ``granary.io/deployment``,
 ``app.kubernetes.io/managed-by: granary``), and applies them by server-side apply under
 one field manager, so applying again is idempotent and a changed script rolls the
@@ -79,6 +81,7 @@ class KubernetesDeployments:
             kind: self._dynamic.resources.get(api_version=version, kind=kind)
             for version, kind in (
                 ("v1", "Namespace"),
+                ("v1", "Secret"),
                 ("v1", "ConfigMap"),
                 ("v1", "Service"),
                 ("apps/v1", "Deployment"),
@@ -96,9 +99,17 @@ class KubernetesDeployments:
         }
 
     def render(
-        self, project: str, name: str, script: str, model: tuple[str, int], env: dict[str, str], replicas: int
+        self,
+        project: str,
+        name: str,
+        script: str,
+        model: tuple[str, int],
+        env: dict[str, str],
+        replicas: int,
+        secrets: dict[str, str] | None = None,
     ) -> list[dict[str, Any]]:
-        """The ConfigMap, Deployment and Service of one deployment, as applied."""
+        """The Secret (``secrets``: variables such as the predictor's API key), ConfigMap,
+        Deployment and Service of one deployment, as applied."""
         object_id = object_name(project, name)
         labels = self._labels(project, name)
         metadata = {"name": object_id, "namespace": self.config.namespace, "labels": labels}
@@ -117,11 +128,16 @@ class KubernetesDeployments:
                     "GRANARY_MODEL": f"{model[0]}:{model[1]}",
                     "MODEL_FILES_PATH": "/granary/model",
                 }.items()
+            ]
+            + [
+                {"name": k, "valueFrom": {"secretKeyRef": {"name": object_id, "key": k}}}
+                for k in sorted(secrets or {})
             ],
             "readinessProbe": {"httpGet": {"path": "/health", "port": PREDICTOR_PORT}},
             "volumeMounts": [{"name": "predictor", "mountPath": "/granary/predictor"}],
         }
         return [
+            {"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "stringData": dict(secrets or {})},
             {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": {"predictor.py": script}},
             {
                 "apiVersion": "apps/v1",
@@ -171,10 +187,11 @@ class KubernetesDeployments:
         model: tuple[str, int],
         env: dict[str, str],
         replicas: int = 1,
+        secrets: dict[str, str] | None = None,
     ) -> None:
         """Create or update the deployment's objects (``replicas=0``: stopped)."""
         self._ensure_namespace()
-        for body in self.render(project, name, script, model, env, replicas):
+        for body in self.render(project, name, script, model, env, replicas, secrets):
             self._dynamic.server_side_apply(
                 self._kinds[body["kind"]],
                 body=body,
@@ -207,12 +224,16 @@ class KubernetesDeployments:
         """(kind, name) of every object carrying the deployment's owner labels."""
         selector = ",".join(f"{k}={v}" for k, v in self._labels(project, name).items())
         found = []
-        for kind in ("ConfigMap", "Deployment", "Service"):
+        for kind in ("Secret", "ConfigMap", "Deployment", "Service"):
             items = self._dynamic.get(
                 self._kinds[kind], namespace=self.config.namespace, label_selector=selector
             )
             found += [(kind, item.metadata.name) for item in items.items]
         return found
+
+    def endpoint(self, project: str, name: str) -> str:
+        """The deployment's Service inside the cluster (where the data plane sends predicts)."""
+        return f"http://{object_name(project, name)}.{self.config.namespace}.svc:{PREDICTOR_PORT}"
 
     def delete(self, project: str, name: str) -> None:
         """Remove every object of the deployment (idempotent)."""

@@ -10,11 +10,14 @@ supervisor started it and restarts it if it dies.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -22,7 +25,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from data_plane.deployments import jsonable, load_predictor, request_inputs
-from granary_core.errors import GranaryError, InvalidInput
+from granary_core.errors import ChecksumMismatch, GranaryError, InvalidInput
 
 
 def build_app(predictor: Any, where: str) -> Starlette:
@@ -52,8 +55,29 @@ def build_app(predictor: Any, where: str) -> Starlette:
     return Starlette(routes=[Route("/predict", predict, methods=["POST"]), Route("/health", health)])
 
 
+def fetch_model(model_dir: Path) -> None:
+    """Download the model's files (``GRANARY_MODEL``, ``name:version``) through the data
+    plane's REST API with ``GRANARY_API_KEY``, each checked against its SHA-256: a pod on
+    Kubernetes starts with no files of its own."""
+    name, version = os.environ["GRANARY_MODEL"].split(":")
+    base = f"{os.environ['GRANARY_HOST'].rstrip('/')}/api/v1/projects/{os.environ['GRANARY_PROJECT']}/models"
+    headers = {"authorization": f"Bearer {os.environ['GRANARY_API_KEY']}"}
+    with httpx.Client(headers=headers, timeout=300) as http:
+        info = http.get(f"{base}/{name}", params={"version": version}).raise_for_status().json()
+        for artifact in info["artifacts"]:
+            path = quote(artifact["path"], safe="")
+            data = http.get(f"{base}/{name}/versions/{version}/files/{path}").raise_for_status().content
+            if hashlib.sha256(data).hexdigest() != artifact["sha256"]:
+                raise ChecksumMismatch(f"model '{name}' v{version}: '{artifact['path']}' fails its SHA-256")
+            target = model_dir / artifact["path"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+
+
 def main(argv: list[str]) -> None:
     script, model_dir, port = Path(argv[0]), argv[1], int(argv[2])
+    if not any(Path(model_dir).glob("*")):
+        fetch_model(Path(model_dir))
     where = f"deployment '{os.environ.get('GRANARY_DEPLOYMENT', script.stem)}'"
     predictor = load_predictor(script, {"MODEL_FILES_PATH": model_dir})
     print(f"{where}: predictor ready, listening on 127.0.0.1:{port}", flush=True)

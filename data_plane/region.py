@@ -27,6 +27,7 @@ from data_plane.catalog import Catalog
 from data_plane.engine import FeatureStoreEngine
 from data_plane.ingest.gateway import IngestGateway
 from data_plane.ingest.topics import Topics
+from data_plane.kubernetes_deployments import KubernetesConfig, KubernetesDeployments
 from data_plane.layout import Layout
 from data_plane.metadata.db import upgrade as upgrade_metadata
 from data_plane.model_registry import ModelRegistry
@@ -72,6 +73,21 @@ def _control_plane(
     prefix = settings.control_plane_redis_prefix
     events = AccessEvents(shared, f"{prefix}:{ACCESS_CHANNEL}", client)
     return client, events, RateLimiter(shared, prefix=f"{prefix}:rl")
+
+
+def _kubernetes(settings: DataPlaneSettings) -> KubernetesDeployments | None:
+    config = settings.kubernetes
+    if config is None:
+        return None
+    return KubernetesDeployments(
+        KubernetesConfig(
+            host=config.host,
+            token=config.token,
+            namespace=config.namespace,
+            image=config.image,
+            ca_cert=config.ca_cert,
+        )
+    )
 
 
 def migrate_metadata(metadata: Engine) -> None:
@@ -121,6 +137,8 @@ class Region:
         self._lock = threading.Lock()
         #: The processes of this region's running model deployments.
         self.deployments = ProcessSupervisor()
+        #: The cluster running them instead, when ``GRANARY_KUBERNETES`` names one.
+        self.kubernetes = _kubernetes(settings)
         self.deployments_dir = Path(tempfile.gettempdir()) / "granary-deployments" / settings.namespace
 
     def engine(self, project: str) -> FeatureStoreEngine:
@@ -223,6 +241,8 @@ class Region:
 
     def close(self) -> None:
         self.deployments.close()
+        if self.kubernetes is not None:
+            self.kubernetes.close()
         if self._access_events is not None:
             self._access_events.close()
         if self.control_plane is not None:

@@ -8,11 +8,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tenancy.plans import CostLimits
 from tenancy.secrets import Token
+
+
+class KubernetesSettings(BaseModel):
+    """The cluster a region runs its model deployments on (``GRANARY_KUBERNETES``, JSON)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field(description="https://host:port of the Kubernetes API server")
+    token: str = Field(description="a bearer token allowed to manage the namespace's objects")
+    namespace: str = "granary"
+    image: str = Field(default="granary/data-plane:latest", description="an image with the data plane")
+    ca_cert: str | None = Field(default=None, description="file of the API server's CA certificate")
+    #: Where the pods reach this data plane's REST API (its URL inside the cluster).
+    data_plane_url: str = "http://granary-data-plane:8600"
 
 
 class DataPlaneSettings(BaseSettings):
@@ -101,6 +115,9 @@ class DataPlaneSettings(BaseSettings):
     #: recently used is dropped beyond that, so a region with many projects does not grow.
     engine_cache_size: int = Field(default=256, ge=1)
     log_level: str = "INFO"
+    #: With it, model deployments run as Kubernetes objects on that cluster
+    #: (:mod:`data_plane.kubernetes_deployments`); without it, as processes of this region.
+    kubernetes: KubernetesSettings | None = None
 
     @model_validator(mode="after")
     def _region_id_default(self) -> DataPlaneSettings:

@@ -3,17 +3,21 @@
 ``ops/kube.sh`` builds kube-apiserver from the Go module proxy (cached) and starts it
 with Debian's etcd. There is no kubelet nor controller manager, so pods never run:
 these tests check the objects applied, their owner labels, the rollouts recorded
-(the Deployment's generation), the status read back, and the cleanup.
+(the Deployment's generation), the status read back, and the cleanup, first of the
+backend alone, then of a region whose deployments run there, through its REST API.
 """
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import uuid
 
+import httpx
 import pytest
 
 from data_plane.kubernetes_deployments import KubernetesConfig, KubernetesDeployments, object_name
+from granary_core import errors
 from tests import remote_stack
 from tests.remote_stack import REPO
 
@@ -65,6 +69,7 @@ def test_apply_reads_status_back_records_rollouts_and_cleans_up(kube):
     assert sorted(kube.owned("fraud", "scorer")) == [
         ("ConfigMap", object_id),
         ("Deployment", object_id),
+        ("Secret", object_id),
         ("Service", object_id),
     ]
     state = kube.state("fraud", "scorer")
@@ -82,7 +87,53 @@ def test_apply_reads_status_back_records_rollouts_and_cleans_up(kube):
     kube.delete("fraud", "scorer")
     assert kube.owned("fraud", "scorer") == []
     assert kube.state("fraud", "scorer").state == "STOPPED"
-    assert len(kube.owned("other", "scorer")) == 3  # the other project's objects are untouched
+    assert len(kube.owned("other", "scorer")) == 4  # the other project's objects are untouched
     kube.delete("other", "scorer")
     kube.delete("other", "scorer")  # idempotent
     assert kube.owned("other", "scorer") == []
+
+
+@pytest.fixture
+def kube_plane(region_env, kube_server):
+    """A data plane whose deployments run on the cluster (``GRANARY_KUBERNETES``)."""
+    from tests.remote_stack import start_data_plane
+
+    host, token, ca_cert = kube_server
+    namespace = f"g-{uuid.uuid4().hex[:8]}"
+    cluster = {"host": host, "token": token, "namespace": namespace, "ca_cert": ca_cert}
+    plane = start_data_plane(region_env, materializer=False, kubernetes=cluster)
+    yield plane
+    plane.stop()
+
+
+def test_a_region_on_kubernetes_runs_deployments_as_objects(kube_plane, tmp_path):
+    project = kube_plane.login()
+    (tmp_path / "model.bin").write_bytes(b"weights")
+    model = project.get_model_registry().python.create_model("m").save(tmp_path / "model.bin")
+    (tmp_path / "predictor.py").write_text(SCRIPT)
+    deployment = model.deploy(name="scorer", script_file=tmp_path / "predictor.py")
+    kube = kube_plane.region.kubernetes
+
+    # started through the REST API: applied, and STARTING for good (no kubelet runs the pod)
+    assert project.backend.start_deployment("scorer").state == "STARTING"
+    object_id = object_name(project.name, "scorer")
+    assert {kind for kind, _ in kube.owned(project.name, "scorer")} == {
+        "ConfigMap",
+        "Deployment",
+        "Secret",
+        "Service",
+    }
+    secret = kube._dynamic.get(kube._kinds["Secret"], name=object_id, namespace=kube.config.namespace)
+    pod_key = base64.b64decode(secret.data["GRANARY_API_KEY"]).decode()
+    models_url = f"{kube_plane.api_url}/api/v1/projects/{project.name}/models/m"
+    # the pod's key reads the model (the pod fetches its files with it)
+    assert httpx.get(models_url, headers={"authorization": f"Bearer {pod_key}"}).status_code == 200
+    with pytest.raises(errors.BackendUnavailable, match=r"not running \(state STARTING\)"):
+        deployment.predict(inputs=[1])
+
+    assert deployment.stop().get_state().state == "STOPPED"
+    assert kube.state(project.name, "scorer").replicas == 0
+    assert httpx.get(models_url, headers={"authorization": f"Bearer {pod_key}"}).status_code == 401
+
+    deployment.delete()
+    assert kube.owned(project.name, "scorer") == []

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 
 from data_plane.api.deps import CallerDep, DeploymentReader, DeploymentWriter, RegionDep
 from data_plane.api.schemas import DeploymentCreate, DeploymentPublic, PredictionsPublic, PredictRequest
-from data_plane.deployments import DeploymentCatalog
+from data_plane.deployment_runner import DeploymentRunner
 from granary_core.errors import BackendUnavailable, InvalidInput
 from granary_core.wire import to_jsonable
 from tenancy import roles
@@ -84,13 +84,16 @@ async def predict(
 ) -> Any:
     """Answer with the predictor's ``{"predictions": ...}``; send ``instances`` or ``inputs``."""
     caller.require(roles.DEPLOYMENT_PREDICT)
-    endpoint = region.deployments.endpoint((caller.project, name))
+    runner = DeploymentRunner(region, region.engine(caller.project))
+    if region.kubernetes is None:
+        endpoint = region.deployments.endpoint((caller.project, name))
+    else:
+        endpoint = await run_in_threadpool(runner.endpoint, name)
     if endpoint is None:
-        record = await run_in_threadpool(DeploymentCatalog(region.engine(caller.project).catalog).get, name)
-        state, _ = region.deployments.state((caller.project, name))
+        info = await run_in_threadpool(lambda: runner.info(runner.catalog.get(name)))
         raise BackendUnavailable(
-            f"deployment '{record.name}' of project '{caller.project}' is not running (state {state})"
-            + (": start it first" if state == "STOPPED" else ": try again shortly")
+            f"deployment '{info.name}' of project '{caller.project}' is not running (state {info.state})"
+            + (": start it first" if info.state == "STOPPED" else ": try again shortly")
         )
     payload = body.model_dump(exclude_none=True)
     if len(payload) != 1:
