@@ -100,15 +100,21 @@ def test_epoch_ms_event_times_and_upper_case_names(fs):
     assert row["eventtime"] == pd.Timestamp("2025-01-02", tz="UTC") and row["amount"] == 3.5
 
 
-def test_transform_takes_vectors_as_get_feature_vector_returns_them(fs, groups):
+@pytest.fixture
+def scaled_view(fs, groups):
+    """A view whose ``amount`` is min-max scaled: a transformation that needs statistics."""
     a, b = groups
-    fv = fs.create_feature_view(
+    return fs.create_feature_view(
         "v",
         a.select(["amount", "label"]).join(b.select(["score"])),
         1,
         labels=["label"],
         transformation_functions=[builtin.min_max_scaler("amount")],
     )
+
+
+def test_transform_takes_vectors_as_get_feature_vector_returns_them(scaled_view):
+    fv = scaled_view
     fv.create_training_data()
     fv.init_serving(training_dataset_version=1)
     raw = fv.get_feature_vector({"id": 2}, transform=False)
@@ -119,15 +125,8 @@ def test_transform_takes_vectors_as_get_feature_vector_returns_them(fs, groups):
         fv.transform([1.0])
 
 
-def test_in_memory_splits_record_a_training_dataset_version(fs, groups):
-    a, b = groups
-    fv = fs.create_feature_view(
-        "v",
-        a.select(["amount", "label"]).join(b.select(["score"])),
-        1,
-        labels=["label"],
-        transformation_functions=[builtin.min_max_scaler("amount")],
-    )
+def test_in_memory_splits_record_a_training_dataset_version(scaled_view):
+    fv = scaled_view
     x_train, x_test, _, _ = fv.train_test_split(test_size=0.5)
     assert fv.training_dataset_version_read == 1
     td = fv.get_training_dataset(1)
