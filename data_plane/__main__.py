@@ -65,6 +65,11 @@ def _materializer(settings, region, stop: threading.Event) -> None:
 
         reporter = UsageReporter(region)
         threading.Thread(target=reporter.run, args=(stop,), daemon=True, name="usage").start()
+    if settings.heartbeat_ms and region.metadata.dialect.name == "postgresql":
+        from data_plane import heartbeat
+
+        args = (region.metadata, settings.region_id, settings.heartbeat_ms / 1000, stop)
+        threading.Thread(target=heartbeat.run, args=args, daemon=True, name="heartbeat").start()
     Materializer(region).run(stop)
 
 

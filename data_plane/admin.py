@@ -25,7 +25,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
-from data_plane import lifecycle
+from data_plane import lifecycle, publication
 from data_plane.layout import ProjectLayout
 from data_plane.metadata.models import (
     DeploymentRecord,
@@ -40,6 +40,7 @@ from data_plane.offline.s3 import delete_tree
 from data_plane.region import Region
 from data_plane.usage import project_sizes
 from granary_core.errors import AlreadyExists, BackendUnavailable
+from granary_core.ids import new_id
 from tenancy.models import ApiKeyRecord
 
 #: Longest wait for Kafka to finish deleting a project's topics, in seconds.
@@ -64,7 +65,10 @@ class ProjectAdmin:
             with self.region.metadata.begin() as connection:
                 status = lifecycle.status_of(connection, project)
                 if status is None:
-                    connection.execute(insert(ProjectRecord).values(name=project))
+                    # homed before its row exists, so the row's insert is published too
+                    project_id = new_id()
+                    publication.home(connection, self.region.settings.region_id, [project_id])
+                    connection.execute(insert(ProjectRecord).values(id=project_id, name=project))
                     status = lifecycle.ACTIVE
         except IntegrityError:  # created by its first use at the same moment
             with self.region.metadata.connect() as connection:

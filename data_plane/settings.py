@@ -75,6 +75,9 @@ class DataPlaneSettings(BaseSettings):
     #: Where clients reach Flight; told to them by ``GET /api/v1/endpoints``.
     flight_public_uri: str | None = None
     materializer_metrics_port: int | None = None
+    #: How often the materializer writes the region's replication heartbeat, in
+    #: milliseconds (0: never). Other regions read their lag behind this one from it.
+    heartbeat_ms: int = Field(default=500, ge=0)
 
     #: Largest request body the REST API reads, in bytes; more gets 413.
     max_body_bytes: int = 64 * 1024 * 1024

@@ -41,6 +41,14 @@ def test_region() -> str:
     return os.environ.get("GRANARY_TEST_REGION", "test")
 
 
+def region_ports(name: str) -> dict[str, int]:
+    """The region's service ports (``ops/region ports``; nothing is started)."""
+    ports = subprocess.run(
+        ["bash", str(REPO / "ops" / "region"), "ports", name], capture_output=True, text=True, check=True
+    ).stdout
+    return {service: int(port) for service, port in (line.split() for line in ports.splitlines())}
+
+
 def region_is_up(name: str) -> bool:
     """``ops/region up`` writes the env file and ``down`` removes it."""
     return (REPO / ".regions" / name / "env").exists()

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -59,6 +60,11 @@ class RegionBase(Base):
     __abstract__ = True
 
 
+def published_tables() -> list[str]:
+    """What a region's publication carries: the catalog and the heartbeats."""
+    return [*catalog_tables(), HeartbeatRecord.__tablename__]
+
+
 def catalog_tables() -> list[str]:
     """The tables a region publishes, parents first (the order subscribers apply them)."""
     return [t.name for t in Base.metadata.sorted_tables if t.name in _CATALOG]
@@ -80,7 +86,8 @@ def replica_identity(table: str) -> str | None:
 
 def region_tables() -> list[str]:
     """This region's own tables: never published."""
-    return [t.name for t in Base.metadata.sorted_tables if t.name not in _CATALOG]
+    published = set(published_tables())
+    return [t.name for t in Base.metadata.sorted_tables if t.name not in published]
 
 
 class ProjectRecord(CatalogBase):
@@ -292,6 +299,28 @@ class DeploymentRecord(CatalogBase):
     desired_state: Mapped[str] = mapped_column(String(16), default="STOPPED")
     tenant_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class HeartbeatRecord(Base):
+    """A region's heartbeat: each region writes its own row, which its publication
+    carries to the others (see :mod:`data_plane.heartbeat`). Neither catalog nor
+    region-local: published, but filtered by region, not by project."""
+
+    __tablename__ = "replication_heartbeats"
+
+    region_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    beat_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class HomedProjectRecord(RegionBase):
+    """A project this region is home to: the region's publication carries its rows.
+    Region-local: each region knows what it homes (see :mod:`data_plane.publication`)."""
+
+    __tablename__ = "homed_projects"
+
+    project_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    since: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
 _CATALOG = frozenset(m.__tablename__ for m in CatalogBase.__subclasses__())

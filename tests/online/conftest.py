@@ -21,7 +21,7 @@ import pytest
 import redis
 
 import granary
-from tests.remote_stack import test_region
+from tests.remote_stack import region_ports, test_region
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -30,13 +30,7 @@ def _test_region_redis_port() -> int:
     """``$GRANARY_TEST_REDIS_PORT``, else the Redis port of the test region (``ops/region ports``)."""
     if "GRANARY_TEST_REDIS_PORT" in os.environ:
         return int(os.environ["GRANARY_TEST_REDIS_PORT"])
-    ports = subprocess.run(
-        ["bash", str(REPO / "ops" / "region"), "ports", test_region()],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return int(dict(line.split() for line in ports.splitlines())["redis"])
+    return region_ports(test_region())["redis"]
 
 
 REDIS_PORT = _test_region_redis_port()

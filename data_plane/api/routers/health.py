@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
+from data_plane import heartbeat
 from data_plane.api.deps import RegionDep, WhoAmIDep
 from data_plane.api.schemas import WhoAmI
 from tenancy.health import probe
@@ -40,8 +41,13 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics() -> Response:
-    return metrics_response()
+def metrics(region: RegionDep) -> Response:
+    """This process's metrics and the region's catalog lag behind each other region."""
+    response = metrics_response()
+    lag = heartbeat.lag_metrics(region.metadata, region.settings.region_id)
+    response.body += lag.encode()
+    response.headers["content-length"] = str(len(response.body))
+    return response
 
 
 @router.get("/api/v1/whoami", response_model=WhoAmI)
