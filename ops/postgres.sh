@@ -91,6 +91,8 @@ shared_buffers = 64MB
 max_connections = 100
 fsync = off
 synchronous_commit = off
+# commits are flushed (and so sent to subscribers) within 10 ms, not the default 200
+wal_writer_delay = 10ms
 full_page_writes = off
 log_min_messages = warning
 CONF
