@@ -22,6 +22,7 @@ from typing import Any
 
 from data_plane.deployments import RUNNING, DeploymentCatalog, deployment_info, fetch_model_files
 from data_plane.engine import FeatureStoreEngine
+from data_plane.kubernetes_deployments import PredictorSpec
 from data_plane.metadata.models import DeploymentRecord
 from data_plane.region import Region
 from granary_core.specs import DeploymentInfo
@@ -59,13 +60,15 @@ class DeploymentRunner:
             "GRANARY_PROJECT": self.project,
         }
         self.region.kubernetes.apply(
-            self.project,
-            record.name,
-            record.script,
-            (record.model_name, record.model_version),
-            env,
-            replicas=replicas,
-            secrets=secrets,
+            PredictorSpec(
+                self.project,
+                record.name,
+                record.script,
+                (record.model_name, record.model_version),
+                env,
+                replicas,
+                secrets,
+            )
         )
 
     def create(self, **fields: Any) -> DeploymentInfo:

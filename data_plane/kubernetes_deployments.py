@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kubernetes import client as k8s
@@ -56,6 +56,21 @@ def object_name(project: str, name: str) -> str:
 def label_value(text: str) -> str:
     """``text`` as a label value: at most 63 of [A-Za-z0-9_.-], alphanumeric at both ends."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text)[:63].strip("_.-") or "none"
+
+
+@dataclass(frozen=True)
+class PredictorSpec:
+    """One deployment as the cluster runs it: ``env`` plain variables of the pod,
+    ``secrets`` those kept in its Secret (the predictor's API key); ``replicas=0`` is
+    stopped."""
+
+    project: str
+    name: str
+    script: str
+    model: tuple[str, int]
+    env: dict[str, str]
+    replicas: int = 1
+    secrets: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -98,22 +113,13 @@ class KubernetesDeployments:
             "granary.io/deployment": object_name(project, name),
         }
 
-    def render(
-        self,
-        project: str,
-        name: str,
-        script: str,
-        model: tuple[str, int],
-        env: dict[str, str],
-        replicas: int,
-        secrets: dict[str, str] | None = None,
-    ) -> list[dict[str, Any]]:
-        """The Secret (``secrets``: variables such as the predictor's API key), ConfigMap,
-        Deployment and Service of one deployment, as applied."""
+    def render(self, spec: PredictorSpec) -> list[dict[str, Any]]:
+        """The Secret, ConfigMap, Deployment and Service of one deployment, as applied."""
+        project, name = spec.project, spec.name
         object_id = object_name(project, name)
         labels = self._labels(project, name)
         metadata = {"name": object_id, "namespace": self.config.namespace, "labels": labels}
-        script_sum = hashlib.sha256(script.encode()).hexdigest()
+        script_sum = hashlib.sha256(spec.script.encode()).hexdigest()
         container = {
             "name": "predictor",
             "image": self.config.image,
@@ -123,28 +129,33 @@ class KubernetesDeployments:
             "env": [
                 {"name": k, "value": v}
                 for k, v in {
-                    **env,
+                    **spec.env,
                     "GRANARY_DEPLOYMENT": name,
-                    "GRANARY_MODEL": f"{model[0]}:{model[1]}",
+                    "GRANARY_MODEL": f"{spec.model[0]}:{spec.model[1]}",
                     "MODEL_FILES_PATH": "/granary/model",
                 }.items()
             ]
             + [
                 {"name": k, "valueFrom": {"secretKeyRef": {"name": object_id, "key": k}}}
-                for k in sorted(secrets or {})
+                for k in sorted(spec.secrets)
             ],
             "readinessProbe": {"httpGet": {"path": "/health", "port": PREDICTOR_PORT}},
             "volumeMounts": [{"name": "predictor", "mountPath": "/granary/predictor"}],
         }
         return [
-            {"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "stringData": dict(secrets or {})},
-            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": {"predictor.py": script}},
+            {"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "stringData": dict(spec.secrets)},
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": metadata,
+                "data": {"predictor.py": spec.script},
+            },
             {
                 "apiVersion": "apps/v1",
                 "kind": "Deployment",
                 "metadata": metadata,
                 "spec": {
-                    "replicas": replicas,
+                    "replicas": spec.replicas,
                     "selector": {"matchLabels": {"granary.io/deployment": object_id}},
                     "template": {
                         "metadata": {
@@ -179,19 +190,10 @@ class KubernetesDeployments:
             self._kinds["Namespace"], body=body, name=self.config.namespace, field_manager=FIELD_MANAGER
         )
 
-    def apply(
-        self,
-        project: str,
-        name: str,
-        script: str,
-        model: tuple[str, int],
-        env: dict[str, str],
-        replicas: int = 1,
-        secrets: dict[str, str] | None = None,
-    ) -> None:
+    def apply(self, spec: PredictorSpec) -> None:
         """Create or update the deployment's objects (``replicas=0``: stopped)."""
         self._ensure_namespace()
-        for body in self.render(project, name, script, model, env, replicas, secrets):
+        for body in self.render(spec):
             self._dynamic.server_side_apply(
                 self._kinds[body["kind"]],
                 body=body,

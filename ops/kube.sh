@@ -18,13 +18,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 KUBE_VERSION=${KUBE_VERSION:-v1.34.1}
 STAGING_VERSION=${STAGING_VERSION:-v0.${KUBE_VERSION#v1.}}
-GO_CACHE="$CACHE/go"
 KUBE_BIN="$GO_CACHE/bin/kube-apiserver-$KUBE_VERSION"
-
-go_env() {
-  env GOPATH="$GO_CACHE" GOMODCACHE="$GO_CACHE/mod" GOCACHE="$GO_CACHE/build" \
-      GOFLAGS="-modcacherw -buildvcs=false" CGO_ENABLED=0 "$@"
-}
 
 build() {
   [[ -x "$KUBE_BIN" ]] && { echo "$KUBE_BIN"; return 0; }

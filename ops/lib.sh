@@ -14,6 +14,14 @@ REGIONS="${GRANARY_OPS_REGIONS:-$REPO/.regions}"
 # All services bind here and nowhere else.
 HOST=127.0.0.1
 
+# Go's module and build caches live in the shared ops cache, never in $HOME: go_env CMD...
+# runs a Go command with them (the builds of OpenTofu and kube-apiserver).
+GO_CACHE="$CACHE/go"
+go_env() {
+  env GOPATH="$GO_CACHE" GOMODCACHE="$GO_CACHE/mod" GOCACHE="$GO_CACHE/build" \
+      GOFLAGS="-modcacherw -buildvcs=false" CGO_ENABLED=0 "$@"
+}
+
 log()  { printf '[%s] %s\n' "${SVC:-ops}" "$*" >&2; }
 die()  { log "ERROR: $*"; exit 1; }
 

@@ -41,7 +41,6 @@ ENDPOINT="http://$HOST:$PORT"
 data_dir() { echo "$DIR/data-$S3_BACKEND"; }
 
 # ---------------------------------------------------------------- versitygw
-GO_CACHE="$CACHE/go"
 VGW_BIN="$GO_CACHE/bin/versitygw-$VERSITYGW_VERSION"
 
 fetch_versitygw() {

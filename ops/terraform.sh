@@ -23,15 +23,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 TOFU_VERSION=${TOFU_VERSION:-v1.10.6}
 # OpenTofu v1.10.6's go.mod: replace github.com/hashicorp/hcl/v2 => github.com/opentofu/hcl/v2 ...
 TOFU_HCL_REPLACE=${TOFU_HCL_REPLACE:-github.com/opentofu/hcl/v2 v2.20.2-0.20250121132637-504036cd70e7}
-GO_CACHE="$CACHE/go"
 TOFU_BIN="$GO_CACHE/bin/tofu-$TOFU_VERSION"
 PROVIDER_SRC="$REPO/terraform/provider"
-
-# go_env: Go's module and build caches live in the shared ops cache, never in $HOME.
-go_env() {
-  env GOPATH="$GO_CACHE" GOMODCACHE="$GO_CACHE/mod" GOCACHE="$GO_CACHE/build" \
-      GOFLAGS="-modcacherw -buildvcs=false" CGO_ENABLED=0 "$@"
-}
 
 build_tofu() {
   [[ -x "$TOFU_BIN" ]] && { echo "$TOFU_BIN"; return 0; }

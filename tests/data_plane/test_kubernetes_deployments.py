@@ -16,7 +16,12 @@ import uuid
 import httpx
 import pytest
 
-from data_plane.kubernetes_deployments import KubernetesConfig, KubernetesDeployments, object_name
+from data_plane.kubernetes_deployments import (
+    KubernetesConfig,
+    KubernetesDeployments,
+    PredictorSpec,
+    object_name,
+)
 from granary_core import errors
 from tests import remote_stack
 from tests.remote_stack import REPO
@@ -63,8 +68,10 @@ def kube(kube_server):
 
 def test_apply_reads_status_back_records_rollouts_and_cleans_up(kube):
     env = {"GRANARY_HOST": "http://data-plane:8600"}
-    kube.apply("fraud", "scorer", SCRIPT, ("fraud_model", 1), env)
-    kube.apply("other", "scorer", SCRIPT, ("fraud_model", 1), env)  # same name, another project
+    kube.apply(PredictorSpec("fraud", "scorer", SCRIPT, ("fraud_model", 1), env))
+    kube.apply(
+        PredictorSpec("other", "scorer", SCRIPT, ("fraud_model", 1), env)
+    )  # same name, another project
     object_id = object_name("fraud", "scorer")
     assert sorted(kube.owned("fraud", "scorer")) == [
         ("ConfigMap", object_id),
@@ -76,12 +83,16 @@ def test_apply_reads_status_back_records_rollouts_and_cleans_up(kube):
     # no kubelet here: the Deployment wants one replica and none becomes ready
     assert (state.state, state.replicas, state.ready_replicas, state.generation) == ("STARTING", 1, 0, 1)
 
-    kube.apply("fraud", "scorer", SCRIPT, ("fraud_model", 1), env)  # the same objects: no rollout
+    kube.apply(
+        PredictorSpec("fraud", "scorer", SCRIPT, ("fraud_model", 1), env)
+    )  # the same objects: no rollout
     assert kube.state("fraud", "scorer").generation == 1
-    kube.apply("fraud", "scorer", SCRIPT + "# v2\n", ("fraud_model", 1), env)  # a new script rolls out
+    kube.apply(
+        PredictorSpec("fraud", "scorer", SCRIPT + "# v2\n", ("fraud_model", 1), env)
+    )  # a new script rolls out
     assert kube.state("fraud", "scorer").generation == 2
 
-    kube.apply("fraud", "scorer", SCRIPT, ("fraud_model", 1), env, replicas=0)  # stopped
+    kube.apply(PredictorSpec("fraud", "scorer", SCRIPT, ("fraud_model", 1), env, replicas=0))  # stopped
     assert kube.state("fraud", "scorer").state == "STOPPED"
 
     kube.delete("fraud", "scorer")
