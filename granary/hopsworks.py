@@ -3,7 +3,8 @@
 ``import hopsworks`` becomes ``from granary import hopsworks``. Importing this module
 (and only this one: ``import granary`` never does) also binds the module names a
 notebook imports from, ``hsfs``, ``hsfs.*``, ``hopsworks.hsfs`` and
-``hopsworks.hsfs.*``, to :mod:`granary.hsfs`, in ``sys.modules`` of this process. It
+``hopsworks.hsfs.*``, to :mod:`granary.hsfs`, and ``hsml.schema`` and
+``hsml.model_schema`` to :mod:`granary.model_schema`, in ``sys.modules`` of this process. It
 installs no import hook: a name already imported (a real ``hopsworks`` or ``hsfs``
 package loaded first) is left as it is, and a process that never imports this
 module sees the installed packages untouched.
@@ -18,7 +19,7 @@ from types import ModuleType
 from typing import Any
 
 import granary
-from granary import hsfs
+from granary import hsfs, hsml, model_schema
 from granary.hsfs import builtin_transformations, client, feature, transformation_statistics
 from granary.hsfs.client import exceptions
 from granary.project import Project
@@ -64,6 +65,7 @@ _MODULES: dict[str, ModuleType] = {
     "client.exceptions": exceptions,
 }
 _bind({"hopsworks": sys.modules[__name__], "hsfs": hsfs, "hopsworks.hsfs": hsfs})
+_bind({"hsml": hsml, "hsml.schema": model_schema, "hsml.model_schema": model_schema})
 _bind(
     {f"{prefix}.{name}": module for prefix in ("hsfs", "hopsworks.hsfs") for name, module in _MODULES.items()}
 )

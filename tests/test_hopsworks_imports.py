@@ -88,3 +88,20 @@ def test_platform_parts_granary_lacks_say_what_to_use(tmp_path, call, alternativ
     project = granary.login(home=tmp_path)
     with pytest.raises(errors.NotSupported, match=alternative):
         getattr(project, call)()
+
+
+def test_model_schema_imports_of_hsml(tmp_path):
+    out = run(
+        """
+        from granary import hopsworks
+        import pandas as pd
+        from hsml.schema import Schema
+        from hsml.model_schema import ModelSchema
+        import granary
+        assert Schema is granary.Schema and ModelSchema is granary.ModelSchema
+        x = pd.DataFrame({"amount": [1.5]})
+        print(ModelSchema(input_schema=Schema(x)).to_dict()["input_schema"])
+        """,
+        tmp_path,
+    )
+    assert out.strip() == "{'columnar_schema': [{'name': 'amount', 'type': 'double'}]}"
