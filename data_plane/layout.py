@@ -63,6 +63,14 @@ class Layout:
         else (MirrorMaker's topic filter, which matches whole names)."""
         return re.escape(self.group_topic_prefix) + ".+"
 
+    def is_group_topic(self, topic: str) -> bool:
+        """A group topic this data plane materializes: its own, or one mirrored into its
+        region from a group's home region (``{home}.{own name}``), which keeps the
+        standby's offline table and online store warm."""
+        return topic.startswith(self.group_topic_prefix) or topic.partition(".")[2].startswith(
+            self.group_topic_prefix
+        )
+
     def mirrored_group_topic(self, home_region: str, group_id: str) -> str:
         """The group topic of ``home_region`` as mirrored into another region: MirrorMaker 2's
         DefaultReplicationPolicy puts the source cluster's alias (the region's name) and a dot

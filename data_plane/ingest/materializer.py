@@ -83,7 +83,8 @@ _GROUPS_SIGNATURE = text("SELECT count(*), coalesce(max(id), '') FROM feature_gr
 class Materializer:
     def __init__(self, region: Region, poll_ms: int = 50, discover_every_s: float = 0.25) -> None:
         self.region = region
-        self.prefix = Layout(region.settings.namespace).group_topic_prefix
+        self.layout = Layout(region.settings.namespace)
+        self.prefix = self.layout.group_topic_prefix
         self._poll_ms = poll_ms
         self._discover_every_s = discover_every_s
         self._consumer = KafkaConsumer(
@@ -129,7 +130,7 @@ class Materializer:
             return
         self._last_listing = now
         try:
-            topics = {t for t in self._consumer.topics() if t.startswith(self.prefix)}
+            topics = {t for t in self._consumer.topics() if self.layout.is_group_topic(t)}
         except KafkaError as exc:
             log.warning("cannot list topics: %s", exc)
             return

@@ -1,0 +1,128 @@
+"""A standby region serves what its home region wrote: the catalog arrives by logical
+replication, the rows by MirrorMaker 2, and the standby's own materializer writes them
+into its offline table and online store. Two real regions (``ops/world``)."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+import httpx
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+import granary
+from data_plane.layout import Layout
+from replication import catalog as replication
+from replication.catalog import RegionDatabase
+from replication.kafka_mirror import Cluster, MirrorFlow, MirrorMaker
+from tenancy.store import KeyStore
+from tests.remote_stack import REPO
+
+NAMESPACE = "granary"  # the world's data planes run with the default namespace
+
+
+def _secrets() -> dict[str, str]:
+    """The tokens ``ops/world`` made for its services."""
+    cp = os.environ.get("GRANARY_TEST_WORLD_CP", "testcp")
+    return dict(line.split("=", 1) for line in (REPO / ".regions" / cp / "world.secrets").read_text().split())
+
+
+def _key(db: RegionDatabase, project: str) -> str:
+    """An operator key of ``project`` in one region (keys are region-local)."""
+    return KeyStore(db.engine).create_key(project)[1]
+
+
+@pytest.fixture(scope="module")
+def linked(world):
+    """The standby subscribed to the home's catalog, and the home's group topics mirrored."""
+    home = RegionDatabase(world.home, world.env[world.home]["GRANARY_PG_URL"])
+    standby = RegionDatabase(world.standby, world.env[world.standby]["GRANARY_PG_URL"])
+    replication.reseed(standby, home)  # a fresh copy, whatever an earlier run left
+    flow = MirrorFlow(
+        source=Cluster(world.home, world.env[world.home]["GRANARY_KAFKA_BOOTSTRAP"]),
+        target=Cluster(world.standby, world.env[world.standby]["GRANARY_KAFKA_BOOTSTRAP"]),
+        topics=Layout(NAMESPACE).group_topic_pattern,
+    )
+    mirror_maker = MirrorMaker(world.standby, [flow])
+    mirror_maker.start()
+    yield home, standby
+    mirror_maker.stop()
+    replication.unsubscribe(standby, home.region_id)
+    home.dispose()
+    standby.dispose()
+
+
+def _frame(start: int, n: int, spend_offset: float = 0.0) -> pd.DataFrame:
+    users = range(start, start + n)
+    return pd.DataFrame(
+        {
+            "user": users,
+            "ts": pd.to_datetime(["2026-01-01"] * n, utc=True) + pd.to_timedelta(users, unit="s"),
+            "spend": [float(u) + spend_offset for u in users],
+        }
+    )
+
+
+def _until(what: str, check, seconds: float = 90.0):
+    """``check()``'s first answer that is not None, polled within a bounded time."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = check()
+        if value is not None:
+            return value
+        assert time.monotonic() < deadline, f"{what} within {seconds:.0f} s"
+        time.sleep(0.5)
+
+
+def test_rows_written_in_the_home_region_are_served_by_the_standby(world, linked):
+    home, standby = linked
+    project = f"p_{uuid.uuid4().hex[:12]}"
+    token = _secrets()["REGION_ADMIN_TOKEN"]
+    provisioned = httpx.put(
+        f"{world.planes[world.home]}/admin/v1/projects/{project}",
+        headers={"authorization": f"Bearer {token}"},
+    )
+    assert provisioned.status_code == 200, provisioned.text
+
+    fs = granary.login(host=world.planes[world.home], api_key=_key(home, project)).get_feature_store()
+    fg = fs.get_or_create_feature_group(
+        name="spend", version=1, primary_key=["user"], event_time="ts", online_enabled=True
+    )
+    fg.insert(_frame(0, 50), wait=True)
+    fg.insert(_frame(25, 50, spend_offset=1000), wait=True)  # 25 updated, 25 new
+    fs.create_feature_view(name="spend_view", version=1, query=fg.select_all())
+    replication.wait_caught_up(standby, home)
+
+    started = time.monotonic()
+    remote = granary.login(host=world.planes[world.standby], api_key=_key(standby, project))
+    standby_fs = remote.get_feature_store()
+    standby_fg = standby_fs.get_feature_group("spend", 1)
+
+    def all_rows() -> pd.DataFrame | None:
+        frame = standby_fg.read()
+        return frame if len(frame) == 75 else None
+
+    rows = _until("the standby's offline table has all 75 rows", all_rows)
+    offline_s = time.monotonic() - started
+    view = standby_fs.get_feature_view("spend_view", 1)
+    view.init_serving()
+
+    def newest() -> list | None:
+        vectors = view.get_feature_vectors([{"user": 30}, {"user": 74}])
+        return vectors if [v[-1] if v else None for v in vectors] == [1030.0, 1074.0] else None
+
+    vectors = _until("the standby's online store has the newest rows", newest)
+    print(f"standby caught up: offline {offline_s:.1f} s, then online")
+    assert standby_fg.id == fg.id
+    expected = {u: float(u) for u in range(25)} | {u: u + 1000.0 for u in range(25, 75)}
+    assert rows.set_index("user")["spend"].to_dict() == expected
+    assert [v[-1] for v in vectors] == [1030.0, 1074.0]
+    with standby.engine.connect() as c:  # the standby materialized the mirrored topic itself
+        topics = c.scalars(
+            sa.text("SELECT topic FROM ingest_checkpoints WHERE topic LIKE :t"),
+            {"t": f"{world.home}.{NAMESPACE}.fg.{fg.id}"},
+        ).all()
+    assert topics == [f"{world.home}.{NAMESPACE}.fg.{fg.id}"]
