@@ -41,10 +41,11 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def clusters() -> Iterator[tuple[Cluster, Cluster]]:
-    """Two PostgreSQL clusters beside the test region's (its ports + 8 and + 10)."""
+    """Two PostgreSQL clusters beside the test region's (its port + 20 and + 22: + 10 to
+    + 12 are the Kubernetes tests' API server and etcd)."""
     region = remote_stack.test_region()
     base = region_ports(region)["postgres"]
-    pair = (Cluster(f"{region}-cat-a", base + 8), Cluster(f"{region}-cat-b", base + 10))
+    pair = (Cluster(f"{region}-cat-a", base + 20), Cluster(f"{region}-cat-b", base + 22))
     for cluster in pair:
         cluster.ctl("start")
         _clear(cluster)  # what an interrupted run left
