@@ -12,10 +12,22 @@ BIN=.venv/bin
 "$BIN/lint-imports" --no-logo
 
 export GRANARY_TEST_REGION=${GRANARY_TEST_REGION:-test}
-region_down() { bash ops/region down "$GRANARY_TEST_REGION" >/dev/null 2>&1 || true; }
-trap region_down EXIT
+PREBUILD=""
+cleanup() {
+    [[ -n "$PREBUILD" ]] && { pkill -P "$PREBUILD" 2>/dev/null; kill "$PREBUILD" 2>/dev/null; }
+    bash ops/region down "$GRANARY_TEST_REGION" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
 # A region that cannot start fails the run here, with the script's own output.
 bash ops/region up "$GRANARY_TEST_REGION"
+
+# The Go tools of the Terraform and Kubernetes tests (OpenTofu and the provider,
+# kube-apiserver) build in the background while the tests before them run: many minutes on
+# a fresh machine, nothing once cached. The tests' fixtures wait on the same build locks,
+# and report a failed build themselves.
+mkdir -p .cache
+(bash ops/terraform.sh all && bash ops/kube.sh build) >.cache/prebuild.log 2>&1 &
+PREBUILD=$!
 
 set +e
 "$BIN/pytest" -q "$@"
