@@ -213,11 +213,9 @@ def create_training_dataset(
         raise InvalidInput(f"data_format {data_format!r} is not one of {', '.join((*FORMATS, MEMORY))}")
     options = options or SplitOptions()
     splits = split_tables(engine, view, options, start_time, end_time, spine)
-    version = engine.catalog.next_training_dataset_version(view.name, view.version)
     if data_format == MEMORY:
-        return _record(
-            engine, view, version, description, data_format, "", options, start_time, end_time, spine, splits
-        )
+        return record_memory_read(engine, view, options, start_time, end_time, spine, splits, description)
+    version = engine.catalog.next_training_dataset_version(view.name, view.version)
     if filesystem is None:
         location = str(Path(root) / f"{view.name}_v{view.version}" / str(version))
     else:
@@ -249,6 +247,43 @@ def create_training_dataset(
     )
 
 
+def record_memory_read(
+    engine: FeatureStoreEngine,
+    view: FeatureViewInfo,
+    options: SplitOptions,
+    start_time: dt.datetime | None,
+    end_time: dt.datetime | None,
+    spine: pa.Table | None,
+    splits: dict[str, pa.Table],
+    description: str = "",
+) -> TrainingDatasetInfo:
+    """Record a version for splits read in memory, from the splits themselves: a caller
+    that holds them (the embedded store) runs the query once, not once to record and
+    once to read.
+
+    Its statistics cover only the features the view's model-dependent transformations
+    take (what ``init_serving(training_dataset_version=n)`` needs): describing every
+    column of a million-row read costs more than the read itself. Materialized
+    versions (files) describe every column.
+    """
+    version = engine.catalog.next_training_dataset_version(view.name, view.version)
+    transformed = sorted({f for t in view.transformations for f in t.get("features") or []})
+    return _record(
+        engine,
+        view,
+        version,
+        description,
+        MEMORY,
+        "",
+        options,
+        start_time,
+        end_time,
+        spine,
+        splits,
+        transformed,
+    )
+
+
 def _record(
     engine: FeatureStoreEngine,
     view: FeatureViewInfo,
@@ -261,7 +296,9 @@ def _record(
     end_time: dt.datetime | None,
     spine: pa.Table | None,
     splits: dict[str, pa.Table],
+    described: list[str] | None = None,
 ) -> TrainingDatasetInfo:
+    """``described``: the columns whose statistics are kept (None: every column)."""
     recorded = {
         "splits": options.to_dict(),
         "start_time": start_time.isoformat() if start_time else None,
@@ -279,8 +316,15 @@ def _record(
         location=location,
         query_sql=sql,
         options=recorded,
-        statistics={name: statistics(t) for name, t in splits.items()},
+        statistics={name: _statistics(t, described) for name, t in splits.items()},
     )
+
+
+def _statistics(table: pa.Table, columns: list[str] | None) -> dict[str, Any]:
+    if columns is None:
+        return statistics(table)
+    kept = [c for c in columns if c in table.column_names]
+    return statistics(table.select(kept)) if kept else {}
 
 
 def _filesystem(location: str, filesystem: pafs.FileSystem | None) -> tuple[pafs.FileSystem, str]:

@@ -105,6 +105,15 @@ class Backend(Protocol):
         end_time: dt.datetime | None,
         spine: pa.Table | None,
     ) -> dict[str, pa.Table]: ...
+    def read_training_splits(
+        self,
+        name: str,
+        version: int,
+        options: dict[str, Any],
+        start_time: dt.datetime | None,
+        end_time: dt.datetime | None,
+        spine: pa.Table | None,
+    ) -> tuple[TrainingDatasetInfo, dict[str, pa.Table]]: ...
     def create_training_dataset(
         self,
         name: str,

@@ -194,6 +194,21 @@ class EmbeddedBackend(SupportsVectorRows):
         split = training.SplitOptions.from_dict(options)
         return training.split_tables(self.engine, view, split, start_time, end_time, spine)
 
+    def read_training_splits(
+        self,
+        name: str,
+        version: int,
+        options: dict[str, Any],
+        start_time: dt.datetime | None,
+        end_time: dt.datetime | None,
+        spine: pa.Table | None,
+    ) -> tuple[TrainingDatasetInfo, dict[str, pa.Table]]:
+        view = self.get_feature_view(name, version)
+        split = training.SplitOptions.from_dict(options)
+        splits = training.split_tables(self.engine, view, split, start_time, end_time, spine)
+        info = training.record_memory_read(self.engine, view, split, start_time, end_time, spine, splits)
+        return info, splits
+
     def create_training_dataset(
         self,
         name: str,

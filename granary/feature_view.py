@@ -161,15 +161,12 @@ class FeatureView(ServingMixin):
         As in Hopsworks, reading training data in memory records a training dataset
         version (no files; its statistics), so ``init_serving(training_dataset_version=n)``
         and ``init_batch_scoring(n)`` can name it; ``self.training_dataset_version_read``
-        is that version. The data plane computes the statistics, so the query runs
-        twice: once to record, once to stream the rows here.
+        is that version. The embedded store records it from the splits it read (one
+        query); a remote one records on the data plane and streams the rows after.
         """
         start, end, rows = to_utc(start_time), to_utc(end_time), self._spine(spine)
-        info = self._backend.create_training_dataset(
-            self.name, self.version, "memory", options, start, end, rows, ""
-        )
+        info, splits = self._backend.read_training_splits(self.name, self.version, options, start, end, rows)
         self.training_dataset_version_read = info.version
-        splits = self._backend.training_splits(self.name, self.version, options, start, end, rows)
         stats = _train_statistics(info.statistics) if self._needs_statistics() else None
         return splits, stats
 

@@ -344,6 +344,20 @@ class RemoteBackend:
             end_time=end_time,
         )
 
+    def read_training_splits(
+        self,
+        name: str,
+        version: int,
+        options: dict[str, Any],
+        start_time: dt.datetime | None,
+        end_time: dt.datetime | None,
+        spine: pa.Table | None,
+    ) -> tuple[TrainingDatasetInfo, dict[str, pa.Table]]:
+        """The data plane records the version (its statistics from its own read), then
+        the rows stream here: the query runs twice, once there and once for Flight."""
+        info = self.create_training_dataset(name, version, "memory", options, start_time, end_time, spine, "")
+        return info, self.training_splits(name, version, options, start_time, end_time, spine)
+
     def create_training_dataset(
         self,
         name: str,
