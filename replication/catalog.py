@@ -109,11 +109,10 @@ def subscribe(target: RegionDatabase, source: RegionDatabase, copy_data: bool = 
             f"region {target.region_id} is at schema revision {ours} and {source.region_id} at {theirs}: "
             "migrate both (python -m data_plane migrate) before their rows flow"
         )
-    with source.engine.begin() as connection:  # the publication exists even with nothing homed
-        if not connection.scalar(
-            text("SELECT 1 FROM pg_publication WHERE pubname = :p"), {"p": publication.PUBLICATION}
-        ):
-            publication.publish(connection, source.region_id)
+    with source.engine.begin() as connection:
+        # made (or made again) here, by the operator who names the source region: the
+        # publication carries that region's heartbeat, whatever wrote it last
+        publication.publish(connection, source.region_id)
     name, slot = subscription_name(source.region_id), slot_name(source.region_id, target.region_id)
     with target.autocommit.connect() as connection:
         if connection.scalar(

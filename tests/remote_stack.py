@@ -12,6 +12,7 @@ keys, Redis keys), so runs never see each other's data.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -31,10 +32,22 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parent.parent
 
 
+RESERVED_PORTS = Path("/proc/sys/net/ipv4/ip_local_reserved_ports")
+
+
 def free_port() -> int:
+    """A free port for a test service, then kept from the kernel's own choices (the
+    local port of an outgoing connection), as ``ops/`` keeps its services' ports: a
+    service that binds it seconds later would otherwise race every client connecting
+    meanwhile (a Go build downloading modules makes hundreds). Needs root; without it
+    the port is only free."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port = sock.getsockname()[1]
+    with contextlib.suppress(OSError):
+        current = RESERVED_PORTS.read_text().strip()
+        RESERVED_PORTS.write_text(f"{current},{port}" if current else str(port))
+    return port
 
 
 def test_region() -> str:
