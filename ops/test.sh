@@ -13,8 +13,11 @@ BIN=.venv/bin
 
 export GRANARY_TEST_REGION=${GRANARY_TEST_REGION:-test}
 PREBUILD=""
-cleanup() {
-    [[ -n "$PREBUILD" ]] && { pkill -P "$PREBUILD" 2>/dev/null; kill "$PREBUILD" 2>/dev/null; }
+cleanup() {  # runs under set -e: nothing in it may fail
+    if [[ -n "$PREBUILD" ]]; then
+        pkill -P "$PREBUILD" 2>/dev/null || true
+        kill "$PREBUILD" 2>/dev/null || true
+    fi
     bash ops/region down "$GRANARY_TEST_REGION" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
