@@ -21,11 +21,11 @@ deletion interrupted anywhere is finished by calling it again.
 from __future__ import annotations
 
 import pyarrow.fs as pafs
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
-from data_plane import lifecycle, publication
+from data_plane import lifecycle, publication, routing
 from data_plane.layout import ProjectLayout
 from data_plane.metadata.models import (
     DeploymentRecord,
@@ -39,7 +39,7 @@ from data_plane.metadata.models import (
 from data_plane.offline.s3 import delete_tree
 from data_plane.region import Region
 from data_plane.usage import project_sizes
-from granary_core.errors import AlreadyExists, BackendUnavailable
+from granary_core.errors import AlreadyExists, BackendUnavailable, Fenced, NotFound
 from granary_core.ids import new_id
 from tenancy.models import ApiKeyRecord
 
@@ -76,6 +76,46 @@ class ProjectAdmin:
         if status != lifecycle.ACTIVE:
             raise AlreadyExists(f"project '{project}' is {status} in this region; use a new name")
         return self._layout(project)
+
+    # routing --------------------------------------------------------------------------
+    def routing(self, project: str) -> int | None:
+        """The epoch this region takes the project's writes under; None when it does not."""
+        with self.region.metadata.connect() as connection:
+            return routing.homed_epoch(connection, self._project_id(connection, project))
+
+    def home(self, project: str, epoch: int) -> int:
+        """Take the project's writes from now on, under ``epoch`` (idempotent); refused
+        with ``Fenced`` when this region already writes it under a newer epoch. The
+        project must be here (provisioned, or its catalog rows replicated)."""
+        with self.region.metadata.begin() as connection:
+            project_id = self._project_id(connection, project)
+            current = routing.homed_epoch(connection, project_id)
+            if current is not None and current > epoch:
+                raise Fenced(f"project '{project}' is written here under epoch {current}, newer than {epoch}")
+            publication.home(connection, self.region.settings.region_id, [project_id], epoch)
+        return epoch
+
+    def unhome(self, project: str) -> int | None:
+        """Stop taking the project's writes: once this returns, no write of it is under
+        way here and every later one is refused with ``Moved``. Returns the epoch it was
+        written under (None when it was not homed here)."""
+        with self.region.metadata.begin() as connection:
+            lifecycle.drain(connection, project)
+            project_id = self._project_id(connection, project)
+            epoch = routing.homed_epoch(connection, project_id)
+            publication.unhome(connection, self.region.settings.region_id, [project_id])
+        return epoch
+
+    @staticmethod
+    def _project_id(connection: Connection, project: str) -> str:
+        project_id = connection.scalar(
+            select(ProjectRecord.id).where(
+                ProjectRecord.name == project, ProjectRecord.status == lifecycle.ACTIVE
+            )
+        )
+        if project_id is None:
+            raise NotFound(f"project '{project}' is not in this region (or is deleted)")
+        return project_id
 
     # deletion -------------------------------------------------------------------------
     def delete(self, project: str) -> None:

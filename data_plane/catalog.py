@@ -16,7 +16,7 @@ from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from data_plane import lifecycle
+from data_plane import lifecycle, publication, routing
 from data_plane.metadata.models import (
     CommitRecord,
     FeatureGroupRecord,
@@ -34,6 +34,7 @@ from granary_core.errors import (
     InUse,
     TrainingDatasetNotFound,
 )
+from granary_core.ids import new_id
 from granary_core.specs import (
     CommitInfo,
     FeatureGroupInfo,
@@ -54,6 +55,8 @@ class Checkpoint:
     topic: str
     partition: int
     offset: int
+    #: The routing epoch the consumed records were accepted under (their commit's).
+    epoch: int = 0
 
 
 def save_checkpoint(session: Session, checkpoint: Checkpoint) -> None:
@@ -128,18 +131,21 @@ def _view_info(record: FeatureViewRecord) -> FeatureViewInfo:
 
 
 class Catalog:
-    def __init__(self, engine: Engine, project: str, epoch: int = 0) -> None:
-        """``epoch`` is the routing epoch written into every commit (``GRANARY_EPOCH``)."""
+    def __init__(self, engine: Engine, project: str, region_id: str = "local") -> None:
+        """A project used here first is made here, and this region (``region_id``) is its
+        home: it takes the project's writes (:mod:`data_plane.routing`)."""
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self.region_id = region_id
         with self.session() as session:
             record = session.scalar(select(ProjectRecord).where(ProjectRecord.name == project))
             if record is None:
-                record = ProjectRecord(name=project)
+                record = ProjectRecord(id=new_id(), name=project)
+                # homed before its row exists, so the row's insert is published too
+                publication.home(session.connection(), region_id, [record.id])
                 session.add(record)
                 session.flush()
             self.project_id = record.id
         self.project = project
-        self.epoch = epoch
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -153,8 +159,16 @@ class Catalog:
         :mod:`data_plane.lifecycle`); 404 when the project is being or was deleted.
         The block must not take the fence again."""
         with self.session() as session:
-            lifecycle.refuse_unless_active(session.connection(), self.project)
+            self.refuse_unless_writable(session)
             yield
+
+    def refuse_unless_writable(self, session: Session) -> int:
+        """Hold the project's fence in ``session``'s transaction and check that a write
+        may go on here: 404 for a deleted project, ``Moved``/``Fenced`` when this region
+        does not take its writes. Returns the routing epoch the write is accepted under."""
+        connection = session.connection()
+        lifecycle.refuse_unless_active(connection, self.project)
+        return routing.refuse_unless_home(connection, self.project, self.project_id, self.region_id)
 
     # feature groups ---------------------------------------------------------------
     def _group(self, session: Session, name: str, version: int | None) -> FeatureGroupRecord:
@@ -308,7 +322,7 @@ class Catalog:
                 rows_updated=rows_updated,
                 rows_deleted=rows_deleted,
                 source_offset=None if source is None else source.offset,
-                epoch=self.epoch,
+                epoch=self._epoch(session) if source is None else source.epoch,
                 statistics=statistics,
             )
             session.add(commit)
@@ -316,6 +330,13 @@ class Catalog:
                 save_checkpoint(session, source)
             session.flush()
             return _commit_info(commit)
+
+    def _epoch(self, session: Session) -> int:
+        """The epoch this region writes the project under (0 where it has no routing)."""
+        connection = session.connection()
+        if connection.dialect.name != "postgresql":
+            return 0
+        return routing.homed_epoch(connection, self.project_id) or 0
 
     def commit_statistics(self, group_id: str, at: dt.datetime | None = None) -> dict[str, Any] | None:
         """The newest commit with statistics at or before ``at`` (default: now):

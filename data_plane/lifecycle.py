@@ -47,6 +47,12 @@ def _lock(connection: Connection, project: str, exclusive: bool) -> None:
     connection.execute(text(f"SELECT {function}(:k)"), {"k": _lock_id(project)})
 
 
+def drain(connection: Connection, project: str) -> None:
+    """Hold the project's fence exclusively until ``connection``'s transaction ends:
+    every write that started has finished, and none starts meanwhile."""
+    _lock(connection, project, exclusive=True)
+
+
 def status_of(connection: Connection, project: str) -> str | None:
     """The project's state in this region; None when it has no row (never used here)."""
     return connection.scalar(select(ProjectRecord.status).where(ProjectRecord.name == project))

@@ -71,15 +71,19 @@ def publish(connection: Connection, region_id: str) -> None:
         )
 
 
-def home(connection: Connection, region_id: str, project_ids: Iterable[str]) -> None:
-    """Make this region home to the projects (their rows are published from here on)."""
+def home(connection: Connection, region_id: str, project_ids: Iterable[str], epoch: int = 0) -> None:
+    """Make this region home to the projects (their rows are published from here on and
+    it takes their writes) under routing ``epoch``; a project homed here already keeps
+    the greater of its epoch and ``epoch``. Embedded (SQLite) stores have no routing."""
+    if connection.dialect.name != "postgresql":
+        return
     for project_id in project_ids:
         connection.execute(
             text(
-                "INSERT INTO homed_projects (project_id, since) VALUES (:p, clock_timestamp()) "
-                "ON CONFLICT (project_id) DO NOTHING"
+                "INSERT INTO homed_projects (project_id, since, epoch) VALUES (:p, clock_timestamp(), :e) "
+                "ON CONFLICT (project_id) DO UPDATE SET epoch = GREATEST(homed_projects.epoch, :e)"
             ),
-            {"p": project_id},
+            {"p": project_id, "e": epoch},
         )
     publish(connection, region_id)
 

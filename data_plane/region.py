@@ -153,7 +153,7 @@ class Region:
             engine = self._live.get(project)
             if engine is None:
                 engine = FeatureStoreEngine(
-                    Catalog(self.metadata, project, epoch=self.settings.epoch),
+                    Catalog(self.metadata, project, region_id=self.settings.region_id),
                     self.offline,
                     offline_root=self.s3.uri(self.layout.offline_root()),
                     online=self.online_store(project),

@@ -61,9 +61,6 @@ class DataPlaneSettings(BaseSettings):
     #: else ``local``). ``/health`` and every admin API answer carry it, so the control
     #: plane can check it talks to the region it thinks.
     region_id: str = Field(default="", pattern=r"^$|^[A-Za-z0-9_-]{1,64}$")
-    #: The routing epoch this region writes under, recorded in every commit it makes
-    #: (``fg.commit_details()``), so a commit can be traced to the routing that allowed it.
-    epoch: int = Field(default=0, ge=0)
     #: Replication factor of the topics this data plane creates; unset, as many copies as
     #: the cluster has brokers, at most 3.
     topic_replication_factor: int | None = Field(default=None, ge=1)

@@ -94,13 +94,19 @@ class RemoteBackend:
         project: str | None = None,
         timeout: float = 300.0,
         transport: httpx.BaseTransport | None = None,
+        epoch: int | None = None,
     ) -> None:
+        """``epoch`` is the routing epoch the caller's routing holds for the project: the
+        region refuses writes under another (``Fenced``). None sends none."""
         self.host = host.rstrip("/")
         if "://" not in self.host:
             self.host = f"http://{self.host}"
+        headers = {"authorization": f"Bearer {api_key}"}
+        if epoch is not None:
+            headers["x-granary-epoch"] = str(epoch)
         self._http = httpx.Client(
             base_url=self.host,
-            headers={"authorization": f"Bearer {api_key}"},
+            headers=headers,
             timeout=timeout,
             transport=transport,
         )

@@ -26,6 +26,9 @@ anyway, so ``except ValueError`` keeps working::
     │   └── MissingEntity                   404 missing_entity
     ├── AlreadyExists(ValueError)           409 already_exists
     ├── InUse(ValueError)                   409 in_use
+    ├── WrongRegion                         409 (nothing was written; ask for the routing again)
+    │   ├── Moved                           409 moved
+    │   └── Fenced                          409 fenced
     ├── ChecksumMismatch(ValueError)        422 checksum_mismatch
     ├── TooManyRequests                     429 too_many_requests
     │   └── RateLimitExceeded               429 rate_limit_exceeded (quota, limit, current)
@@ -180,6 +183,28 @@ class InUse(GranaryError, ValueError):
 
     code = "in_use"
     status = 409
+
+
+class WrongRegion(GranaryError):
+    """A write reached a region that may not take it; nothing was written. The caller's
+    routing is out of date: ask the control plane where the project is written now."""
+
+    code = "wrong_region"
+    status = 409
+
+
+class Moved(WrongRegion):
+    """The region does not home the project (it is a standby for it, or the project
+    moved away): its writes go to the home region."""
+
+    code = "moved"
+
+
+class Fenced(WrongRegion):
+    """The write carries a routing epoch other than the one the home region writes
+    under: one of the two has not seen the newest switchover or failover yet."""
+
+    code = "fenced"
 
 
 class ChecksumMismatch(GranaryError, ValueError):

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from data_plane.api.fast_vectors import FastVectorsMiddleware
-from data_plane.api.middleware import BodyLimitMiddleware, InternalErrorMiddleware
+from data_plane.api.middleware import BodyLimitMiddleware, InternalErrorMiddleware, RoutingEpochMiddleware
 from data_plane.api.routers import (
     admin,
     deployments,
@@ -74,6 +74,7 @@ def create_app(settings: DataPlaneSettings, region: Region | None = None) -> Fas
     # Innermost first: the vectors fast path runs inside the body limit and the metrics.
     app.add_middleware(FastVectorsMiddleware, route=serving.vectors_route())
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(RoutingEpochMiddleware)
     app.add_middleware(InternalErrorMiddleware)
     app.add_middleware(MetricsMiddleware)
     return app

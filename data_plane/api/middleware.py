@@ -1,4 +1,5 @@
-"""ASGI middleware: request body limit and internal errors (latency metrics: ``tenancy.metrics``).
+"""ASGI middleware: request body limit, the caller's routing epoch and internal errors
+(latency metrics: ``tenancy.metrics``).
 
 Written as plain ASGI (not ``BaseHTTPMiddleware``) so streaming bodies are counted as
 they arrive and nothing is buffered twice.
@@ -10,6 +11,7 @@ import json
 import logging
 from typing import Any
 
+from data_plane import routing
 from granary_core.errors import PayloadTooLarge
 
 log = logging.getLogger("granary.api")
@@ -67,6 +69,33 @@ async def _error(send: Any, status: int, code: str, message: str) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+class RoutingEpochMiddleware:
+    """Serves each request under the routing epoch its ``X-Granary-Epoch`` header names
+    (:mod:`data_plane.routing`), so every write route checks it without taking it as a
+    parameter; 400 for a header that is not a non-negative integer."""
+
+    _header = routing.EPOCH_HEADER.encode()
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        raw = None
+        if scope["type"] == "http":
+            for name, value in scope.get("headers") or ():
+                if name == self._header:
+                    raw = value
+        if raw is None:
+            await self.app(scope, receive, send)
+            return
+        if not raw.isdigit() or len(raw) > 18:
+            message = f"header {routing.EPOCH_HEADER}: {raw[:40].decode(errors='replace')!r} is not an epoch"
+            await _error(send, 400, "invalid_input", message + " (a non-negative integer)")
+            return
+        with routing.request_epoch(int(raw)):
+            await self.app(scope, receive, send)
 
 
 class InternalErrorMiddleware:

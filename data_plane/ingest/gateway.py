@@ -20,7 +20,6 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from sqlalchemy import select
 
-from data_plane import lifecycle
 from data_plane.catalog import _commit_info, _group_info
 from data_plane.engine import FeatureStoreEngine
 from data_plane.ingest.messages import IngestMessage
@@ -81,7 +80,7 @@ class IngestGateway:
         is acknowledged, so a project being deleted gets no record it would not clean up.
         """
         with engine.catalog.session() as session:
-            lifecycle.refuse_unless_active(session.connection(), engine.catalog.project)
+            epoch = engine.catalog.refuse_unless_writable(session)
             record = session.scalar(
                 select(FeatureGroupRecord).where(FeatureGroupRecord.id == info.id).with_for_update()
             )
@@ -100,7 +99,7 @@ class IngestGateway:
             else:
                 table, grown = engine.prepare_insert(current, data, overwrite=operation == "overwrite")
             message = IngestMessage.new(
-                engine.catalog.project, info.id, info.name, info.version, operation, table
+                engine.catalog.project, info.id, info.name, info.version, operation, table, epoch
             )
             receipt = self._produce(topic, message)
             if grown is not None:

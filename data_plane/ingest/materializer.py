@@ -250,6 +250,7 @@ class Materializer:
                     and j - i < 500
                     and messages[j].operation == "upsert"
                     and messages[j].group_id == first.group_id
+                    and messages[j].epoch == first.epoch
                     and messages[j].table.schema.equals(first.table.schema)
                 ):
                     j += 1
@@ -260,7 +261,7 @@ class Materializer:
 
     def _write(self, owned: _Owned, message: IngestMessage, table: pa.Table, first: int, last: int) -> None:
         engine = self.region.engine(message.project)
-        source = Checkpoint(owned.partition.topic, owned.partition.partition, last)
+        source = Checkpoint(owned.partition.topic, owned.partition.partition, last, message.epoch)
         try:
             if message.group_id not in owned.repaired:
                 self._repair(engine, message)

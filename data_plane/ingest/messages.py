@@ -2,7 +2,9 @@
 
 The value is the rows as an Arrow IPC stream, already validated and transformed by
 the REST API; headers say what to do with them. ``produced_ms`` (epoch milliseconds,
-UTC) is when the API produced it, which gives the materialization lag.
+UTC) is when the API produced it, which gives the materialization lag; ``epoch`` the
+routing epoch the home region accepted it under (:mod:`data_plane.routing`), which the
+commit applying it records in every region.
 """
 
 from __future__ import annotations
@@ -28,13 +30,31 @@ class IngestMessage:
     batch_id: str
     produced_ms: int
     table: pa.Table
+    epoch: int = 0
 
     @classmethod
-    def new(cls, project: str, group_id: str, name: str, version: int, operation: str, table: pa.Table):
+    def new(
+        cls,
+        project: str,
+        group_id: str,
+        name: str,
+        version: int,
+        operation: str,
+        table: pa.Table,
+        epoch: int = 0,
+    ) -> IngestMessage:
         if operation not in OPERATIONS:
             raise ValueError(f"unknown ingestion operation {operation!r}")
         return cls(
-            project, group_id, name, version, operation, uuid.uuid4().hex, int(time.time() * 1000), table
+            project,
+            group_id,
+            name,
+            version,
+            operation,
+            uuid.uuid4().hex,
+            int(time.time() * 1000),
+            table,
+            epoch,
         )
 
     def headers(self) -> list[tuple[str, bytes]]:
@@ -46,6 +66,7 @@ class IngestMessage:
             ("op", self.operation.encode()),
             ("batch_id", self.batch_id.encode()),
             ("produced_ms", str(self.produced_ms).encode()),
+            ("epoch", str(self.epoch).encode()),
         ]
 
     def value(self) -> bytes:
@@ -69,4 +90,5 @@ class IngestMessage:
             h["batch_id"],
             int(h["produced_ms"]),
             table,
+            int(h.get("epoch", "0")),  # records produced before routing epochs: 0
         )

@@ -149,7 +149,7 @@ class CommitRecord(RegionBase):
     rows_deleted: Mapped[int] = mapped_column(Integer, default=0)
     # Last Kafka offset this commit consumed (remote ingestion); None for direct writes.
     source_offset: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-    # The routing epoch the writing region held (GRANARY_EPOCH): which routing let it write.
+    # The routing epoch its rows were accepted under (data_plane.routing).
     epoch: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     #: what the written rows look like (data_plane.statistics.describe), when enabled
     statistics: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
@@ -321,6 +321,9 @@ class HomedProjectRecord(RegionBase):
 
     project_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     since: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    #: The routing epoch it is homed under: writes carrying another are refused
+    #: (:mod:`data_plane.routing`).
+    epoch: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 _CATALOG = frozenset(m.__tablename__ for m in CatalogBase.__subclasses__())

@@ -20,10 +20,8 @@ EPOCH = 7
 
 @pytest.fixture(scope="module")
 def plane(region_env):
-    """A data plane of the test region, named as ``ops/region up`` names it, at epoch 7."""
-    started = start_data_plane(
-        region_env, region=region_env["GRANARY_REGION"], epoch=EPOCH, region_token=REGION_TOKEN
-    )
+    """A data plane of the test region, named as ``ops/region up`` names it."""
+    started = start_data_plane(region_env, region=region_env["GRANARY_REGION"], region_token=REGION_TOKEN)
     yield started
     started.stop()
 
@@ -76,9 +74,17 @@ def _frame(keys: list[int]) -> pd.DataFrame:
 
 
 def test_commits_carry_the_regions_epoch(plane):
-    """Through the materializer (insert) and the API's own engine (remove_rows)."""
-    fs = plane.login().get_feature_store()
+    """The epoch the region homes the project under (given by the admin API), through an
+    insert and a remove_rows."""
+    project, key = plane.new_key()
+    url = f"{plane.api_url}/admin/v1/projects/{project}/home"
+    headers = {"authorization": f"Bearer {REGION_TOKEN}"}
+    assert httpx.put(url, json={"epoch": EPOCH}, headers=headers).status_code == 404  # made on first use
+    import granary
+
+    fs = granary.login(host=plane.api_url, api_key=key).get_feature_store()
     fg = fs.get_or_create_feature_group(name="epochs", version=1, primary_key=["k"], event_time="ts")
+    assert httpx.put(url, json={"epoch": EPOCH}, headers=headers).json()["epoch"] == EPOCH
     fg.insert(_frame([1, 2, 3]), wait=True)
     fg.remove_rows(_frame([1]))
     commits = fg.commit_details()

@@ -143,3 +143,39 @@ def project_usage(project: ProjectName, admin: AdminDep) -> UsagePublic:
         offline_bytes=sizes["offline_bytes"],
         online_rows=sizes.get("online_rows"),
     )
+
+
+class RoutingPublic(RegionAnswer):
+    project: str
+    home: bool = Field(description="whether this region takes the project's writes")
+    epoch: int | None = Field(description="the routing epoch it takes them under; null when not home")
+
+
+class HomeRequest(BaseModel):
+    epoch: int = Field(ge=0, description="the routing epoch the control plane gives this home")
+
+
+def _routing(admin: ProjectAdmin, project: str, epoch: int | None) -> RoutingPublic:
+    region_id = admin.region.settings.region_id
+    return RoutingPublic(region_id=region_id, project=project, home=epoch is not None, epoch=epoch)
+
+
+@router.get("/projects/{project}/home", response_model=RoutingPublic)
+def project_home(project: ProjectName, admin: AdminDep) -> RoutingPublic:
+    """Whether this region takes the project's writes, and under which epoch."""
+    return _routing(admin, project, admin.routing(project))
+
+
+@router.put("/projects/{project}/home", response_model=RoutingPublic)
+def home_project(project: ProjectName, body: HomeRequest, admin: AdminDep) -> RoutingPublic:
+    """Take the project's writes under ``epoch`` (a switchover's or failover's last step);
+    409 ``fenced`` when this region writes it under a newer epoch already."""
+    return _routing(admin, project, admin.home(project, body.epoch))
+
+
+@router.delete("/projects/{project}/home", response_model=RoutingPublic)
+def unhome_project(project: ProjectName, admin: AdminDep) -> RoutingPublic:
+    """Stop taking the project's writes (a switchover's first step): answers once no
+    write is under way; later writes get 409 ``moved``. ``epoch`` is the one it had."""
+    epoch = admin.unhome(project)
+    return RoutingPublic(region_id=admin.region.settings.region_id, project=project, home=False, epoch=epoch)
