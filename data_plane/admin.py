@@ -93,6 +93,8 @@ class ProjectAdmin:
             if current is not None and current > epoch:
                 raise Fenced(f"project '{project}' is written here under epoch {current}, newer than {epoch}")
             publication.home(connection, self.region.settings.region_id, [project_id], epoch)
+        for group_id in self._group_ids(project):  # so the materializer finds them at once
+            self.region.ingest.topics.ensure(group_id)
         return epoch
 
     def unhome(self, project: str) -> int | None:
@@ -123,13 +125,14 @@ class ProjectAdmin:
         lifecycle.mark_deleting(self.region.metadata, project)
         self.region.forget_project(project)
         self.region.deployments.stop_project(project)
-        topics = self._topics(project)
+        topics = self.group_topics(project)
         self._delete_topics(topics)
         self._delete_objects(project)
         self._delete_online(project)
         self._delete_metadata(project, topics)
 
-    def _topics(self, project: str) -> list[str]:
+    def group_topics(self, project: str) -> list[str]:
+        """The project's group topics in this region's Kafka."""
         layout = self.region.layout
         return [layout.group_topic(group_id) for group_id in self._group_ids(project)]
 
@@ -220,7 +223,7 @@ class ProjectAdmin:
             postgres += [f"api_keys/{key_id}" for key_id in keys]
         return {
             "postgres": postgres[:RESIDUE_LIMIT],
-            "kafka": self.region.ingest.topics.existing(self._topics(project))[:RESIDUE_LIMIT],
+            "kafka": self.region.ingest.topics.existing(self.group_topics(project))[:RESIDUE_LIMIT],
             "redis": self._online_keys(project),
             "s3": self._objects(project),
         }

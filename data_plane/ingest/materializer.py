@@ -77,7 +77,12 @@ class _Owned:
 
 _HOT_SECONDS = 5.0
 _RELIST_SECONDS = 30.0
-_GROUPS_SIGNATURE = text("SELECT count(*), coalesce(max(id), '') FROM feature_groups")
+#: Changes when a group is made or deleted, or a project comes home here (whose groups'
+#: topics the new home creates then): a cue to list the topics again soon.
+_GROUPS_SIGNATURE = text(
+    "SELECT count(*), coalesce(max(id), '') || '/' || "
+    "(SELECT count(*) || ':' || coalesce(max(since)::text, '') FROM homed_projects) FROM feature_groups"
+)
 
 
 class Materializer:

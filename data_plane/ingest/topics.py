@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError, UnknownTopicOrPartitionError
 
@@ -103,6 +103,24 @@ class Topics:
             except KafkaError as exc:
                 raise BackendUnavailable(f"Kafka at {self._bootstrap}: cannot list topics: {exc}") from exc
         return sorted(set(topics) & listed)
+
+    def end_offsets(self, topics: list[str]) -> dict[str, int]:
+        """The next offset of each existing one of ``topics`` (one partition each): how
+        many records it has had, while nothing is compacted away."""
+        present = self.existing(topics)
+        if not present:
+            return {}
+        partitions = [TopicPartition(topic, 0) for topic in present]
+        try:
+            consumer = KafkaConsumer(bootstrap_servers=self._bootstrap, client_id=f"{self.namespace}-offsets")
+        except KafkaError as exc:
+            raise BackendUnavailable(f"Kafka at {self._bootstrap}: {exc}") from exc
+        try:
+            return {tp.topic: offset for tp, offset in consumer.end_offsets(partitions).items()}
+        except KafkaError as exc:
+            raise BackendUnavailable(f"Kafka at {self._bootstrap}: cannot read end offsets: {exc}") from exc
+        finally:
+            consumer.close()
 
     def describe(self) -> dict:
         with self._lock:

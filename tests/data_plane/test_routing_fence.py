@@ -159,11 +159,23 @@ def test_unhoming_drains_writes_none_acknowledged_is_lost(plane, admin):
     for writer in writers:
         writer.start()
     assert under_way.wait(timeout=300)
-    assert admin.delete(f"/projects/{project}/home").status_code == 200
+    handoff = admin.delete(f"/projects/{project}/home")
+    assert handoff.status_code == 200, handoff.text
     for writer in writers:
         writer.join()
     print(f"acknowledged={len(acknowledged)} refused={len(refused)}")
     assert len(acknowledged) + len(refused) == 120
+    # what the next home would wait for: every acknowledged record is in the topic
+    assert handoff.json()["topics"] == {plane.region.layout.group_topic(fg.id): len(acknowledged)}
+    assert handoff.json()["beat"] >= 1
     assert admin.put(f"/projects/{project}/home", json={"epoch": 1}).status_code == 200
     fg.insert(_frame([99_999]), wait=True)  # behind every acknowledged record in the topic
     assert sorted(fg.read()["k"]) == sorted([*acknowledged, 99_999])
+
+
+def test_catching_up_needs_a_link_to_the_source(plane, admin):
+    wanted = {"source": "nowhere", "beat": 1, "topics": {}, "timeout_s": 1}
+    refused = admin.post("/catch-up", json=wanted)
+    assert refused.status_code == 404 and "does not subscribe to the catalog of 'nowhere'" in refused.text
+    at_once = admin.post("/catch-up", json={**wanted, "if_linked": True})
+    assert at_once.status_code == 200 and at_once.json()["beat"] >= 1

@@ -18,8 +18,10 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
+from data_plane import heartbeat
 from data_plane.admin import ProjectAdmin
 from data_plane.api.deps import PROJECT_PATTERN
+from data_plane.handoff import Handoff, catch_up, hand_off
 from data_plane.settings import DataPlaneSettings
 from granary_core.errors import Unauthenticated
 
@@ -173,9 +175,66 @@ def home_project(project: ProjectName, body: HomeRequest, admin: AdminDep) -> Ro
     return _routing(admin, project, admin.home(project, body.epoch))
 
 
-@router.delete("/projects/{project}/home", response_model=RoutingPublic)
-def unhome_project(project: ProjectName, admin: AdminDep) -> RoutingPublic:
+class HandoffPublic(RoutingPublic):
+    """What the next home waits for before it takes the writes (``POST /catch-up``)."""
+
+    beat: int = Field(description="this region's heartbeat written after its last write of the project")
+    topics: dict[str, int] = Field(description="the project's group topics here, with their end offsets")
+
+
+@router.delete("/projects/{project}/home", response_model=HandoffPublic)
+def unhome_project(project: ProjectName, admin: AdminDep) -> HandoffPublic:
     """Stop taking the project's writes (a switchover's first step): answers once no
-    write is under way; later writes get 409 ``moved``. ``epoch`` is the one it had."""
+    write is under way; later writes get 409 ``moved``. ``epoch`` is the one it had;
+    ``beat`` and ``topics`` are the barriers the next home waits on."""
     epoch = admin.unhome(project)
-    return RoutingPublic(region_id=admin.region.settings.region_id, project=project, home=False, epoch=epoch)
+    handoff = hand_off(admin.region, admin.group_topics(project))
+    return HandoffPublic(
+        region_id=handoff.region_id,
+        project=project,
+        home=False,
+        epoch=epoch,
+        beat=handoff.beat,
+        topics=handoff.topics,
+    )
+
+
+class CatchUpRequest(BaseModel):
+    source: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="the region that handed off")
+    beat: int = Field(ge=0, description="its heartbeat to have applied (from DELETE .../home)")
+    topics: dict[str, int] = Field(default_factory=dict, description="its group topics and end offsets")
+    timeout_s: float = Field(default=60.0, gt=0, le=600)
+    if_linked: bool = Field(
+        default=False, description="answer at once when this region does not subscribe to the source"
+    )
+
+
+class CatchUpPublic(RegionAnswer):
+    beat: int = Field(description="this region's heartbeat written once it had caught up")
+
+
+@router.post("/catch-up", response_model=CatchUpPublic)
+def catch_up_with(body: CatchUpRequest, admin: AdminDep) -> CatchUpPublic:
+    """Answer once this region has applied the catalog and the mirrored feature data a
+    region handed off; 504 naming what is missing after ``timeout_s``; 404 when it does
+    not subscribe to the source (unless ``if_linked``)."""
+    handoff = Handoff(body.source, body.beat, body.topics)
+    beat = catch_up(admin.region, handoff, body.timeout_s, if_linked=body.if_linked)
+    return CatchUpPublic(region_id=admin.region.settings.region_id, beat=beat)
+
+
+class LagPublic(RegionAnswer):
+    catalog_lag_ms: dict[str, float] = Field(
+        description="per region it subscribes to: this clock minus that region's newest beat applied here"
+    )
+
+
+@router.get("/lag", response_model=LagPublic)
+def replication_lag(admin: AdminDep) -> LagPublic:
+    """How far behind each other region this region's catalog is: after a failover, what
+    the lost region committed in its last ``catalog_lag_ms`` may be lost."""
+    region = admin.region
+    beats = heartbeat.beats(region.metadata, exclude=region.settings.region_id)
+    return LagPublic(
+        region_id=region.settings.region_id, catalog_lag_ms={r: b.age_ms for r, b in beats.items()}
+    )
