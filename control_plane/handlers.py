@@ -84,6 +84,7 @@ def project_public(project: Project, tenant_name: str, role: Role | None, settin
         redis_key_prefix=project.redis_key_prefix,
         s3_prefixes=list(project.s3_prefixes),
         data_plane_url=region.url if region else "",
+        epoch=project.epoch,
         role=role,
         created_at=project.created_at,
     )

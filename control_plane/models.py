@@ -128,6 +128,9 @@ class Project(ControlPlaneBase):
     redis_key_prefix: Mapped[str] = mapped_column(String(128))
     #: Key prefixes in the region's bucket (offline data, training datasets).
     s3_prefixes: Mapped[list[str]] = mapped_column(JSONType)
+    #: The routing epoch ``region`` takes the project's writes under; each move raises it
+    #: (:mod:`control_plane.moves`).
+    epoch: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

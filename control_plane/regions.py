@@ -17,7 +17,7 @@ import httpx
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from control_plane.settings import RegionSettings
-from granary_core.errors import BackendUnavailable, NotFound
+from granary_core.errors import BackendUnavailable, NotFound, error_from_dict
 
 #: Failures before any byte of the request reached the data plane: always safe to retry.
 _CONNECTION_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError)
@@ -53,6 +53,17 @@ class Residue:
         return "; ".join(parts) or "nothing"
 
 
+@dataclass(frozen=True)
+class Handoff:
+    """What a region that stopped writing a project leaves the next home to wait for
+    (:mod:`data_plane.handoff`): its heartbeat after the last write, and its group topics'
+    end offsets."""
+
+    region: str
+    beat: int
+    topics: dict[str, int] = field(default_factory=dict)
+
+
 class RegionClient(abc.ABC):
     """What the control plane asks of a region, about a project by its name there."""
 
@@ -75,6 +86,26 @@ class RegionClient(abc.ABC):
     @abc.abstractmethod
     def usage(self, project: str) -> dict[str, int | None]:
         """The project's sizes now (feature_groups, offline_bytes, online_rows)."""
+
+    @abc.abstractmethod
+    def home_epoch(self, project: str) -> int | None:
+        """The epoch the region takes the project's writes under; None when it does not."""
+
+    @abc.abstractmethod
+    def catalog_lag_ms(self) -> dict[str, float]:
+        """How far behind each region it subscribes to the region's catalog is."""
+
+    @abc.abstractmethod
+    def home(self, project: str, epoch: int) -> None:
+        """Take the project's writes from now on under ``epoch`` (409 for an older one)."""
+
+    @abc.abstractmethod
+    def unhome(self, project: str) -> Handoff:
+        """Stop taking the project's writes; answers once none is under way."""
+
+    @abc.abstractmethod
+    def catch_up(self, handoff: Handoff, timeout_s: float) -> int:
+        """Wait until the region holds everything ``handoff`` names; its own beat then."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
@@ -114,19 +145,38 @@ class AdminApiRegion(RegionClient):
         body = self._call("GET", f"/projects/{project}/usage")
         return {k: body[k] for k in ("feature_groups", "offline_bytes", "online_rows")}
 
+    def home_epoch(self, project: str) -> int | None:
+        return self._call("GET", f"/projects/{project}/home")["epoch"]
+
+    def catalog_lag_ms(self) -> dict[str, float]:
+        return self._call("GET", "/lag")["catalog_lag_ms"]
+
+    def home(self, project: str, epoch: int) -> None:
+        self._call("PUT", f"/projects/{project}/home", json={"epoch": epoch})
+
+    def unhome(self, project: str) -> Handoff:
+        body = self._call("DELETE", f"/projects/{project}/home")
+        return Handoff(self.name, body["beat"], body["topics"])
+
+    def catch_up(self, handoff: Handoff, timeout_s: float, if_linked: bool = False) -> int:
+        body = {"source": handoff.region, "beat": handoff.beat, "topics": handoff.topics}
+        body |= {"timeout_s": timeout_s, "if_linked": if_linked}
+        return self._call("POST", "/catch-up", json=body, timeout=timeout_s + 30)["beat"]
+
     @retry(
         retry=retry_if_exception_type(_CONNECTION_ERRORS),
         stop=stop_after_attempt(3),
         wait=wait_exponential(multiplier=0.2, max=2.0),
         reraise=True,
     )
-    def _send(self, method: str, path: str) -> httpx.Response:
-        return self._http.request(method, path)
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return self._http.request(method, path, **kwargs)
 
-    def _call(self, method: str, path: str) -> Any:
-        """The JSON answer (None for 204); any failure is a 503 naming the region."""
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The JSON answer (None for 204); a refusal with a Granary error code is raised as
+        that error, naming the region; any other failure is a 503 naming the region."""
         try:
-            response = self._send(method, path)
+            response = self._send(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise BackendUnavailable(
                 f"region '{self.name}': its admin API is unreachable ({method} {path}): {exc}"
@@ -134,9 +184,12 @@ class AdminApiRegion(RegionClient):
         if response.is_success:
             return response.json() if response.content else None
         try:
-            message = response.json().get("message", response.text)
-        except ValueError:
-            message = response.text
+            body = response.json()
+            message = body.get("message", response.text)
+        except (ValueError, AttributeError):
+            body, message = None, response.text
+        if isinstance(body, dict) and body.get("code") in ("fenced", "moved", "timeout"):
+            raise error_from_dict({"code": body["code"], "message": f"region '{self.name}': {message}"})
         raise BackendUnavailable(
             f"region '{self.name}' answered {response.status_code} to {method} {path}: {str(message)[:300]}"
         )

@@ -212,6 +212,9 @@ class ProjectPublic(BaseModel):
     redis_key_prefix: str
     s3_prefixes: list[str]
     data_plane_url: str
+    epoch: int = Field(
+        description="the routing epoch its home region takes writes under (raised by each move)"
+    )
     role: Role | None
     created_at: dt.datetime
 
@@ -300,3 +303,33 @@ class ErrorBody(BaseModel):
     quota: str | None = None
     limit: float | None = None
     current: float | None = None
+
+
+RegionName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+class MoveRequest(_In):
+    from_region: RegionName = Field(description="the region the tenant's projects are homed in now")
+    to_region: RegionName = Field(description="the region that takes their writes next")
+    timeout_s: float = Field(default=60.0, gt=0, le=600, description="longest wait for each catch-up")
+
+
+class MovePublic(BaseModel):
+    """One project moved, with how long each phase took (milliseconds)."""
+
+    project: str
+    kind: Literal["switchover", "failover"]
+    from_region: str
+    to_region: str
+    epoch: int
+    drain_ms: float
+    catch_up_ms: float
+    writes_refused_ms: float
+    lag_ms: float | None = Field(
+        default=None, description="failover: the new home's catalog lag behind the old one when it took over"
+    )
+
+
+class MovesPublic(BaseModel):
+    tenant: str
+    moved: list[MovePublic]

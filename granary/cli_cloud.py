@@ -1,5 +1,5 @@
-"""``granary signup|verify|login|accept-invitation|user|project|key``: the managed service
-from a terminal.
+"""``granary signup|verify|login|accept-invitation|user|project|key|region``: the managed
+service from a terminal.
 
 The host comes from ``--host``, ``$GRANARY_CONTROL_PLANE`` or the saved credentials; the API
 key from ``--api-key``, ``$GRANARY_CONTROL_PLANE_KEY`` or the credentials ``granary login``
@@ -173,6 +173,26 @@ def _key_revoke(args: argparse.Namespace) -> None:
     console.print(f"key {args.key_id} revoked")
 
 
+def _region_move(args: argparse.Namespace) -> None:
+    with _client(args) as cp:
+        answer = cp.move_tenant(args.tenant, args.action, args.from_region, args.to_region, args.timeout)
+    table = Table("project", "from", "to", "epoch", "drain ms", "catch-up ms", "writes refused ms")
+    for m in answer["moved"]:
+        table.add_row(
+            m["project"],
+            m["from_region"],
+            m["to_region"],
+            str(m["epoch"]),
+            f"{m['drain_ms']:.0f}",
+            f"{m['catch_up_ms']:.0f}",
+            f"{m['writes_refused_ms']:.0f}",
+        )
+    console.print(table)
+    console.print(
+        f"{args.action}: {len(answer['moved'])} project(s) of {args.tenant} now written in {args.to_region}"
+    )
+
+
 def add_commands(commands: argparse._SubParsersAction) -> None:
     """Add the managed-service commands to the ``granary`` parser."""
 
@@ -220,3 +240,15 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     create.add_argument("--scope", action="append", help="repeatable; default '*'")
     cmd(actions, "list", "list your API keys", _key_list)
     cmd(actions, "revoke", "revoke an API key", _key_revoke).add_argument("key_id")
+
+    region = commands.add_parser("region", help="move a tenant's projects between regions (operators)")
+    actions = region.add_subparsers(dest="action", required=True)
+    for name, help in (
+        ("switchover", "planned move: drain, catch up, raise the epoch; loses no acknowledged write"),
+        ("failover", "the old region is gone: the new one takes the writes under the next epoch"),
+    ):
+        move = cmd(actions, name, help + " (--api-key: the admin token)", _region_move)
+        move.add_argument("tenant")
+        move.add_argument("--from", dest="from_region", required=True, help="the region they are homed in")
+        move.add_argument("--to", dest="to_region", required=True, help="the region that takes them")
+        move.add_argument("--timeout", type=float, default=60.0, help="longest catch-up wait, seconds")

@@ -40,9 +40,10 @@ class ControlPlaneClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _call(self, method: str, path: str, json: Any = None) -> Any:
+    def _call(self, method: str, path: str, json: Any = None, timeout: float | None = None) -> Any:
         try:
-            response = self._http.request(method, path, json=json)
+            extra = {} if timeout is None else {"timeout": timeout}
+            response = self._http.request(method, path, json=json, **extra)
         except httpx.TransportError as exc:
             raise BackendUnavailable(f"control plane at {self.host} is unreachable: {exc}") from exc
         if response.status_code >= 400:
@@ -135,3 +136,9 @@ class ControlPlaneClient:
 
     def revoke_key(self, key_id: str) -> None:
         self._call("DELETE", f"/v1/keys/{key_id}")
+
+    # operators (the admin token)
+    def move_tenant(self, tenant: str, kind: str, from_region: str, to_region: str, timeout_s: float) -> dict:
+        """``kind``: ``switchover`` (planned, loses nothing) or ``failover`` (the old region is gone)."""
+        body = {"from_region": from_region, "to_region": to_region, "timeout_s": timeout_s}
+        return self._call("POST", f"/v1/admin/tenants/{tenant}/{kind}", body, timeout=3 * timeout_s + 60)

@@ -6,24 +6,41 @@ record batches. Errors are re-raised by their stable code (``error_from_dict``),
 notebook catches the same exception classes as embedded.
 
 Only two endpoints are ever contacted: ``host`` and the Flight URI the host names in
-``GET /api/v1/whoami`` (plus, when ``host`` is the control plane, one look-up of where
-the project lives).
+``GET /api/v1/whoami`` (plus, when ``host`` is the control plane, look-ups of where the
+project is written: at login, and again when a write is refused because the project
+moved to another region, which is then used instead).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 import pyarrow as pa
 import pyarrow.flight as flight
-from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import (
+    Retrying,
+    retry,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential,
+)
 
 from granary_core import wire
-from granary_core.errors import BackendUnavailable, GranaryError, InvalidInput, NotFound, error_from_dict
+from granary_core.errors import (
+    BackendUnavailable,
+    GranaryError,
+    InvalidInput,
+    NotFound,
+    WrongRegion,
+    error_from_dict,
+)
 from granary_core.specs import (
     CommitInfo,
     DeploymentInfo,
@@ -79,11 +96,27 @@ def connect(host: str, api_key: str, project: str | None = None) -> RemoteBacken
 
     if project is None:
         raise InvalidInput(f"{host} is a control plane: name the project, login(host, api_key, project=...)")
-    with ControlPlaneClient(host, api_key) as control_plane:
-        found = control_plane.get_project(project)
-    if not found.get("data_plane_url"):
-        raise NotFound(f"project '{project}' is in region '{found.get('region')}', which has no public URL")
-    return RemoteBackend(found["data_plane_url"], api_key, found["metadata_scope"])
+
+    def route() -> Route:
+        with ControlPlaneClient(host, api_key) as control_plane:
+            found = control_plane.get_project(project)
+        if not found.get("data_plane_url"):
+            raise NotFound(
+                f"project '{project}' is in region '{found.get('region')}', which has no public URL"
+            )
+        return Route(found["data_plane_url"], found["metadata_scope"], found.get("epoch"))
+
+    first = route()
+    return RemoteBackend(first.host, api_key, first.project, epoch=first.epoch, reroute=route)
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a project is written now, as the control plane says."""
+
+    host: str
+    project: str
+    epoch: int | None
 
 
 class RemoteBackend:
@@ -95,28 +128,48 @@ class RemoteBackend:
         timeout: float = 300.0,
         transport: httpx.BaseTransport | None = None,
         epoch: int | None = None,
+        reroute: Callable[[], Route] | None = None,
+        reroute_seconds: float = 120.0,
     ) -> None:
         """``epoch`` is the routing epoch the caller's routing holds for the project: the
-        region refuses writes under another (``Fenced``). None sends none."""
+        region refuses writes under another (``Fenced``). None sends none.
+
+        ``reroute`` asks where the project is written now (the control plane): a write
+        refused with ``Moved`` or ``Fenced`` is sent again to the region it names, waiting
+        up to ``reroute_seconds`` while a move is under way. Without it those errors are
+        raised. Nothing refused so was written, so sending it again is safe.
+        """
+        self._api_key, self._timeout, self._transport = api_key, timeout, transport
+        self._reroute, self._reroute_seconds = reroute, reroute_seconds
+        self._open(host, project, epoch)
+
+    def _open(self, host: str, project: str | None, epoch: int | None) -> None:
         self.host = host.rstrip("/")
         if "://" not in self.host:
             self.host = f"http://{self.host}"
-        headers = {"authorization": f"Bearer {api_key}"}
+        self.epoch = epoch
+        headers = {"authorization": f"Bearer {self._api_key}"}
         if epoch is not None:
             headers["x-granary-epoch"] = str(epoch)
         self._http = httpx.Client(
-            base_url=self.host,
-            headers=headers,
-            timeout=timeout,
-            transport=transport,
+            base_url=self.host, headers=headers, timeout=self._timeout, transport=self._transport
         )
-        who = self._call("GET", f"{API}/whoami", params={"project": project} if project else None)
+        who = self._call_here("GET", f"{API}/whoami", params={"project": project} if project else None)
         self.project_name: str = who["project"]
         self.flight_uri: str = who["flight_uri"]
         self._flight = flight.FlightClient(self.flight_uri)
         self._options = flight.FlightCallOptions(
-            headers=[(b"authorization", f"Bearer {api_key}".encode())], timeout=timeout
+            headers=[(b"authorization", f"Bearer {self._api_key}".encode())], timeout=self._timeout
         )
+
+    def _follow(self) -> None:
+        """Ask where the project is written now, and talk to that region from here on."""
+        assert self._reroute is not None
+        route = self._reroute()
+        if (route.host.rstrip("/"), route.epoch) == (self.host, self.epoch):
+            return  # not moved yet (a switchover is draining): the caller waits and asks again
+        self.close()
+        self._open(route.host, route.project, route.epoch)
 
     def __repr__(self) -> str:
         return f"RemoteBackend(host={self.host!r}, project={self.project_name!r})"
@@ -139,6 +192,25 @@ class RemoteBackend:
         return self._http.request(method, path, **kwargs)
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """:meth:`_call_here`, following the project to its new home when it moved."""
+        try:
+            return self._call_here(method, path, **kwargs)
+        except WrongRegion:
+            if self._reroute is None:
+                raise
+        following = Retrying(
+            retry=retry_if_exception_type(WrongRegion),
+            stop=stop_after_delay(self._reroute_seconds),
+            wait=wait_exponential(multiplier=0.05, max=1.0),
+            reraise=True,
+        )
+        for attempt in following:
+            with attempt:
+                self._follow()
+                return self._call_here(method, path, **kwargs)
+        raise AssertionError("unreachable: tenacity reraises")
+
+    def _call_here(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
             response = self._send(method, path, **kwargs)
         except httpx.TransportError as exc:

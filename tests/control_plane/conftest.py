@@ -25,7 +25,7 @@ from fastapi.testclient import TestClient
 from control_plane.__main__ import server_config
 from control_plane.api.app import create_app
 from control_plane.db import open_database
-from control_plane.regions import ProjectLayout, RegionClient, Regions, Residue
+from control_plane.regions import Handoff, ProjectLayout, RegionClient, Regions, Residue
 from control_plane.settings import ControlPlaneSettings, Limits, RegionSettings
 from tests.control_plane.services import CP_PG_PORT, CP_REDIS_PORT, Launched, LaunchedRegion
 
@@ -199,6 +199,10 @@ class RecordingRegion(RegionClient):
     def __init__(self, name: str, url: str) -> None:
         self.name, self.url = name, url
         self.projects: dict[str, str] = {}
+        #: The epoch each project homed here is written under.
+        self.homes: dict[str, int] = {}
+        #: The regions whose handoff this one was asked to catch up with, in order.
+        self.caught_up: list[str] = []
 
     def provision_project(self, project: str) -> ProjectLayout:
         self.projects[project] = "active"
@@ -212,6 +216,23 @@ class RecordingRegion(RegionClient):
 
     def usage(self, project: str) -> dict[str, int | None]:
         return {"feature_groups": 0, "offline_bytes": 0, "online_rows": 0}
+
+    def home_epoch(self, project: str) -> int | None:
+        return self.homes.get(project)
+
+    def catalog_lag_ms(self) -> dict[str, float]:
+        return {}
+
+    def home(self, project: str, epoch: int) -> None:
+        self.homes[project] = epoch
+
+    def unhome(self, project: str) -> Handoff:
+        self.homes.pop(project, None)
+        return Handoff(self.name, beat=1)
+
+    def catch_up(self, handoff: Handoff, timeout_s: float, if_linked: bool = False) -> int:
+        self.caught_up.append(handoff.region)
+        return 1
 
 
 def recording_regions(settings: ControlPlaneSettings) -> Regions:

@@ -5,6 +5,7 @@ into its offline table and online store. Two real regions (``ops/world``)."""
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 
@@ -126,3 +127,112 @@ def test_rows_written_in_the_home_region_are_served_by_the_standby(world, linked
             {"t": f"{world.home}.{NAMESPACE}.fg.{fg.id}"},
         ).all()
     assert topics == [f"{world.home}.{NAMESPACE}.fg.{fg.id}"]
+
+
+def _until_ready(cp: httpx.Client, headers: dict, project: str) -> dict:
+    def ready() -> dict | None:
+        body = cp.get(f"/v1/projects/{project}", headers=headers).json()
+        return body if body["status"] == "ready" else None
+
+    return _until(f"project {project} provisioned", ready)
+
+
+def _epochs(db: RegionDatabase, group_id: str) -> list[int]:
+    with db.engine.connect() as c:
+        return c.scalars(
+            sa.text("SELECT DISTINCT epoch FROM commits WHERE feature_group_id = :g ORDER BY epoch"),
+            {"g": group_id},
+        ).all()
+
+
+def test_a_switchover_through_the_control_plane_loses_no_acknowledged_write(world, linked):
+    """A tenant's writer keeps inserting through the SDK (logged in at the control plane)
+    while the operator switches the tenant over to the standby: every insert is either
+    acknowledged or still waiting, none fails, and every acknowledged row is in the new
+    home afterwards; each region accepted writes under one epoch only."""
+    home, standby = linked
+    replication.subscribe(home, standby)  # the reverse link, as a real pair of regions has
+    secrets = _secrets()
+    admin = {"authorization": f"Bearer {secrets['ADMIN_TOKEN']}"}
+    tenant = f"t{uuid.uuid4().hex[:10]}"
+    cp = httpx.Client(base_url=world.control_plane, timeout=300)
+    created = cp.post(
+        "/v1/admin/tenants",
+        json={
+            "name": tenant,
+            "plan": {"home_region": world.home, "allowed_regions": [world.home, world.standby]},
+            "admin_email": f"admin@{tenant}.example.com",
+        },
+        headers=admin,
+    )
+    assert created.status_code == 201, created.text
+    key = created.json()["admin_key"]["api_key"]
+    owner = {"authorization": f"Bearer {key}"}
+    assert cp.post("/v1/projects", json={"name": "moves"}, headers=owner).status_code == 201
+    before = _until_ready(cp, owner, "moves")
+    assert (before["region"], before["epoch"]) == (world.home, 0)
+
+    def group():
+        fs = granary.login(host=world.control_plane, api_key=key, project="moves").get_feature_store()
+        return fs.get_or_create_feature_group(name="spend", version=1, primary_key=["user"], event_time="ts")
+
+    fg = group()
+    fg.insert(_frame(0, 10), wait=True)
+    acknowledged: list[int] = []
+    failures: list[str] = []
+    stop = threading.Event()
+    progress = threading.Condition()
+
+    def write() -> None:
+        writer = group()
+        user = 1000
+        while not stop.is_set() and user < 3000:
+            try:
+                writer.insert(_frame(user, 1), wait=False)
+            except Exception as exc:  # any failure is the test's finding
+                failures.append(f"user {user}: {exc!r}")
+            else:
+                with progress:
+                    acknowledged.append(user)
+                    progress.notify_all()
+            user += 1
+
+    def acknowledged_at_least(n: int) -> None:
+        with progress:
+            assert progress.wait_for(lambda: len(acknowledged) >= n or failures, timeout=300), failures
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    try:
+        acknowledged_at_least(20)
+        moved = cp.post(
+            f"/v1/admin/tenants/{tenant}/switchover",
+            json={"from_region": world.home, "to_region": world.standby},
+            headers=admin,
+        )
+        assert moved.status_code == 200, moved.text
+        [move] = moved.json()["moved"]
+        at_switch = len(acknowledged)
+        acknowledged_at_least(at_switch + 20)  # the writer goes on, in the new home
+    finally:
+        stop.set()
+        thread.join()
+    print(
+        f"switchover: drain {move['drain_ms']:.0f} ms, catch-up {move['catch_up_ms']:.0f} ms, "
+        f"writes refused {move['writes_refused_ms']:.0f} ms; {len(acknowledged)} inserts acknowledged"
+    )
+    assert failures == []
+    assert (move["epoch"], move["to_region"]) == (1, world.standby)
+    after = cp.get("/v1/projects/moves", headers=owner).json()
+    assert (after["region"], after["epoch"]) == (world.standby, 1)
+
+    moved_fg = group()
+    moved_fg.insert(_frame(5000, 1), wait=True)  # behind every acknowledged row in the new home
+    rows = set(moved_fg.read()["user"])
+    assert rows == {*range(10), *acknowledged, 5000}
+    # the old home took writes under epoch 0 only; the new home's own commits are epoch 1
+    assert _epochs(home, fg.id) == [0]
+    assert _epochs(standby, fg.id) == [0, 1]
+    with pytest.raises(granary.errors.Moved):  # the old home refuses a writer that goes there directly
+        old = granary.login(host=world.planes[world.home], api_key=key, project=before["metadata_scope"])
+        old.get_feature_store().get_feature_group("spend", 1).insert(_frame(9000, 1))

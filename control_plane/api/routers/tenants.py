@@ -5,12 +5,22 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from sqlalchemy import select
 
+from control_plane import moves
 from control_plane.api.access import AdminDep
 from control_plane.api.deps import InfoDep, ServicesDep, UowDep
 from control_plane.handlers import issue_key, tenant_public, usage_of, utcnow
 from control_plane.models import Project, Tenant, User, new_id
 from control_plane.outbox import clean_region
-from control_plane.schemas import TenantCreate, TenantCreated, TenantPublic, TenantUpdate, UsagePublic
+from control_plane.schemas import (
+    MovePublic,
+    MoveRequest,
+    MovesPublic,
+    TenantCreate,
+    TenantCreated,
+    TenantPublic,
+    TenantUpdate,
+    UsagePublic,
+)
 from control_plane.uow import UnitOfWork
 from granary_core.errors import AlreadyExists, InvalidInput, NotFound
 from tenancy.plans import Plan
@@ -89,7 +99,7 @@ def update_tenant(
 ):
     """Change the plan: quotas (only the given ones), regions, home region, SLA tier.
 
-    Existing projects stay in their region; moving them is failover's job.
+    Existing projects stay in their region; ``POST .../switchover`` and ``.../failover`` move them.
     """
     tenant = _tenant(uow, name, for_update=True)
     plan = Plan.model_validate(tenant.plan).model_dump()
@@ -179,3 +189,86 @@ def delete_tenant(name: str, _: AdminDep, uow: UowDep, services: ServicesDep, in
 @router.get("/{name}/usage", response_model=UsagePublic)
 def tenant_usage(name: str, _: AdminDep, uow: UowDep, services: ServicesDep) -> UsagePublic:
     return usage_of(uow.session, services.limiter, _tenant(uow, name))
+
+
+@router.post("/{name}/switchover", response_model=MovesPublic)
+def switchover_tenant(
+    name: str, body: MoveRequest, _: AdminDep, uow: UowDep, services: ServicesDep, info: InfoDep
+) -> MovesPublic:
+    """Planned move of every project of the tenant homed in ``from_region`` to
+    ``to_region``, losing no acknowledged write: writes are refused (409 ``moved``) from
+    the drain until the new home takes them under the next epoch. A project whose move
+    fails stays where it was, writing again; the answer is then the error."""
+    return _move(name, body, "switchover", uow, services, info)
+
+
+@router.post("/{name}/failover", response_model=MovesPublic)
+def failover_tenant(
+    name: str, body: MoveRequest, _: AdminDep, uow: UowDep, services: ServicesDep, info: InfoDep
+) -> MovesPublic:
+    """Unplanned move: ``to_region`` takes the writes of every project of the tenant homed
+    in ``from_region`` under the next epoch, without asking ``from_region`` (gone, or to be
+    treated so). Writes it had acknowledged but not replicated are lost."""
+    return _move(name, body, "failover", uow, services, info)
+
+
+def _move(name: str, body: MoveRequest, kind: str, uow: UnitOfWork, services, info) -> MovesPublic:
+    tenant = _tenant(uow, name)
+    for region in (body.from_region, body.to_region):
+        services.regions.get(region)  # 404 naming the known ones
+    if body.from_region == body.to_region:
+        raise InvalidInput(f"from_region and to_region are both '{body.to_region}'")
+    allowed = Plan.model_validate(tenant.plan).allowed_regions
+    if body.to_region not in allowed:
+        raise InvalidInput(
+            f"tenant '{name}': region '{body.to_region}' is not allowed by its plan ({allowed})"
+        )
+    tenant_id = tenant.id
+    ids = uow.session.scalars(
+        select(Project.id)
+        .where(Project.tenant_id == tenant_id, Project.region == body.from_region, Project.status == "ready")
+        .order_by(Project.name)
+    ).all()
+    moved: list[MovePublic] = []
+    for project_id in ids:  # one transaction each: a move done stays recorded
+        project = uow.session.scalar(select(Project).where(Project.id == project_id).with_for_update())
+        if project is None or project.region != body.from_region:
+            uow.commit()
+            continue  # deleted or moved meanwhile
+        if kind == "switchover":
+            move = moves.switchover(
+                services.regions,
+                project.metadata_scope,
+                body.from_region,
+                body.to_region,
+                project.epoch,
+                timeout_s=body.timeout_s,
+            )
+        else:
+            move = moves.failover(
+                services.regions, project.metadata_scope, body.from_region, body.to_region, project.epoch
+            )
+        project.region, project.epoch = body.to_region, move.epoch
+        public = MovePublic(
+            project=project.name,
+            kind=move.kind,
+            from_region=move.source,
+            to_region=move.target,
+            epoch=move.epoch,
+            drain_ms=move.drain_ms,
+            catch_up_ms=move.catch_up_ms,
+            writes_refused_ms=move.writes_refused_ms,
+            lag_ms=move.lag_ms,
+        )
+        uow.audit(
+            info.event(
+                actor="admin",
+                action=f"project.{kind}",
+                tenant_id=tenant_id,
+                target=project.name,
+                detail=public.model_dump(),
+            )
+        )
+        uow.commit()
+        moved.append(public)
+    return MovesPublic(tenant=name, moved=moved)
