@@ -13,10 +13,12 @@ project under one epoch.
   still undecoded when its publication changes); the new home takes the writes under
   the next epoch. Nothing acknowledged is lost. If any step fails, the old home takes
   the writes again under its epoch and nothing has moved.
-- **Failover** (the old home is gone): the new home takes the writes under the next
-  epoch at once. What the old home acknowledged but had not replicated is lost; the new
-  region's catalog lag at that moment (reported as ``lag_ms``) bounds the catalog's part,
-  MirrorMaker's lag the feature data's.
+- **Failover** (the old home is gone): the new home stops receiving the old one's
+  catalog (so nothing a cut-off old home still commits arrives, and no project is
+  published from two regions) and takes the writes under the next epoch at once. What
+  the old home acknowledged but had not replicated is lost; the new region's catalog
+  lag at that moment (reported as ``lag_ms``) bounds the catalog's part, MirrorMaker's
+  lag the feature data's.
 
 The database transaction of the caller holds the project's row for the whole move, so
 two moves of one project never interleave; the tenant's other rows are not held.
@@ -104,7 +106,7 @@ def failover(
     new = regions.get(target)
     started = clock()
     lag_ms = new.catalog_lag_ms().get(source)
-    new.home(project, epoch + 1)
+    new.home(project, epoch + 1, lost=source)
     done = clock()
     return Move(
         project=project,

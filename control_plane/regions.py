@@ -96,8 +96,9 @@ class RegionClient(abc.ABC):
         """How far behind each region it subscribes to the region's catalog is."""
 
     @abc.abstractmethod
-    def home(self, project: str, epoch: int) -> None:
-        """Take the project's writes from now on under ``epoch`` (409 for an older one)."""
+    def home(self, project: str, epoch: int, lost: str | None = None) -> None:
+        """Take the project's writes from now on under ``epoch`` (409 for an older one);
+        ``lost``: a failover from that region, whose catalog it stops receiving first."""
 
     @abc.abstractmethod
     def unhome(self, project: str) -> Handoff:
@@ -151,8 +152,8 @@ class AdminApiRegion(RegionClient):
     def catalog_lag_ms(self) -> dict[str, float]:
         return self._call("GET", "/lag")["catalog_lag_ms"]
 
-    def home(self, project: str, epoch: int) -> None:
-        self._call("PUT", f"/projects/{project}/home", json={"epoch": epoch})
+    def home(self, project: str, epoch: int, lost: str | None = None) -> None:
+        self._call("PUT", f"/projects/{project}/home", json={"epoch": epoch, "lost": lost})
 
     def unhome(self, project: str) -> Handoff:
         body = self._call("DELETE", f"/projects/{project}/home")

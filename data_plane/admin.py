@@ -83,11 +83,18 @@ class ProjectAdmin:
         with self.region.metadata.connect() as connection:
             return routing.homed_epoch(connection, self._project_id(connection, project))
 
-    def home(self, project: str, epoch: int) -> int:
+    def home(self, project: str, epoch: int, lost: str | None = None) -> int:
         """Take the project's writes from now on, under ``epoch`` (idempotent); refused
         with ``Fenced`` when this region already writes it under a newer epoch. The
-        project must be here (provisioned, or its catalog rows replicated)."""
+        project must be here (provisioned, or its catalog rows replicated).
+
+        ``lost``: a failover from that region; this one stops receiving its catalog first,
+        so nothing it still commits (cut off, not dead) arrives here, and no project is
+        published from both (which would send changes back and forth).
+        """
         with self.region.metadata.begin() as connection:
+            if lost is not None:
+                publication.stop_receiving(connection, lost)
             project_id = self._project_id(connection, project)
             current = routing.homed_epoch(connection, project_id)
             if current is not None and current > epoch:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, text
 
-from data_plane import heartbeat
+from data_plane import heartbeat, publication
 from data_plane.metadata.models import IngestCheckpointRecord
 from data_plane.region import Region
 from granary_core.errors import NotFound, Timeout
@@ -59,7 +59,7 @@ def subscribed(region: Region, source: str) -> bool:
         return bool(
             connection.scalar(
                 text(f"SELECT count(*) FROM pg_subscription WHERE subname = :s AND {_HERE}"),
-                {"s": f"granary_catalog_from_{source}"},
+                {"s": publication.subscription_name(source)},
             )
         )
 
@@ -77,7 +77,7 @@ def behind(region: Region, handoff: Handoff) -> list[str]:
                 "SELECT count(*) FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid "
                 f"WHERE s.subname = :s AND r.srsubstate <> 'r' AND s.{_HERE}"
             ),
-            {"s": f"granary_catalog_from_{handoff.region_id}"},
+            {"s": publication.subscription_name(handoff.region_id)},
         )
         if copying:
             missing.append(f"catalog of {handoff.region_id}: {copying} tables still in their initial copy")

@@ -19,6 +19,7 @@ publication without a subscription holds no WAL. SQLite (embedded) has none.
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from collections.abc import Iterable
 
@@ -43,6 +44,37 @@ def _region_literal(region_id: str) -> str:
     if not region_id.replace("-", "").replace("_", "").isalnum():
         raise ValueError(f"region id {region_id!r}: letters, digits, '-' and '_' only")
     return repr(region_id)
+
+
+def _ident(region_id: str) -> str:
+    return re.sub(r"[^a-z0-9_]", "_", region_id.lower())
+
+
+def subscription_name(source: str) -> str:
+    """This region's subscription to ``source``'s publication (made by ``replication/``)."""
+    return f"granary_catalog_from_{_ident(source)}"
+
+
+def slot_name(source: str, target: str) -> str:
+    """The slot in ``source`` that ``target``'s subscription reads."""
+    return f"granary_catalog_{_ident(source)}_to_{_ident(target)}"
+
+
+def stop_receiving(connection: Connection, source: str) -> bool:
+    """Disable this region's subscription to ``source`` (a failover's fence: nothing the
+    lost region still commits arrives here); whether there was one. ``replication/``'s
+    failback re-seeds the link."""
+    name = subscription_name(source)
+    found = connection.scalar(
+        text(
+            "SELECT 1 FROM pg_subscription WHERE subname = :s "
+            "AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ),
+        {"s": name},
+    )
+    if found:
+        connection.execute(text(f"ALTER SUBSCRIPTION {name} DISABLE"))
+    return bool(found)
 
 
 def homed(connection: Connection) -> list[str]:

@@ -110,6 +110,11 @@ def connect(host: str, api_key: str, project: str | None = None) -> RemoteBacken
     return RemoteBackend(first.host, api_key, first.project, epoch=first.epoch, reroute=route)
 
 
+class Unreachable(BackendUnavailable):
+    """No connection could be made: nothing reached the region, so a call is safe to send
+    again, to it or to the region the project moved to."""
+
+
 @dataclass(frozen=True)
 class Route:
     """Where a project is written now, as the control plane says."""
@@ -135,9 +140,10 @@ class RemoteBackend:
         region refuses writes under another (``Fenced``). None sends none.
 
         ``reroute`` asks where the project is written now (the control plane): a write
-        refused with ``Moved`` or ``Fenced`` is sent again to the region it names, waiting
-        up to ``reroute_seconds`` while a move is under way. Without it those errors are
-        raised. Nothing refused so was written, so sending it again is safe.
+        refused with ``Moved`` or ``Fenced``, or a call to a region that cannot be
+        reached, is sent again to the region it names, waiting up to ``reroute_seconds``
+        while a move (or a failover) is under way. Without it those errors are raised.
+        Nothing refused so was written, so sending it again is safe.
         """
         self._api_key, self._timeout, self._transport = api_key, timeout, transport
         self._reroute, self._reroute_seconds = reroute, reroute_seconds
@@ -195,11 +201,11 @@ class RemoteBackend:
         """:meth:`_call_here`, following the project to its new home when it moved."""
         try:
             return self._call_here(method, path, **kwargs)
-        except WrongRegion:
+        except (WrongRegion, Unreachable):
             if self._reroute is None:
                 raise
         following = Retrying(
-            retry=retry_if_exception_type(WrongRegion),
+            retry=retry_if_exception_type((WrongRegion, Unreachable)),
             stop=stop_after_delay(self._reroute_seconds),
             wait=wait_exponential(multiplier=0.05, max=1.0),
             reraise=True,
@@ -213,8 +219,13 @@ class RemoteBackend:
     def _call_here(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
             response = self._send(method, path, **kwargs)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise Unreachable(f"cannot reach {self.host}: {exc}") from exc
         except httpx.TransportError as exc:
-            raise BackendUnavailable(f"cannot reach {self.host}: {exc}") from exc
+            raise BackendUnavailable(
+                f"{method} {path}: the connection to {self.host} failed during the call ({exc!r}); "
+                "it may or may not have taken effect (an insert is an upsert: sending it again is safe)"
+            ) from exc
         _raise_for(response)
         if response.status_code == 204 or not response.content:
             return None

@@ -13,7 +13,6 @@ publisher, and several regions subscribe to one).
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from sqlalchemy import Engine, create_engine, make_url, text
 
 from data_plane import heartbeat, publication
 from data_plane.metadata.models import catalog_tables, project_column
+from data_plane.publication import slot_name, subscription_name
 
 MIGRATION_TABLE = "alembic_version"
 #: pg_subscription is shared by a cluster's databases: only this database's count.
@@ -31,18 +31,6 @@ _HERE = "subdbid = (SELECT oid FROM pg_database WHERE datname = current_database
 
 class ReplicationError(RuntimeError):
     """A replication step that cannot go on; the message says what to do."""
-
-
-def _ident(region_id: str) -> str:
-    return re.sub(r"[^a-z0-9_]", "_", region_id.lower())
-
-
-def subscription_name(source: str) -> str:
-    return f"granary_catalog_from_{_ident(source)}"
-
-
-def slot_name(source: str, target: str) -> str:
-    return f"granary_catalog_{_ident(source)}_to_{_ident(target)}"
 
 
 @dataclass
@@ -340,11 +328,9 @@ def links(db: RegionDatabase) -> list[LinkStatus]:
             )
         ).all()
     statuses = []
-    by_ident = {_ident(r): r for r in beats}
+    by_name = {subscription_name(r): r for r in beats}
     for name, enabled, streaming, apply_errors, sync_errors in rows:
-        source = by_ident.get(
-            name.removeprefix("granary_catalog_from_"), name.removeprefix("granary_catalog_from_")
-        )
+        source = by_name.get(name, name.removeprefix("granary_catalog_from_"))
         beat = beats.get(source)
         statuses.append(
             LinkStatus(

@@ -223,7 +223,7 @@ class RecordingRegion(RegionClient):
     def catalog_lag_ms(self) -> dict[str, float]:
         return {}
 
-    def home(self, project: str, epoch: int) -> None:
+    def home(self, project: str, epoch: int, lost: str | None = None) -> None:
         self.homes[project] = epoch
 
     def unhome(self, project: str) -> Handoff:

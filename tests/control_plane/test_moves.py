@@ -18,7 +18,7 @@ def _project(client, admin, name: str) -> dict:
     return client.get(f"/v1/projects/{name}", headers=admin).json()
 
 
-def test_switchover_moves_every_project_of_the_tenant_in_order_and_raises_the_epoch(client):
+def test_switchover_moves_every_project_of_the_tenant_in_order_and_raises_the_epoch(client, cp_settings):
     admin = bearer(make_tenant(client, "acme")["admin_key"]["api_key"])
     fraud, churn = _project(client, admin, "fraud"), _project(client, admin, "churn")
     assert (fraud["region"], fraud["epoch"]) == ("local", 0)
@@ -40,7 +40,7 @@ def test_switchover_moves_every_project_of_the_tenant_in_order_and_raises_the_ep
     assert local.homes == {} and eu.homes == {p["metadata_scope"]: 1 for p in (fraud, churn)}
     after = client.get("/v1/projects/fraud", headers=admin).json()
     assert (after["region"], after["epoch"]) == ("eu-1", 1)
-    assert after["data_plane_url"] == client.app.state.settings.regions["eu-1"].url
+    assert after["data_plane_url"] == cp_settings.regions["eu-1"].url
 
     back = client.post(
         "/v1/admin/tenants/acme/failover", json={"from_region": "eu-1", "to_region": "local"}, headers=ADMIN
@@ -79,7 +79,9 @@ def test_moves_are_refused_for_unknown_or_disallowed_regions_and_tenant_keys(cli
     acme = make_tenant(client, "acme", allowed_regions=["local"])
     body = {"from_region": "local", "to_region": "eu-1"}
     r = client.post("/v1/admin/tenants/acme/switchover", json=body, headers=ADMIN)
-    assert r.status_code == 400 and "allows regions ['local'], not 'eu-1'" in r.json()["message"]
+    assert (
+        r.status_code == 400 and "region 'eu-1' is not allowed by its plan (['local'])" in r.json()["message"]
+    )
     r = client.post("/v1/admin/tenants/acme/failover", json={**body, "to_region": "mars-1"}, headers=ADMIN)
     assert r.status_code == 404 and "mars-1" in r.json()["message"]
     r = client.post("/v1/admin/tenants/acme/switchover", json={**body, "to_region": "local"}, headers=ADMIN)
@@ -88,3 +90,22 @@ def test_moves_are_refused_for_unknown_or_disallowed_regions_and_tenant_keys(cli
     assert r.status_code == 404
     tenant_key = bearer(acme["admin_key"]["api_key"])
     assert client.post("/v1/admin/tenants/acme/switchover", json=body, headers=tenant_key).status_code == 403
+
+
+def test_the_cli_switches_a_tenant_over_and_prints_what_moved(live_server, monkeypatch, capsys):
+    import httpx
+
+    from granary.cli import main
+
+    with httpx.Client(base_url=live_server.url) as http:
+        admin = bearer(make_tenant(http, "globex")["admin_key"]["api_key"])
+        assert http.post("/v1/projects", json={"name": "fraud"}, headers=admin).status_code == 201
+        live_server.settle()
+        scope = http.get("/v1/projects/fraud", headers=admin).json()["metadata_scope"]
+    live_server.app.state.services.regions.get("local").home(scope, 0)
+    monkeypatch.setenv("GRANARY_CONTROL_PLANE", live_server.url)
+    argv = ["region", "switchover", "globex", "--from", "local", "--to", "eu-1"]
+    assert main([*argv, "--api-key", ADMIN["Authorization"].removeprefix("Bearer ")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "switchover: 1 project(s) of globex now written in eu-1" in out and "fraud" in out
+    assert main([*argv, "--api-key", "not-the-admin-token"]) != 0

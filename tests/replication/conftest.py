@@ -27,6 +27,13 @@ class World:
     control_plane: str
     #: Each region's GRANARY_* variables (``.regions/NAME/env``).
     env: dict[str, dict[str, str]]
+    #: The control plane's name (``ops/world --cp``).
+    cp: str = "testcp"
+
+    def restore(self) -> None:
+        """Start again whatever of the world a test killed (``ops/world up`` is idempotent)."""
+        result = _world("up", "--cp", self.cp, *self.planes, timeout=600)
+        assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
 
     @property
     def home(self) -> str:
@@ -67,7 +74,7 @@ def world():
             planes[name] = url
         else:
             control_plane = url
-    yield World(planes, control_plane, {name: _read_env(name) for name in regions})
+    yield World(planes, control_plane, {name: _read_env(name) for name in regions}, cp)
     _world("stop", "--cp", cp, *regions, timeout=300)
     for name in set(regions) - already_up:
         subprocess.run(["bash", str(REPO / "ops" / "region"), "down", name], capture_output=True, timeout=300)

@@ -5,6 +5,7 @@ into its offline table and online store. Two real regions (``ops/world``)."""
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 import uuid
@@ -145,17 +146,55 @@ def _epochs(db: RegionDatabase, group_id: str) -> list[int]:
         ).all()
 
 
-def test_a_switchover_through_the_control_plane_loses_no_acknowledged_write(world, linked):
-    """A tenant's writer keeps inserting through the SDK (logged in at the control plane)
-    while the operator switches the tenant over to the standby: every insert is either
-    acknowledged or still waiting, none fails, and every acknowledged row is in the new
-    home afterwards; each region accepted writes under one epoch only."""
-    home, standby = linked
-    replication.subscribe(home, standby)  # the reverse link, as a real pair of regions has
-    secrets = _secrets()
-    admin = {"authorization": f"Bearer {secrets['ADMIN_TOKEN']}"}
+class Writer:
+    """One client inserting a row at a time through the SDK, logged in at the control
+    plane, recording each insert acknowledged and each failure, until stopped."""
+
+    def __init__(self, connect, first_user: int = 1000) -> None:
+        self.acknowledged: list[int] = []
+        #: (start, end, user, error) of each insert that did not succeed
+        self.failures: list[tuple[float, float, int, str]] = []
+        self._connect, self._user, self._last = connect, first_user, first_user + 5000
+        self._stop = threading.Event()
+        self._progress = threading.Condition()
+        self._thread = threading.Thread(target=self._run)
+
+    def __enter__(self) -> Writer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        group = self._connect()
+        while not self._stop.is_set() and self._user < self._last:
+            started = time.monotonic()
+            try:
+                group.insert(_frame(self._user, 1), wait=False)
+            except Exception as exc:  # any failure is the test's finding
+                self.failures.append((started, time.monotonic(), self._user, repr(exc)))
+            else:
+                with self._progress:
+                    self.acknowledged.append(self._user)
+                    self._progress.notify_all()
+            self._user += 1
+
+    def wait_for(self, n: int, failures: int = 0) -> None:
+        """Until ``n`` inserts are acknowledged (bounded); more than ``failures`` failures
+        end the wait."""
+        with self._progress:
+            done = self._progress.wait_for(
+                lambda: len(self.acknowledged) >= n or len(self.failures) > failures, timeout=300
+            )
+        assert done and len(self.failures) <= failures, self.failures
+
+
+def _tenant_project(world, cp: httpx.Client, admin: dict, project: str) -> tuple[str, str, dict]:
+    """A new enterprise tenant allowed both regions, with ``project`` provisioned in the
+    home region: (tenant, its admin key, the project as the control plane shows it)."""
     tenant = f"t{uuid.uuid4().hex[:10]}"
-    cp = httpx.Client(base_url=world.control_plane, timeout=300)
     created = cp.post(
         "/v1/admin/tenants",
         json={
@@ -168,8 +207,28 @@ def test_a_switchover_through_the_control_plane_loses_no_acknowledged_write(worl
     assert created.status_code == 201, created.text
     key = created.json()["admin_key"]["api_key"]
     owner = {"authorization": f"Bearer {key}"}
-    assert cp.post("/v1/projects", json={"name": "moves"}, headers=owner).status_code == 201
-    before = _until_ready(cp, owner, "moves")
+    assert cp.post("/v1/projects", json={"name": project}, headers=owner).status_code == 201
+    return tenant, key, _until_ready(cp, owner, project)
+
+
+@pytest.fixture(scope="module")
+def both_ways(linked):
+    """``linked``, and the home subscribed to the standby too, as a real pair of regions is."""
+    home, standby = linked
+    replication.reseed(home, standby)  # a fresh copy, whatever an earlier run left
+    yield home, standby
+    replication.unsubscribe(home, standby.region_id)
+
+
+def test_a_switchover_through_the_control_plane_loses_no_acknowledged_write(world, both_ways):
+    """A tenant's writer keeps inserting through the SDK (logged in at the control plane)
+    while the operator switches the tenant over to the standby: every insert is either
+    acknowledged or still waiting, none fails, and every acknowledged row is in the new
+    home afterwards; each region accepted writes under one epoch only."""
+    home, standby = both_ways
+    admin = {"authorization": f"Bearer {_secrets()['ADMIN_TOKEN']}"}
+    cp = httpx.Client(base_url=world.control_plane, timeout=300)
+    tenant, key, before = _tenant_project(world, cp, admin, "moves")
     assert (before["region"], before["epoch"]) == (world.home, 0)
 
     def group():
@@ -178,33 +237,8 @@ def test_a_switchover_through_the_control_plane_loses_no_acknowledged_write(worl
 
     fg = group()
     fg.insert(_frame(0, 10), wait=True)
-    acknowledged: list[int] = []
-    failures: list[str] = []
-    stop = threading.Event()
-    progress = threading.Condition()
-
-    def write() -> None:
-        writer = group()
-        user = 1000
-        while not stop.is_set() and user < 3000:
-            try:
-                writer.insert(_frame(user, 1), wait=False)
-            except Exception as exc:  # any failure is the test's finding
-                failures.append(f"user {user}: {exc!r}")
-            else:
-                with progress:
-                    acknowledged.append(user)
-                    progress.notify_all()
-            user += 1
-
-    def acknowledged_at_least(n: int) -> None:
-        with progress:
-            assert progress.wait_for(lambda: len(acknowledged) >= n or failures, timeout=300), failures
-
-    thread = threading.Thread(target=write)
-    thread.start()
-    try:
-        acknowledged_at_least(20)
+    with Writer(group) as writer:
+        writer.wait_for(20)
         moved = cp.post(
             f"/v1/admin/tenants/{tenant}/switchover",
             json={"from_region": world.home, "to_region": world.standby},
@@ -212,27 +246,92 @@ def test_a_switchover_through_the_control_plane_loses_no_acknowledged_write(worl
         )
         assert moved.status_code == 200, moved.text
         [move] = moved.json()["moved"]
-        at_switch = len(acknowledged)
-        acknowledged_at_least(at_switch + 20)  # the writer goes on, in the new home
-    finally:
-        stop.set()
-        thread.join()
+        writer.wait_for(len(writer.acknowledged) + 20)  # the writer goes on, in the new home
     print(
         f"switchover: drain {move['drain_ms']:.0f} ms, catch-up {move['catch_up_ms']:.0f} ms, "
-        f"writes refused {move['writes_refused_ms']:.0f} ms; {len(acknowledged)} inserts acknowledged"
+        f"writes refused {move['writes_refused_ms']:.0f} ms; {len(writer.acknowledged)} inserts acknowledged"
     )
-    assert failures == []
+    assert writer.failures == []
     assert (move["epoch"], move["to_region"]) == (1, world.standby)
+    owner = {"authorization": f"Bearer {key}"}
     after = cp.get("/v1/projects/moves", headers=owner).json()
     assert (after["region"], after["epoch"]) == (world.standby, 1)
 
     moved_fg = group()
-    moved_fg.insert(_frame(5000, 1), wait=True)  # behind every acknowledged row in the new home
-    rows = set(moved_fg.read()["user"])
-    assert rows == {*range(10), *acknowledged, 5000}
+    moved_fg.insert(_frame(9000, 1), wait=True)  # behind every acknowledged row in the new home
+    assert set(moved_fg.read()["user"]) == {*range(10), *writer.acknowledged, 9000}
     # the old home took writes under epoch 0 only; the new home's own commits are epoch 1
     assert _epochs(home, fg.id) == [0]
     assert _epochs(standby, fg.id) == [0, 1]
     with pytest.raises(granary.errors.Moved):  # the old home refuses a writer that goes there directly
         old = granary.login(host=world.planes[world.home], api_key=key, project=before["metadata_scope"])
-        old.get_feature_store().get_feature_group("spend", 1).insert(_frame(9000, 1))
+        old.get_feature_store().get_feature_group("spend", 1).insert(_frame(9001, 1))
+
+
+def test_a_failover_through_the_control_plane_moves_the_writer_to_the_standby(world, both_ways):
+    """The home region's data plane is killed (SIGKILL) under a running writer; the
+    operator fails the tenant over. The writer waits, then goes on in the standby without
+    a failed insert. The home's Kafka outlived its data plane, so MirrorMaker copied every
+    record it had acknowledged: nothing is lost, and the standby converges."""
+    home, standby = both_ways
+    admin = {"authorization": f"Bearer {_secrets()['ADMIN_TOKEN']}"}
+    cp = httpx.Client(base_url=world.control_plane, timeout=300)
+    tenant, key, project = _tenant_project(world, cp, admin, "outage")
+
+    def group():
+        fs = granary.login(host=world.control_plane, api_key=key, project="outage").get_feature_store()
+        return fs.get_or_create_feature_group(name="spend", version=1, primary_key=["user"], event_time="ts")
+
+    fg = group()
+    fg.insert(_frame(0, 10), wait=True)
+    pid = int((REPO / ".regions" / world.home / "data-plane" / "pid").read_text())
+    try:
+        with Writer(group) as writer:
+            writer.wait_for(20)
+            killed = time.monotonic()
+            os.kill(pid, signal.SIGKILL)
+            at_kill = len(writer.acknowledged)
+            moved = cp.post(
+                f"/v1/admin/tenants/{tenant}/failover",
+                json={"from_region": world.home, "to_region": world.standby},
+                headers=admin,
+            )
+            assert moved.status_code == 200, moved.text
+            [move] = moved.json()["moved"]
+            writer.wait_for(at_kill + 20, failures=1)  # resumed in the standby
+    finally:
+        world.restore()
+    # the old home came back still homing the project: failback's first step unhomes it
+    region = {"authorization": f"Bearer {_secrets()['REGION_ADMIN_TOKEN']}"}
+    scope = project["metadata_scope"]
+    back = httpx.get(f"{world.planes[world.home]}/admin/v1/projects/{scope}/home", headers=region).json()
+    assert back["epoch"] == 0  # what epochs alone cannot fence: see replication/README.md
+    httpx.delete(f"{world.planes[world.home]}/admin/v1/projects/{scope}/home", headers=region, timeout=60)
+    with standby.engine.connect() as c:  # the standby stopped receiving the lost home's catalog
+        enabled = c.scalar(
+            sa.text("SELECT subenabled FROM pg_subscription WHERE subname = :s"),
+            {"s": replication.subscription_name(world.home)},
+        )
+    assert enabled is False
+    print(
+        f"failover: writes refused {move['writes_refused_ms']:.0f} ms after the failover call; "
+        f"catalog lag then {move['lag_ms']} ms; {len(writer.acknowledged)} inserts acknowledged"
+    )
+    # At most the insert in flight when the home died failed, with its outcome unknown
+    # (the connection was cut): one that started later waited for the failover instead.
+    assert all(start < killed and "BackendUnavailable" in error for start, _, _, error in writer.failures)
+    assert (move["kind"], move["epoch"], move["to_region"]) == ("failover", 1, world.standby)
+    assert move["lag_ms"] is not None and move["lag_ms"] >= 0
+
+    moved_fg = group()
+    moved_fg.insert(_frame(9000, 1), wait=True)
+    expected = {*range(10), *writer.acknowledged, 9000}
+    unknown = {user for _, _, user, _ in writer.failures}  # may or may not have been written
+
+    def converged() -> set | None:
+        rows = set(moved_fg.read()["user"])
+        return rows if rows >= expected and rows - expected <= unknown else None
+
+    _until("every acknowledged row in the new home", converged)
+    assert _epochs(home, fg.id) == [0]
+    assert _epochs(standby, fg.id) == [0, 1]

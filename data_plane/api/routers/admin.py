@@ -155,6 +155,11 @@ class RoutingPublic(RegionAnswer):
 
 class HomeRequest(BaseModel):
     epoch: int = Field(ge=0, description="the routing epoch the control plane gives this home")
+    lost: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="a failover from this region: stop receiving its catalog first",
+    )
 
 
 def _routing(admin: ProjectAdmin, project: str, epoch: int | None) -> RoutingPublic:
@@ -172,7 +177,7 @@ def project_home(project: ProjectName, admin: AdminDep) -> RoutingPublic:
 def home_project(project: ProjectName, body: HomeRequest, admin: AdminDep) -> RoutingPublic:
     """Take the project's writes under ``epoch`` (a switchover's or failover's last step);
     409 ``fenced`` when this region writes it under a newer epoch already."""
-    return _routing(admin, project, admin.home(project, body.epoch))
+    return _routing(admin, project, admin.home(project, body.epoch, lost=body.lost))
 
 
 class HandoffPublic(RoutingPublic):
