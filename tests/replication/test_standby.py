@@ -220,6 +220,18 @@ def both_ways(linked):
     replication.unsubscribe(home, standby.region_id)
 
 
+def _move(world, cp: httpx.Client, admin: dict, tenant: str, kind: str) -> dict:
+    """The operator moves the tenant from the home region to the standby: what moved."""
+    moved = cp.post(
+        f"/v1/admin/tenants/{tenant}/{kind}",
+        json={"from_region": world.home, "to_region": world.standby},
+        headers=admin,
+    )
+    assert moved.status_code == 200, moved.text
+    [move] = moved.json()["moved"]
+    return move
+
+
 def test_a_switchover_through_the_control_plane_loses_no_acknowledged_write(world, both_ways):
     """A tenant's writer keeps inserting through the SDK (logged in at the control plane)
     while the operator switches the tenant over to the standby: every insert is either
@@ -239,13 +251,7 @@ def test_a_switchover_through_the_control_plane_loses_no_acknowledged_write(worl
     fg.insert(_frame(0, 10), wait=True)
     with Writer(group) as writer:
         writer.wait_for(20)
-        moved = cp.post(
-            f"/v1/admin/tenants/{tenant}/switchover",
-            json={"from_region": world.home, "to_region": world.standby},
-            headers=admin,
-        )
-        assert moved.status_code == 200, moved.text
-        [move] = moved.json()["moved"]
+        move = _move(world, cp, admin, tenant, "switchover")
         writer.wait_for(len(writer.acknowledged) + 20)  # the writer goes on, in the new home
     print(
         f"switchover: drain {move['drain_ms']:.0f} ms, catch-up {move['catch_up_ms']:.0f} ms, "
@@ -291,13 +297,7 @@ def test_a_failover_through_the_control_plane_moves_the_writer_to_the_standby(wo
             killed = time.monotonic()
             os.kill(pid, signal.SIGKILL)
             at_kill = len(writer.acknowledged)
-            moved = cp.post(
-                f"/v1/admin/tenants/{tenant}/failover",
-                json={"from_region": world.home, "to_region": world.standby},
-                headers=admin,
-            )
-            assert moved.status_code == 200, moved.text
-            [move] = moved.json()["moved"]
+            move = _move(world, cp, admin, tenant, "failover")
             writer.wait_for(at_kill + 20, failures=1)  # resumed in the standby
     finally:
         world.restore()
