@@ -199,8 +199,14 @@ class RemoteBackend:
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         """:meth:`_call_here`, following the project to its new home when it moved."""
+        return self._following(lambda: self._call_here(method, path, **kwargs))
+
+    def _following(self, call: Callable[[], Any]) -> Any:
+        """``call()``; when it was refused because the project moved, or its region could
+        not be reached, ask where the project is written now and call again there, for
+        up to ``reroute_seconds`` (with ``reroute`` only)."""
         try:
-            return self._call_here(method, path, **kwargs)
+            return call()
         except (WrongRegion, Unreachable):
             if self._reroute is None:
                 raise
@@ -213,7 +219,7 @@ class RemoteBackend:
         for attempt in following:
             with attempt:
                 self._follow()
-                return self._call_here(method, path, **kwargs)
+                return call()
         raise AssertionError("unreachable: tenacity reraises")
 
     def _call_here(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -222,6 +228,8 @@ class RemoteBackend:
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise Unreachable(f"cannot reach {self.host}: {exc}") from exc
         except httpx.TransportError as exc:
+            if method == "GET":  # a read: safe to send again, there or to the new home
+                raise Unreachable(f"GET {path}: the connection to {self.host} failed: {exc!r}") from exc
             raise BackendUnavailable(
                 f"{method} {path}: the connection to {self.host} failed during the call ({exc!r}); "
                 "it may or may not have taken effect (an insert is an upsert: sending it again is safe)"
@@ -402,16 +410,17 @@ class RemoteBackend:
         self, name: str, version: int, entries: list[dict[str, Any]], allow_missing: bool = False
     ) -> pa.Table:
         path = self._project("feature-views", name, "versions", version, "vectors")
-        try:
-            response = self._http.post(
-                path,
-                json={"entries": wire.to_jsonable(entries), "allow_missing": allow_missing},
-                headers={"accept": wire.ARROW_STREAM},
-            )
-        except httpx.TransportError as exc:
-            raise BackendUnavailable(f"cannot reach {self.host}: {exc}") from exc
-        _raise_for(response)
-        return wire.ipc_to_table(response.content, "feature vectors")[0]
+        body = {"entries": wire.to_jsonable(entries), "allow_missing": allow_missing}
+
+        def read() -> pa.Table:
+            try:
+                response = self._http.post(path, json=body, headers={"accept": wire.ARROW_STREAM})
+            except httpx.TransportError as exc:  # a read: safe to send again
+                raise Unreachable(f"cannot reach {self.host}: {exc}") from exc
+            _raise_for(response)
+            return wire.ipc_to_table(response.content, "feature vectors")[0]
+
+        return self._following(read)
 
     # training data ------------------------------------------------------------------
     def training_splits(
