@@ -236,7 +236,7 @@ class FeatureStoreEngine:
         if not config.get("enabled"):
             return None
         columns = [c for c in config.get("columns") or table.column_names if c in table.column_names]
-        return describe(table.select(columns))
+        return describe(table.select(columns)) if columns else None  # none of its features written
 
     def remove_rows(
         self,

@@ -33,9 +33,11 @@ def _statistics_config(value: Any, what: str) -> dict[str, Any]:
     if unknown:
         raise InvalidInput(f"{what}: unknown key(s) {unknown}; known: {sorted(STATISTICS_KEYS)}")
     columns = value.get("columns")
-    if columns is not None and not (isinstance(columns, list) and all(isinstance(c, str) for c in columns)):
+    if columns is None:
+        return dict(value)
+    if not (isinstance(columns, list) and all(isinstance(c, str) for c in columns)):
         raise InvalidInput(f"{what}.columns: expected a list of feature names")
-    return dict(value)
+    return {**value, "columns": [c.lower() for c in columns]}  # feature names are lower case
 
 
 def _expectation_suite(value: Any, what: str) -> dict[str, Any] | None:

@@ -262,6 +262,26 @@ def test_unknown_expectation_types_are_refused_when_attached(fs):
         fs.create_feature_group("q", 1, primary_key=["id"], expectation_suite=suite)
 
 
+def test_statistics_columns_are_matched_as_feature_names_and_never_fail_an_insert(fs):
+    """A config names features as the notebook spells them (original case) or names none
+    that a commit writes: inserts go on, with statistics of what matches."""
+    rows = pd.DataFrame({"id": [1, 2], "ts": ts("2025-01-01", "2025-01-01"), "Amount": [1.0, 3.0]})
+    cased = fs.create_feature_group(
+        "sc",
+        1,
+        primary_key=["id"],
+        event_time="ts",
+        statistics_config={"enabled": True, "columns": ["Amount"]},
+    )
+    cased.insert(rows)
+    assert list(cased.get_statistics()["statistics"]) == ["amount"]
+    none = fs.create_feature_group(
+        "sn", 1, primary_key=["id"], event_time="ts", statistics_config={"enabled": True, "columns": ["nope"]}
+    )
+    none.insert(rows)
+    assert sorted(none.read()["id"]) == [1, 2] and none.get_statistics() is None
+
+
 def test_statistics_are_stored_per_commit(fs, groups):
     a, _ = groups
     assert a.get_statistics() is None  # statistics were not enabled for these commits
