@@ -82,16 +82,24 @@ def homed(connection: Connection) -> list[str]:
     return list(connection.scalars(text("SELECT project_id FROM homed_projects ORDER BY project_id")))
 
 
-def publish(connection: Connection, region_id: str) -> None:
+def publish(connection: Connection, region_id: str, create: bool = False) -> None:
     """Make the publication carry exactly the homed projects' rows and this region's
-    heartbeat, in ``connection``'s transaction (serialized with every other change of it)."""
+    heartbeat, in ``connection``'s transaction (serialized with every other change of it).
+
+    A region that was never linked has no publication, and homing a project there
+    changes nothing but ``homed_projects`` (no DDL on every project's first use): the
+    publication is made, from the homed projects then, when another region first
+    subscribes (``create``, by ``replication.catalog.subscribe``).
+    """
     if connection.dialect.name != "postgresql":
         return
     connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK})
+    exists = connection.scalar(text("SELECT 1 FROM pg_publication WHERE pubname = :p"), {"p": PUBLICATION})
+    if not exists and not create:
+        return
     projects = homed(connection)
     tables = [f"{t} WHERE ({_member_of(project_column(t), projects)})" for t in catalog_tables()]
     tables.append(f"{HEARTBEATS} WHERE (region_id = {_region_literal(region_id)})")
-    exists = connection.scalar(text("SELECT 1 FROM pg_publication WHERE pubname = :p"), {"p": PUBLICATION})
     if exists:
         connection.execute(text(f"ALTER PUBLICATION {PUBLICATION} SET TABLE {', '.join(tables)}"))
     else:

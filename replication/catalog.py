@@ -100,7 +100,7 @@ def subscribe(target: RegionDatabase, source: RegionDatabase, copy_data: bool = 
     with source.engine.begin() as connection:
         # made (or made again) here, by the operator who names the source region: the
         # publication carries that region's heartbeat, whatever wrote it last
-        publication.publish(connection, source.region_id)
+        publication.publish(connection, source.region_id, create=True)
     name, slot = subscription_name(source.region_id), slot_name(source.region_id, target.region_id)
     with target.autocommit.connect() as connection:
         if connection.scalar(
