@@ -76,7 +76,7 @@ class _Owned:
 
 
 _HOT_SECONDS = 5.0
-_RELIST_SECONDS = 30.0
+_RELIST_SECONDS = 10.0
 #: Changes when a group is made or deleted, or a project comes home here (whose groups'
 #: topics the new home creates then): a cue to list the topics again soon.
 _GROUPS_SIGNATURE = text(
