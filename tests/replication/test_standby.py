@@ -298,7 +298,8 @@ def test_a_failover_through_the_control_plane_moves_the_writer_to_the_standby(wo
             os.kill(pid, signal.SIGKILL)
             at_kill = len(writer.acknowledged)
             move = _move(world, cp, admin, tenant, "failover")
-            writer.wait_for(at_kill + 20, failures=1)  # resumed in the standby
+            failed_over = time.monotonic()
+            writer.wait_for(at_kill + 20, failures=10)  # resumed in the standby
     finally:
         world.restore()
     # the old home came back still homing the project: failback's first step unhomes it
@@ -317,9 +318,14 @@ def test_a_failover_through_the_control_plane_moves_the_writer_to_the_standby(wo
         f"failover: writes refused {move['writes_refused_ms']:.0f} ms after the failover call; "
         f"catalog lag then {move['lag_ms']} ms; {len(writer.acknowledged)} inserts acknowledged"
     )
-    # At most the insert in flight when the home died failed, with its outcome unknown
-    # (the connection was cut): one that started later waited for the failover instead.
-    assert all(start < killed and "BackendUnavailable" in error for start, _, _, error in writer.failures)
+    # Inserts cut by the kill fail with their outcome unknown (the region died with the
+    # request on the wire); none that started after the failover fails: they go on in
+    # the standby. Nothing acknowledged is lost either way (below).
+    print(f"cut by the outage: {[(user, round(start - killed, 3)) for start, _, user, _ in writer.failures]}")
+    assert all(
+        start < failed_over and "may or may not have taken effect" in error
+        for start, _, _, error in writer.failures
+    ), writer.failures
     assert (move["kind"], move["epoch"], move["to_region"]) == ("failover", 1, world.standby)
     assert move["lag_ms"] is not None and move["lag_ms"] >= 0
 
