@@ -67,7 +67,10 @@ def _control_plane(
         return None, None, None
     assert settings.control_plane_token and settings.control_plane_redis_url  # settings validate it
     client = ControlPlaneClient(
-        settings.control_plane_url, settings.control_plane_token, cache_seconds=settings.key_cache_seconds
+        settings.control_plane_url,
+        settings.control_plane_token,
+        cache_seconds=settings.key_cache_seconds,
+        stale_seconds=settings.key_stale_seconds,
     )
     shared = connect_shared_redis(settings.control_plane_redis_url)
     prefix = settings.control_plane_redis_prefix

@@ -90,6 +90,9 @@ class DataPlaneSettings(BaseSettings):
     #: API key look-ups are cached this long (seconds). With a control plane, its
     #: access-change messages drop cached answers at once; this is only the backstop.
     key_cache_seconds: float = 5.0
+    #: While the control plane cannot be reached, a key it accepted this recently
+    #: (seconds) is still served on that answer; older or unknown keys get 503.
+    key_stale_seconds: float = 900.0
 
     #: The control plane this region serves (``/v1/internal`` API): it checks the keys
     #: of tenant users and the tenants' size quotas, and receives usage. Without it only

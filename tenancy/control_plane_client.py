@@ -5,6 +5,13 @@ Key checks run on every request, so their answers are cached per (key, project) 
 ``cache_seconds``; :class:`tenancy.authn.AccessEvents` drops them early when the
 control plane announces an access change.
 
+While the control plane cannot be reached, a region keeps serving: a key it checked in
+the last ``stale_seconds`` is taken on its last answer (a key never seen, or seen too
+long ago, gets 503). A revocation made meanwhile takes effect once the control plane
+answers again; that is the price of serving through its outage, and ``stale_seconds``
+bounds it. After a failed check the control plane is not asked again for
+``cache_seconds``, so requests do not each wait out its timeout.
+
 Every call here may be sent twice without harm (checks, and usage reports that replace
 the last one), so a dropped connection or a 5xx answer is tried again, briefly: a
 request waits on the key check, and a control plane restart takes longer than a client
@@ -13,17 +20,21 @@ should wait anyway.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
-from granary_core.errors import BackendUnavailable, NotFound, error_from_dict
+from granary_core.errors import BackendUnavailable, GranaryError, NotFound, error_from_dict
 from tenancy.keys import hash_key
 from tenancy.plans import Quotas
 from tenancy.scope import Principal
+
+log = logging.getLogger(__name__)
 
 
 def _worth_another_try(exc: BaseException) -> bool:
@@ -42,6 +53,8 @@ class ControlPlaneClient:
         cache_seconds: float = 5.0,
         timeout: float = 5.0,
         transport: httpx.BaseTransport | None = None,
+        stale_seconds: float = 900.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._http = httpx.Client(
             base_url=url.rstrip("/"),
@@ -50,17 +63,38 @@ class ControlPlaneClient:
             transport=transport,
         )
         self._cache_seconds = cache_seconds
+        self._stale_seconds = stale_seconds
+        self._clock = clock
         self._cache: dict[tuple[str, str | None], tuple[float, Principal]] = {}
         self._lock = threading.Lock()
+        #: Until then the control plane is taken to be away (its last check failed).
+        self._away_until = float("-inf")
 
     def authenticate(self, key: str, project: str | None) -> Principal:
         cache_key = (hash_key(key), project)
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             hit = self._cache.get(cache_key)
         if hit is not None and now - hit[0] < self._cache_seconds:
             return hit[1]
-        body = self._post("/v1/internal/authenticate", {"api_key": key, "project": project})
+        stale = hit is not None and now - hit[0] < self._stale_seconds
+        if stale and now < self._away_until:
+            return hit[1]
+        try:
+            body = self._post("/v1/internal/authenticate", {"api_key": key, "project": project})
+        except BackendUnavailable:
+            self._away_until = now + self._cache_seconds
+            if stale:
+                log.warning(
+                    "control plane unreachable: serving a key on its answer of %.0f s ago", now - hit[0]
+                )
+                return hit[1]
+            raise
+        except GranaryError:  # refused now: forget the old answer
+            with self._lock:
+                self._cache.pop(cache_key, None)
+            raise
+        self._away_until = float("-inf")
         principal = Principal(
             key_id=body["key_id"],
             project=body["project"],
@@ -71,7 +105,9 @@ class ControlPlaneClient:
         )
         with self._lock:
             if len(self._cache) > 10_000:
-                self._cache.clear()
+                self._cache = {k: v for k, v in self._cache.items() if now - v[0] < self._stale_seconds}
+                if len(self._cache) > 10_000:
+                    self._cache.clear()
             self._cache[cache_key] = (now, principal)
         return principal
 

@@ -60,3 +60,55 @@ def test_a_refused_key_is_not_retried(live_server):
         client.authenticate("gk_not-a-key", None)
     client.close()
     assert transport.requests == 1
+
+
+def test_keys_checked_before_the_control_plane_went_dark_are_served_within_the_stale_bound(
+    live_server, tenant_key
+):
+    """The control plane goes dark: a key it accepted lately keeps working (on its last
+    answer) for ``stale_seconds``, and the control plane is not asked on every request
+    meanwhile; a key never seen gets 503; when it answers again a revoked key is refused
+    at once and its old answer forgotten."""
+    from tests.control_plane.conftest import Clock
+    from tests.transports import Darkened
+
+    key, project = tenant_key
+    other = another_tenant_key(live_server)
+    switch, clock = Darkened(), Clock()
+    client = ControlPlaneClient(
+        live_server.url, REGION_TOKEN, cache_seconds=5, stale_seconds=900, transport=switch, clock=clock
+    )
+    assert client.authenticate(key, project).project == project
+    switch.darken(hang=False)
+    for step in (6, 100, 300, 480):  # past the cache, up to 886 s after the last answer
+        clock.now += step
+        assert client.authenticate(key, project).project == project
+    asked = switch.refused
+    assert 1 <= asked <= 4 * 3  # one check (three tries) per cache period at most, not per request
+    for _ in range(20):
+        client.authenticate(key, project)
+    assert switch.refused == asked
+    with pytest.raises(BackendUnavailable, match="unreachable"):
+        client.authenticate(other, None)  # never seen here
+    clock.now += 20  # 906 s: older than the bound
+    with pytest.raises(BackendUnavailable, match="unreachable"):
+        client.authenticate(key, project)
+
+    switch.light()
+    assert client.authenticate(key, project).project == project
+    with httpx.Client(base_url=live_server.url) as http:
+        key_id = client.authenticate(key, project).key_id
+        assert http.delete(f"/v1/keys/{key_id}", headers=bearer(key)).status_code == 204
+    clock.now += 6
+    with pytest.raises(Unauthenticated):
+        client.authenticate(key, project)
+    switch.darken(hang=False)
+    clock.now += 6
+    with pytest.raises(BackendUnavailable):  # the refusal dropped the old answer: nothing to serve
+        client.authenticate(key, project)
+    client.close()
+
+
+def another_tenant_key(live_server) -> str:
+    with httpx.Client(base_url=live_server.url) as http:
+        return make_tenant(http, f"stale-{secrets.token_hex(4)}")["admin_key"]["api_key"]
