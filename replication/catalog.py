@@ -292,10 +292,13 @@ def failback(old: RegionDatabase, active: Iterable[RegionDatabase]) -> dict[str,
         publication.unhome(connection, old.region_id, theirs & set(publication.homed(connection)))
     lost: dict[str, list[str]] = {}
     for region in others:
+        # ``region``'s link from ``old``: disabled by a failover through the control plane
+        # (dropped with its slot now that ``old`` answers), or dropped by ``failover``
+        # here, which let go of the slot it read in ``old``
+        unsubscribe(region, old.region_id)
+        drop_slot(old, slot_name(old.region_id, region.region_id))
         for table, ids in reseed(old, region).items():
             lost[table] = sorted({*lost.get(table, []), *ids})
-        # the slot ``region`` read before the failover let go of it: still in ``old``
-        drop_slot(old, slot_name(old.region_id, region.region_id))
         reseed(region, old)
     return lost
 
