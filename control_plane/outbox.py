@@ -12,6 +12,14 @@ Several dispatchers (one per control plane process) may run: each claims an entr
 delete never overtakes the provisioning it undoes. Project rows are only ever changed
 by conditional updates (``WHERE status = ...``), never locked across a region call: a
 user's DELETE that lands mid-delivery wins over a late ``ready``.
+
+A failover adds a third kind: a **fence** for the region the project was taken from.
+That region is dark when the entry is written; the entry is tried every
+``fence_retry_seconds`` for as long as it takes, so the moment the region answers
+again it stops taking the project's writes under its old epoch (a client whose routing
+is as stale as the region's could otherwise still write there). A project's entries
+wait for each other per region only: a fence waiting for a dark region holds up
+nothing in the others.
 """
 
 from __future__ import annotations
@@ -35,7 +43,8 @@ log = logging.getLogger(__name__)
 
 PROVISION = "provision"
 DELETE = "delete"
-#: The project status an entry's action moves a project out of.
+FENCE = "fence"
+#: The project status an entry's action moves a project out of (a fence moves none).
 _WAITING_STATUS = {PROVISION: "provisioning", DELETE: "deleting"}
 
 
@@ -49,6 +58,7 @@ class Dispatcher:
         max_attempts: failed deliveries before the project is marked ``failed``.
         backoff_seconds: wait after the first failure; doubles with each further one.
         max_backoff_seconds: the longest wait between two attempts.
+        fence_retry_seconds: the wait between two attempts of a fence, which never gives up.
     """
 
     def __init__(
@@ -60,6 +70,7 @@ class Dispatcher:
         max_attempts: int = 12,
         backoff_seconds: float = 1.0,
         max_backoff_seconds: float = 300.0,
+        fence_retry_seconds: float = 2.0,
     ) -> None:
         self._sessions = sessions
         self._regions = regions
@@ -67,15 +78,20 @@ class Dispatcher:
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
         self.max_backoff_seconds = max_backoff_seconds
+        self.fence_retry_seconds = fence_retry_seconds
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
 
     # ------------------------------------------------------------------ writing
-    def enqueue(self, session: Session, project: Project, action: str) -> None:
-        """Add the entry to ``session``'s transaction: it exists iff that transaction commits."""
+    def enqueue(self, session: Session, project: Project, action: str, region: str | None = None) -> None:
+        """Add the entry to ``session``'s transaction: it exists iff that transaction commits.
+        ``region``: where it goes, when not the project's region (a fence)."""
         session.add(
             OutboxEntry(
-                project_id=project.id, region=project.region, action=action, next_attempt_at=self._now()
+                project_id=project.id,
+                region=region or project.region,
+                action=action,
+                next_attempt_at=self.now(),
             )
         )
 
@@ -88,7 +104,7 @@ class Dispatcher:
     # ------------------------------------------------------------------ delivering
     def deliver_one(self) -> bool:
         """Deliver the oldest due entry no other dispatcher holds; False when none is due."""
-        now = self._now()
+        now = self.now()
         with self._sessions() as session, session.begin():
             entry = session.scalars(self._due(now).limit(1).with_for_update(skip_locked=True)).first()
             if entry is None:
@@ -108,7 +124,7 @@ class Dispatcher:
             if self.deliver_one():
                 continue
             with self._sessions() as session:
-                if session.scalars(self._due(self._now()).limit(1)).first() is None:
+                if session.scalars(self._due(self.now()).limit(1)).first() is None:
                     return
             if time.monotonic() > deadline:
                 raise TimeoutError(f"outbox still has due entries after {timeout}s")
@@ -130,16 +146,18 @@ class Dispatcher:
                 self._wake.clear()
 
     # ------------------------------------------------------------------ internals
-    def _now(self) -> dt.datetime:
+    def now(self) -> dt.datetime:
+        """The dispatcher's time, in which entries come due."""
         return dt.datetime.fromtimestamp(self._clock(), dt.UTC)
 
     @staticmethod
     def _due(now: dt.datetime) -> Select[tuple[OutboxEntry]]:
         """Undone entries whose time has come and that no older undone entry of the same
-        project is ahead of."""
+        project in the same region is ahead of."""
         earlier = aliased(OutboxEntry)
         ahead = exists().where(
             earlier.project_id == OutboxEntry.project_id,
+            earlier.region == OutboxEntry.region,
             earlier.done_at.is_(None),
             earlier.id < OutboxEntry.id,
         )
@@ -171,12 +189,24 @@ class Dispatcher:
         elif entry.action == DELETE:
             clean_region(self._regions, project)
             session.execute(delete(Project).where(Project.id == project.id, Project.status == "deleting"))
+        elif entry.action == FENCE:
+            if project.region != entry.region:  # moved back there since: nothing to fence
+                fenced = self._regions.get(entry.region).fence(project.metadata_scope, project.epoch)
+                log.info(
+                    "region outbox: fenced project %s in %s",
+                    project.id,
+                    entry.region,
+                    extra={"region": entry.region, "fenced_epoch": fenced, "epoch": project.epoch},
+                )
         else:
             raise ValueError(f"region outbox entry {entry.id}: unknown action {entry.action!r}")
 
     def _failed(self, session: Session, entry: OutboxEntry, message: str, now: dt.datetime) -> None:
         entry.attempts += 1
         entry.last_error = message
+        if entry.action == FENCE:  # the region is still dark: ask again soon, for as long as it takes
+            entry.next_attempt_at = now + dt.timedelta(seconds=self.fence_retry_seconds)
+            return
         waiting = Project.status == _WAITING_STATUS[entry.action]
         changes: dict[str, str] = {"last_error": message}
         if entry.attempts >= self.max_attempts:

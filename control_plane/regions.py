@@ -108,6 +108,11 @@ class RegionClient(abc.ABC):
     def catch_up(self, handoff: Handoff, timeout_s: float) -> int:
         """Wait until the region holds everything ``handoff`` names; its own beat then."""
 
+    @abc.abstractmethod
+    def fence(self, project: str, epoch: int) -> int | None:
+        """Stop the region taking the project's writes under an epoch older than ``epoch``;
+        the older epoch it stopped (None: there was nothing to fence)."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 
@@ -163,6 +168,9 @@ class AdminApiRegion(RegionClient):
         body = {"source": handoff.region, "beat": handoff.beat, "topics": handoff.topics}
         body |= {"timeout_s": timeout_s, "if_linked": if_linked}
         return self._call("POST", "/catch-up", json=body, timeout=timeout_s + 30)["beat"]
+
+    def fence(self, project: str, epoch: int) -> int | None:
+        return self._call("POST", f"/projects/{project}/fence", json={"epoch": epoch})["fenced_epoch"]
 
     @retry(
         retry=retry_if_exception_type(_CONNECTION_ERRORS),

@@ -110,6 +110,8 @@ class ControlPlaneSettings(BaseSettings):
     outbox_backoff_seconds: float = Field(default=1.0, gt=0)
     outbox_max_backoff_seconds: float = Field(default=300.0, gt=0)
     outbox_max_attempts: int = Field(default=12, ge=1)
+    #: Seconds between two attempts to fence a region a failover took projects from.
+    outbox_fence_retry_seconds: float = Field(default=2.0, gt=0)
 
     #: Level of the JSON log lines on stderr (``tenancy.logs``).
     log_level: str = "INFO"

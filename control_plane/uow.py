@@ -62,12 +62,12 @@ class UnitOfWork:
             notify, tenant_id = self._on_access_change, event.tenant_id
             self._after.append(lambda: notify(tenant_id))
 
-    def enqueue(self, project: Project, action: str) -> None:
-        """Promise region work (``outbox.PROVISION`` or ``DELETE``) in this transaction;
-        the dispatcher is woken once it commits."""
+    def enqueue(self, project: Project, action: str, region: str | None = None) -> None:
+        """Promise region work (``outbox.PROVISION``, ``DELETE`` or ``FENCE`` of ``region``)
+        in this transaction; the dispatcher is woken once it commits."""
         if self._outbox is None:
             raise RuntimeError("this unit of work has no outbox: build it with outbox=")
-        self._outbox.enqueue(self.session, project, action)
+        self._outbox.enqueue(self.session, project, action, region)
         self._after.append(self._outbox.notify)
 
     def commit(self) -> None:

@@ -115,6 +115,21 @@ class ProjectAdmin:
             publication.unhome(connection, self.region.settings.region_id, [project_id])
         return epoch
 
+    def fence(self, project: str, epoch: int) -> int | None:
+        """Stop taking the project's writes if this region takes them under an epoch
+        older than ``epoch`` (the control plane's, after a failover away from here);
+        a home under ``epoch`` or newer is left alone, so a fence that arrives late
+        never unhomes a project that has since moved back. Returns the epoch it stopped
+        writing under (None: nothing to fence)."""
+        with self.region.metadata.begin() as connection:
+            lifecycle.drain(connection, project)
+            project_id = self._project_id(connection, project)
+            current = routing.homed_epoch(connection, project_id)
+            if current is None or current >= epoch:
+                return None
+            publication.unhome(connection, self.region.settings.region_id, [project_id])
+        return current
+
     @staticmethod
     def _project_id(connection: Connection, project: str) -> str:
         project_id = connection.scalar(

@@ -176,7 +176,7 @@ def _key_revoke(args: argparse.Namespace) -> None:
 def _region_move(args: argparse.Namespace) -> None:
     with _client(args) as cp:
         answer = cp.move_tenant(args.tenant, args.action, args.from_region, args.to_region, args.timeout)
-    table = Table("project", "from", "to", "epoch", "drain ms", "catch-up ms", "writes refused ms")
+    table = Table("project", "from", "to", "epoch", "drain ms", "catch-up ms", "writes refused ms", "lag ms")
     for m in answer["moved"]:
         table.add_row(
             m["project"],
@@ -186,11 +186,60 @@ def _region_move(args: argparse.Namespace) -> None:
             f"{m['drain_ms']:.0f}",
             f"{m['catch_up_ms']:.0f}",
             f"{m['writes_refused_ms']:.0f}",
+            "-" if m["lag_ms"] is None else f"{m['lag_ms']:.0f}",
         )
     console.print(table)
     console.print(
         f"{args.action}: {len(answer['moved'])} project(s) of {args.tenant} now written in {args.to_region}"
     )
+    if args.action == "failover":
+        console.print(
+            f"writes {args.from_region} acknowledged in the last 'lag ms' before it was lost may be lost; "
+            f"it is fenced the moment it answers again (then: granary region failback {args.from_region})"
+        )
+
+
+def _region_list(args: argparse.Namespace) -> None:
+    with _client(args) as cp:
+        regions = cp.regions()
+    table = Table("region", "url", "reachable", "projects", "unfenced", "catalog lag")
+    for r in regions:
+        lag = ", ".join(f"{src} {ms:.0f} ms" for src, ms in sorted(r["catalog_lag_ms"].items())) or "-"
+        table.add_row(
+            r["name"],
+            r["url"],
+            "yes" if r["reachable"] else "NO",
+            str(r["projects"]),
+            str(r["pending_fences"]),
+            lag,
+        )
+    console.print(table)
+    for r in regions:
+        if r["error"]:
+            console.print(f"{r['name']}: {r['error']}")
+
+
+def _region_status(args: argparse.Namespace) -> None:
+    with _client(args) as cp:
+        routing = cp.tenant_routing(args.tenant)
+    table = Table("project", "region", "epoch", "status", "not yet fenced in")
+    for p in routing["projects"]:
+        table.add_row(
+            p["project"], p["region"], str(p["epoch"]), p["status"], ", ".join(p["unfenced_regions"])
+        )
+    console.print(table)
+
+
+def _region_failback(args: argparse.Namespace) -> None:
+    with _client(args) as cp:
+        answer = cp.failback(args.region)
+    table = Table("tenant", "project", "written in", "epoch", "was still writing under")
+    for f in answer["fenced"]:
+        old = "-" if f["fenced_epoch"] is None else str(f["fenced_epoch"])
+        table.add_row(f["tenant"], f["project"], f["region"], str(f["epoch"]), old)
+    console.print(table)
+    console.print(f"{args.region}: fenced {len(answer['fenced'])} project(s); it is a standby of them now")
+    console.print(f"next: {answer['next_step']}")
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -241,8 +290,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     cmd(actions, "list", "list your API keys", _key_list)
     cmd(actions, "revoke", "revoke an API key", _key_revoke).add_argument("key_id")
 
-    region = commands.add_parser("region", help="move a tenant's projects between regions (operators)")
+    region = commands.add_parser("region", help="regions and a tenant's routing (operators: the admin token)")
     actions = region.add_subparsers(dest="action", required=True)
+    cmd(actions, "list", "every region: reachable, catalog lag, projects, fences pending", _region_list)
+    cmd(actions, "status", "where each project of a tenant is written", _region_status).add_argument("tenant")
+    back = cmd(actions, "failback", "a region a failover left is back: fence it now", _region_failback)
+    back.add_argument("region")
     for name, help in (
         ("switchover", "planned move: drain, catch up, raise the epoch; loses no acknowledged write"),
         ("failover", "the old region is gone: the new one takes the writes under the next epoch"),

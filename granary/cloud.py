@@ -142,3 +142,15 @@ class ControlPlaneClient:
         """``kind``: ``switchover`` (planned, loses nothing) or ``failover`` (the old region is gone)."""
         body = {"from_region": from_region, "to_region": to_region, "timeout_s": timeout_s}
         return self._call("POST", f"/v1/admin/tenants/{tenant}/{kind}", body, timeout=3 * timeout_s + 60)
+
+    def regions(self) -> list[dict]:
+        """Every region, asked now: reachable, catalog lag, projects routed to it."""
+        return self._call("GET", "/v1/admin/regions")
+
+    def tenant_routing(self, tenant: str) -> dict:
+        """Where each of the tenant's projects is written, under which epoch."""
+        return self._call("GET", f"/v1/admin/tenants/{tenant}/routing")
+
+    def failback(self, region: str) -> dict:
+        """Tell a region a failover took projects from that it writes them no more."""
+        return self._call("POST", f"/v1/admin/regions/{region}/failback", timeout=120)

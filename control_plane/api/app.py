@@ -27,6 +27,7 @@ from control_plane.api.routers import (
     invitations,
     keys,
     projects,
+    region_admin,
     signup,
     tenant,
     tenants,
@@ -77,6 +78,7 @@ def create_app(
         max_attempts=settings.outbox_max_attempts,
         backoff_seconds=settings.outbox_backoff_seconds,
         max_backoff_seconds=settings.outbox_max_backoff_seconds,
+        fence_retry_seconds=settings.outbox_fence_retry_seconds,
     )
     services = Services(
         settings=settings,
@@ -119,7 +121,7 @@ def create_app(
         },
     )
     app.state.services = services
-    for module in (signup, tenants, admin_audit, tenant, invitations, projects, keys, internal):
+    for module in (signup, tenants, region_admin, admin_audit, tenant, invitations, projects, keys, internal):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["health"], dependencies=[PUBLIC])

@@ -27,6 +27,7 @@ from control_plane.api.app import create_app
 from control_plane.db import open_database
 from control_plane.regions import Handoff, ProjectLayout, RegionClient, Regions, Residue
 from control_plane.settings import ControlPlaneSettings, Limits, RegionSettings
+from granary_core.errors import BackendUnavailable
 from tests.control_plane.services import CP_PG_PORT, CP_REDIS_PORT, Launched, LaunchedRegion
 
 ADMIN_TOKEN = "admin-" + "a" * 32
@@ -203,6 +204,8 @@ class RecordingRegion(RegionClient):
         self.homes: dict[str, int] = {}
         #: The regions whose handoff this one was asked to catch up with, in order.
         self.caught_up: list[str] = []
+        #: False: the region is dark, and a fence or a lag read fails as it would.
+        self.reachable = True
 
     def provision_project(self, project: str) -> ProjectLayout:
         self.projects[project] = "active"
@@ -221,7 +224,12 @@ class RecordingRegion(RegionClient):
         return self.homes.get(project)
 
     def catalog_lag_ms(self) -> dict[str, float]:
+        self._answer()
         return {}
+
+    def _answer(self) -> None:
+        if not self.reachable:
+            raise BackendUnavailable(f"region '{self.name}': its admin API is unreachable")
 
     def home(self, project: str, epoch: int, lost: str | None = None) -> None:
         self.homes[project] = epoch
@@ -233,6 +241,14 @@ class RecordingRegion(RegionClient):
     def catch_up(self, handoff: Handoff, timeout_s: float, if_linked: bool = False) -> int:
         self.caught_up.append(handoff.region)
         return 1
+
+    def fence(self, project: str, epoch: int) -> int | None:
+        self._answer()
+        current = self.homes.get(project)
+        if current is None or current >= epoch:
+            return None
+        del self.homes[project]
+        return current
 
 
 def recording_regions(settings: ControlPlaneSettings) -> Regions:

@@ -151,7 +151,9 @@ def test_narrow_keys_are_refused_wherever_their_scopes_do_not_reach(world):
         if permission is None:
             if path.startswith(("/v1/admin", "/v1/internal")):
                 for _, key, _, _ in keys:
-                    r = http.request(method, _fill(path, {"name": "acme"}), headers=key, json=body)
+                    r = http.request(
+                        method, _fill(path, {"name": "acme", "region": "local"}), headers=key, json=body
+                    )
                     assert r.status_code == 403, (method, path, r.text)
                     counts["token route refused"] += 1
             continue

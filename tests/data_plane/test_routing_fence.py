@@ -120,6 +120,34 @@ def test_an_older_epoch_never_replaces_a_newer_one(plane, admin):
     assert admin.get(f"/projects/{project}/home").json()["epoch"] == 5
 
 
+def test_a_fence_stops_an_older_home_and_leaves_a_newer_one_alone(plane, admin):
+    """What the control plane sends a region back from the dark after a failover took
+    its project: writes under the old epoch stop (acknowledged ones stay); a fence that
+    comes after the project moved back here under a newer epoch changes nothing."""
+    project = _new_project(plane, admin)
+    fg = _open(plane, project, epoch=0).get_or_create_feature_group(
+        name="fence", version=1, primary_key=["k"], event_time="ts"
+    )
+    fg.insert(_frame([1, 2]), wait=True)
+
+    fenced = admin.post(f"/projects/{project}/fence", json={"epoch": 1})
+    assert fenced.status_code == 200, fenced.text
+    assert fenced.json()["fenced_epoch"] == 0
+    assert admin.get(f"/projects/{project}/home").json()["home"] is False
+    with pytest.raises(Moved):
+        fg.insert(_frame([3]), wait=True)
+    assert sorted(fg.read()["k"]) == [1, 2]
+    assert admin.post(f"/projects/{project}/fence", json={"epoch": 1}).json()["fenced_epoch"] is None
+
+    assert admin.put(f"/projects/{project}/home", json={"epoch": 2}).status_code == 200  # moved back
+    late = admin.post(f"/projects/{project}/fence", json={"epoch": 2})
+    assert late.json()["fenced_epoch"] is None
+    assert admin.get(f"/projects/{project}/home").json()["epoch"] == 2
+    for bad in ({"epoch": 0}, {}, {"epoch": "x"}):
+        assert admin.post(f"/projects/{project}/fence", json=bad).status_code in (400, 422)
+    assert admin.post("/projects/t_never_made/fence", json={"epoch": 1}).status_code == 404
+
+
 def test_an_epoch_header_that_is_not_a_number_is_refused(plane, admin):
     project = _new_project(plane, admin)
     _, key = plane.new_key(project)

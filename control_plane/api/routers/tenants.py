@@ -10,7 +10,7 @@ from control_plane.api.access import AdminDep
 from control_plane.api.deps import InfoDep, ServicesDep, UowDep
 from control_plane.handlers import issue_key, tenant_public, usage_of, utcnow
 from control_plane.models import Project, Tenant, User, new_id
-from control_plane.outbox import clean_region
+from control_plane.outbox import FENCE, clean_region
 from control_plane.schemas import (
     MovePublic,
     MoveRequest,
@@ -249,6 +249,8 @@ def _move(name: str, body: MoveRequest, kind: str, uow: UnitOfWork, services, in
                 services.regions, project.metadata_scope, body.from_region, body.to_region, project.epoch
             )
         project.region, project.epoch = body.to_region, move.epoch
+        if kind == "failover":  # the lost region stops writing it the moment it answers again
+            uow.enqueue(project, FENCE, region=body.from_region)
         public = MovePublic(
             project=project.name,
             kind=move.kind,

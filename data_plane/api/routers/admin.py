@@ -204,6 +204,26 @@ def unhome_project(project: ProjectName, admin: AdminDep) -> HandoffPublic:
     )
 
 
+class FenceRequest(BaseModel):
+    epoch: int = Field(ge=1, description="the project's routing epoch now, in the control plane")
+
+
+class FencePublic(RegionAnswer):
+    project: str
+    fenced_epoch: int | None = Field(
+        description="the older epoch this region stopped writing the project under; null: nothing to fence"
+    )
+
+
+@router.post("/projects/{project}/fence", response_model=FencePublic)
+def fence_project(project: ProjectName, body: FenceRequest, admin: AdminDep) -> FencePublic:
+    """A region that lost a project by a failover, back again: stop taking its writes
+    if they are taken here under an epoch older than ``epoch`` (answers once none is
+    under way). A home under ``epoch`` or newer is left alone."""
+    fenced = admin.fence(project, body.epoch)
+    return FencePublic(region_id=admin.region.settings.region_id, project=project, fenced_epoch=fenced)
+
+
 class CatchUpRequest(BaseModel):
     source: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="the region that handed off")
     beat: int = Field(ge=0, description="its heartbeat to have applied (from DELETE .../home)")
