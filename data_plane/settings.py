@@ -93,6 +93,10 @@ class DataPlaneSettings(BaseSettings):
     #: While the control plane cannot be reached, a key it accepted this recently
     #: (seconds) is still served on that answer; older or unknown keys get 503.
     key_stale_seconds: float = 900.0
+    #: A standby's mirrored records whose project or group has no catalog row here yet
+    #: wait this long (seconds) for it before they are taken as deleted ones
+    #: (:mod:`data_plane.ingest.arrival`).
+    arrival_grace_seconds: float = 120.0
 
     #: The control plane this region serves (``/v1/internal`` API): it checks the keys
     #: of tenant users and the tenants' size quotas, and receives usage. Without it only

@@ -43,6 +43,7 @@ from sqlalchemy import text
 
 from data_plane import lifecycle
 from data_plane.catalog import Checkpoint, save_checkpoint
+from data_plane.ingest.arrival import Arrivals, Held
 from data_plane.ingest.messages import IngestMessage
 from data_plane.ingest.online_loop import OnlineLoop
 from data_plane.ingest.topics import MAX_MESSAGE_BYTES
@@ -102,6 +103,8 @@ class Materializer:
             fetch_max_wait_ms=50,
             client_id=f"{region.settings.namespace}-materializer",
         )
+        self._arrivals = Arrivals(region.metadata, self.layout, region.settings.arrival_grace_seconds)
+        self._held = Held(self._consumer)
         # Advisory locks are per session: one connection held for the process's life.
         self._lock_connection = region.metadata.connect()
         self._owned: dict[str, _Owned] = {}
@@ -170,7 +173,9 @@ class Materializer:
         return int(count), last
 
     def _release(self, topic: str) -> None:
-        self._owned.pop(topic, None)
+        owned = self._owned.pop(topic, None)
+        if owned is not None:
+            self._held.forget(owned.partition)
         self._lock_connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _lock_key(topic)})
         self._lock_connection.commit()
 
@@ -193,6 +198,11 @@ class Materializer:
         online_thread.join(10)
         self.close()
 
+    @property
+    def arrivals(self) -> Arrivals:
+        """Which mirrored topics wait for their catalog rows (for status and tests)."""
+        return self._arrivals
+
     def owned_offsets(self) -> dict[str, int]:
         """Topics this process owns -> the offline checkpoint (where replays start)."""
         with self._owned_lock:
@@ -204,6 +214,7 @@ class Materializer:
         if not self._owned:
             time.sleep(self._poll_ms / 1000)
             return 0
+        self._held.release_due()
         try:
             polled = self._consumer.poll(timeout_ms=self._poll_ms, max_records=2000)
         except KafkaError as exc:
@@ -235,16 +246,19 @@ class Materializer:
         """Apply the records while holding their project's deletion fence; a project being
         deleted gets nothing written (its topic is deleted next, so nothing is recorded)."""
         project = IngestMessage.project_of(records[0].headers)
+        messages = [IngestMessage.decode(r.headers, r.value) for r in records]
+        topic = owned.partition.topic
+        if self._arrivals.waiting(topic, project, {m.group_id for m in messages}):
+            self._held.hold(owned.partition, owned.next_offset)  # its catalog rows are on their way
+            return 0
         with lifecycle.fenced(self.region.metadata, project) as active:
             if active:
-                return self._apply(owned, records)
-        topic = owned.partition.topic
+                return self._apply(owned, records, messages)
         log.info("skipped %d records of %s: project '%s' is deleted", len(records), topic, project)
         owned.next_offset = records[-1].offset + 1
         return 0
 
-    def _apply(self, owned: _Owned, records: list) -> int:
-        messages = [IngestMessage.decode(r.headers, r.value) for r in records]
+    def _apply(self, owned: _Owned, records: list, messages: list[IngestMessage]) -> int:
         i = 0
         while i < len(messages):
             first = messages[i]

@@ -24,8 +24,10 @@ from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from data_plane import lifecycle
+from data_plane.ingest.arrival import Arrivals, Held
 from data_plane.ingest.messages import IngestMessage
 from data_plane.ingest.topics import MAX_MESSAGE_BYTES
+from data_plane.layout import Layout
 from data_plane.metadata.models import IngestCheckpointRecord
 from data_plane.region import Region
 from granary_core.errors import GranaryError
@@ -58,6 +60,9 @@ class OnlineLoop:
         )
         self._assigned: dict[str, TopicPartition] = {}
         self._next: dict[str, int] = {}
+        layout = Layout(region.settings.namespace)
+        self._arrivals = Arrivals(region.metadata, layout, region.settings.arrival_grace_seconds)
+        self._held = Held(self._consumer)
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -75,7 +80,7 @@ class OnlineLoop:
         if set(owned) == set(self._assigned):
             return
         for topic in set(self._assigned) - set(owned):
-            del self._assigned[topic]
+            self._held.forget(self._assigned.pop(topic))
             self._next.pop(topic, None)
         for topic in set(owned) - set(self._assigned):
             self._assigned[topic] = TopicPartition(topic, 0)
@@ -89,6 +94,7 @@ class OnlineLoop:
         if not self._assigned:
             time.sleep(self._poll_ms / 1000)
             return 0
+        self._held.release_due()
         try:
             polled = self._consumer.poll(timeout_ms=self._poll_ms, max_records=2000)
         except KafkaError as exc:
@@ -102,10 +108,14 @@ class OnlineLoop:
             # The project's deletion fence is held over the writes and the checkpoint:
             # a project being deleted gets neither (see data_plane.lifecycle).
             project = IngestMessage.project_of(records[0].headers)
+            messages = [IngestMessage.decode(r.headers, r.value) for r in records]
+            if self._arrivals.waiting(partition.topic, project, {m.group_id for m in messages}):
+                self._held.hold(partition, self._next[partition.topic])  # its catalog rows are on their way
+                continue
             with lifecycle.fenced(self.region.metadata, project) as active:
                 if active:
-                    for record in records:
-                        self._apply(IngestMessage.decode(record.headers, record.value))
+                    for message in messages:
+                        self._apply(message)
                     applied += len(records)
                     self._record(partition, records[-1].offset + 1)
             self._next[partition.topic] = records[-1].offset + 1
