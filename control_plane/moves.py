@@ -55,6 +55,9 @@ class Move:
     #: Failover: how far behind the old home the new one's catalog was when it took over
     #: (what the old home committed in that window may be lost); None when unknown.
     lag_ms: float | None = None
+    #: Failover: per group topic, the time (epoch ms) of the newest record copied from
+    #: the old home; feature rows it acknowledged later may be lost (None: none copied).
+    copied_until_ms: dict[str, int | None] | None = None
 
 
 def switchover(
@@ -106,7 +109,7 @@ def failover(
     new = regions.get(target)
     started = clock()
     lag_ms = new.catalog_lag_ms().get(source)
-    new.home(project, epoch + 1, lost=source)
+    copied = new.home(project, epoch + 1, lost=source)
     done = clock()
     return Move(
         project=project,
@@ -118,4 +121,5 @@ def failover(
         catch_up_ms=0.0,
         writes_refused_ms=(done - started) * 1000,
         lag_ms=lag_ms,
+        copied_until_ms=copied,
     )

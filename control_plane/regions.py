@@ -96,9 +96,11 @@ class RegionClient(abc.ABC):
         """How far behind each region it subscribes to the region's catalog is."""
 
     @abc.abstractmethod
-    def home(self, project: str, epoch: int, lost: str | None = None) -> None:
+    def home(self, project: str, epoch: int, lost: str | None = None) -> dict[str, int | None]:
         """Take the project's writes from now on under ``epoch`` (409 for an older one);
-        ``lost``: a failover from that region, whose catalog it stops receiving first."""
+        ``lost``: a failover from that region, whose catalog it stops receiving first.
+        Returns, after a failover, until when (epoch ms) each group topic's feature data
+        was copied from ``lost``."""
 
     @abc.abstractmethod
     def unhome(self, project: str) -> Handoff:
@@ -157,8 +159,9 @@ class AdminApiRegion(RegionClient):
     def catalog_lag_ms(self) -> dict[str, float]:
         return self._call("GET", "/lag")["catalog_lag_ms"]
 
-    def home(self, project: str, epoch: int, lost: str | None = None) -> None:
-        self._call("PUT", f"/projects/{project}/home", json={"epoch": epoch, "lost": lost})
+    def home(self, project: str, epoch: int, lost: str | None = None) -> dict[str, int | None]:
+        body = self._call("PUT", f"/projects/{project}/home", json={"epoch": epoch, "lost": lost})
+        return body.get("copied_until_ms", {})
 
     def unhome(self, project: str) -> Handoff:
         body = self._call("DELETE", f"/projects/{project}/home")

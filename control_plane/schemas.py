@@ -328,6 +328,11 @@ class MovePublic(BaseModel):
     lag_ms: float | None = Field(
         default=None, description="failover: the new home's catalog lag behind the old one when it took over"
     )
+    copied_until_ms: dict[str, int | None] | None = Field(
+        default=None,
+        description="failover: per group topic, the time (epoch ms) of the newest record copied from the old "
+        "home; feature rows it acknowledged later may be lost",
+    )
 
 
 class MovesPublic(BaseModel):

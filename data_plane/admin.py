@@ -104,6 +104,14 @@ class ProjectAdmin:
             self.region.ingest.topics.ensure(group_id)
         return epoch
 
+    def copied_until(self, project: str, source: str) -> dict[str, int | None]:
+        """Per group topic of the project mirrored here from ``source``: the timestamp
+        (epoch ms) of the newest record copied (None: none yet). After a failover from
+        ``source``, its writes acknowledged after that time may be lost."""
+        layout = self.region.layout
+        mirrored = [layout.mirrored_group_topic(source, group_id) for group_id in self._group_ids(project)]
+        return self.region.ingest.topics.last_record_times(mirrored)
+
     def unhome(self, project: str) -> int | None:
         """Stop taking the project's writes: once this returns, no write of it is under
         way here and every later one is refused with ``Moved``. Returns the epoch it was

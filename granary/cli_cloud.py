@@ -10,6 +10,7 @@ mode 0600). Passwords come from ``$GRANARY_PASSWORD`` or a prompt, never argv.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import getpass
 import json
 import os
@@ -193,8 +194,14 @@ def _region_move(args: argparse.Namespace) -> None:
         f"{args.action}: {len(answer['moved'])} project(s) of {args.tenant} now written in {args.to_region}"
     )
     if args.action == "failover":
+        for m in answer["moved"]:
+            copied = [ms for ms in (m["copied_until_ms"] or {}).values() if ms is not None]
+            if copied:
+                until = dt.datetime.fromtimestamp(min(copied) / 1000, dt.UTC)
+                until = until.isoformat(timespec="milliseconds")
+                console.print(f"{m['project']}: feature rows copied until {until}; later ones may be lost")
         console.print(
-            f"writes {args.from_region} acknowledged in the last 'lag ms' before it was lost may be lost; "
+            f"catalog writes {args.from_region} made in the last 'lag ms' before it was lost may be lost; "
             f"it is fenced the moment it answers again (then: granary region failback {args.from_region})"
         )
 

@@ -122,6 +122,42 @@ class Topics:
         finally:
             consumer.close()
 
+    def last_record_times(self, topics: list[str]) -> dict[str, int | None]:
+        """The timestamp (epoch ms) of the newest record of each existing one of
+        ``topics``; None for an empty one. MirrorMaker keeps a record's timestamp, so
+        for a mirrored topic this says until when its home's writes were copied."""
+        ends = self.end_offsets(topics)
+        if not ends:
+            return {}
+        times: dict[str, int | None] = {topic: None for topic in ends}
+        try:
+            consumer = KafkaConsumer(
+                bootstrap_servers=self._bootstrap,
+                client_id=f"{self.namespace}-last-records",
+                enable_auto_commit=False,
+                max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
+                fetch_max_bytes=MAX_MESSAGE_BYTES,
+            )
+        except KafkaError as exc:
+            raise BackendUnavailable(f"Kafka at {self._bootstrap}: {exc}") from exc
+        try:
+            for topic, end in ends.items():
+                if end == 0:
+                    continue
+                partition = TopicPartition(topic, 0)
+                consumer.assign([partition])
+                consumer.seek(partition, end - 1)
+                for _ in range(50):  # a few seconds at most
+                    records = consumer.poll(timeout_ms=100).get(partition, [])
+                    if records:
+                        times[topic] = records[-1].timestamp
+                        break
+        except KafkaError as exc:
+            raise BackendUnavailable(f"Kafka at {self._bootstrap}: cannot read {topic}: {exc}") from exc
+        finally:
+            consumer.close()
+        return times
+
     def describe(self) -> dict:
         with self._lock:
             try:

@@ -231,8 +231,9 @@ class RecordingRegion(RegionClient):
         if not self.reachable:
             raise BackendUnavailable(f"region '{self.name}': its admin API is unreachable")
 
-    def home(self, project: str, epoch: int, lost: str | None = None) -> None:
+    def home(self, project: str, epoch: int, lost: str | None = None) -> dict[str, int | None]:
         self.homes[project] = epoch
+        return {}
 
     def unhome(self, project: str) -> Handoff:
         self.homes.pop(project, None)

@@ -212,12 +212,59 @@ def _tenant_project(world, cp: httpx.Client, admin: dict, project: str) -> tuple
 
 
 @pytest.fixture(scope="module")
-def both_ways(linked):
-    """``linked``, and the home subscribed to the standby too, as a real pair of regions is."""
+def both_ways(world, linked):
+    """``linked``, and the home subscribed to the standby's catalog and mirroring its
+    group topics too, as a real pair of regions is."""
     home, standby = linked
     replication.reseed(home, standby)  # a fresh copy, whatever an earlier run left
+    flow = MirrorFlow(
+        source=Cluster(world.standby, world.env[world.standby]["GRANARY_KAFKA_BOOTSTRAP"]),
+        target=Cluster(world.home, world.env[world.home]["GRANARY_KAFKA_BOOTSTRAP"]),
+        topics=Layout(NAMESPACE).group_topic_pattern,
+    )
+    mirror_maker = MirrorMaker(world.home, [flow])
+    mirror_maker.start()
     yield home, standby
+    mirror_maker.stop()
     replication.unsubscribe(home, standby.region_id)
+
+
+def _converged(world, key: str, scope: str, expected: set[int], unknown: set[int] = frozenset()) -> dict:
+    """Wait until every region serves the same rows of the tenant's ``spend`` group:
+    offline, every acknowledged user (and of the ``unknown`` ones, any); online, the
+    newest offline row of each key. Returns the offline rows, per region."""
+    tables = {
+        region: _serves(region, plane, key, scope, expected, unknown)
+        for region, plane in world.planes.items()
+    }
+    first, *others = tables.values()
+    assert all(other == first for other in others), "offline tables differ between regions"
+    return tables
+
+
+def _serves(region: str, plane: str, key: str, scope: str, expected: set[int], unknown: set[int]) -> dict:
+    """One region's offline rows (user: spend) once they and its online store are current."""
+    fs = granary.login(host=plane, api_key=key, project=scope).get_feature_store()
+    fg = fs.get_feature_group("spend", 1)
+
+    def offline() -> pd.DataFrame | None:
+        rows = fg.read()
+        users = set(rows["user"])
+        return rows if users >= expected and users - expected <= unknown else None
+
+    rows = _until(f"{region}'s offline table holds every acknowledged row", offline)
+    newest = rows.sort_values("ts").groupby("user").last()["spend"].to_dict()
+    users = sorted(newest)
+    view = fs.get_feature_view("spend_view", 1)
+    view.init_serving()
+
+    def online() -> dict | None:
+        vectors = view.get_feature_vectors([{"user": u} for u in users])
+        served = {u: (v[-1] if v else None) for u, v in zip(users, vectors, strict=True)}
+        return served if served == newest else None
+
+    _until(f"{region}'s online store serves the newest offline row of each key", online)
+    return rows.set_index("user")["spend"].sort_index().to_dict()
 
 
 def _move(world, cp: httpx.Client, admin: dict, tenant: str, kind: str) -> dict:
@@ -245,10 +292,14 @@ def test_a_switchover_through_the_control_plane_loses_no_acknowledged_write(worl
 
     def group():
         fs = granary.login(host=world.control_plane, api_key=key, project="moves").get_feature_store()
-        return fs.get_or_create_feature_group(name="spend", version=1, primary_key=["user"], event_time="ts")
+        return fs.get_or_create_feature_group(
+            name="spend", version=1, primary_key=["user"], event_time="ts", online_enabled=True
+        )
 
     fg = group()
     fg.insert(_frame(0, 10), wait=True)
+    store = granary.login(host=world.control_plane, api_key=key, project="moves").get_feature_store()
+    store.create_feature_view(name="spend_view", version=1, query=fg.select_all())
     with Writer(group) as writer:
         writer.wait_for(20)
         move = _move(world, cp, admin, tenant, "switchover")
@@ -269,6 +320,7 @@ def test_a_switchover_through_the_control_plane_loses_no_acknowledged_write(worl
     # the old home took writes under epoch 0 only; the new home's own commits are epoch 1
     assert _epochs(home, fg.id) == [0]
     assert _epochs(standby, fg.id) == [0, 1]
+    _converged(world, key, before["metadata_scope"], {*range(10), *writer.acknowledged, 9000})
     with pytest.raises(granary.errors.Moved):  # the old home refuses a writer that goes there directly
         old = granary.login(host=world.planes[world.home], api_key=key, project=before["metadata_scope"])
         old.get_feature_store().get_feature_group("spend", 1).insert(_frame(9001, 1))
@@ -286,10 +338,14 @@ def test_a_failover_through_the_control_plane_moves_the_writer_to_the_standby(wo
 
     def group():
         fs = granary.login(host=world.control_plane, api_key=key, project="outage").get_feature_store()
-        return fs.get_or_create_feature_group(name="spend", version=1, primary_key=["user"], event_time="ts")
+        return fs.get_or_create_feature_group(
+            name="spend", version=1, primary_key=["user"], event_time="ts", online_enabled=True
+        )
 
     fg = group()
     fg.insert(_frame(0, 10), wait=True)
+    store = granary.login(host=world.control_plane, api_key=key, project="outage").get_feature_store()
+    store.create_feature_view(name="spend_view", version=1, query=fg.select_all())
     pid = int((REPO / ".regions" / world.home / "data-plane" / "pid").read_text())
     try:
         with Writer(group) as writer:
@@ -302,12 +358,18 @@ def test_a_failover_through_the_control_plane_moves_the_writer_to_the_standby(wo
             writer.wait_for(at_kill + 20, failures=10)  # resumed in the standby
     finally:
         world.restore()
-    # the old home came back still homing the project: failback's first step unhomes it
+    # the old home came back still homing the project under epoch 0; the control plane's
+    # fence reaches it the moment it answers
     region = {"authorization": f"Bearer {_secrets()['REGION_ADMIN_TOKEN']}"}
     scope = project["metadata_scope"]
-    back = httpx.get(f"{world.planes[world.home]}/admin/v1/projects/{scope}/home", headers=region).json()
-    assert back["epoch"] == 0  # what epochs alone cannot fence: see replication/README.md
-    httpx.delete(f"{world.planes[world.home]}/admin/v1/projects/{scope}/home", headers=region, timeout=60)
+
+    def fenced() -> dict | None:
+        answer = httpx.get(f"{world.planes[world.home]}/admin/v1/projects/{scope}/home", headers=region)
+        return answer.json() if answer.status_code == 200 and not answer.json()["home"] else None
+
+    fenced_after = time.monotonic()
+    _until("the returned region fenced by the control plane", fenced, seconds=60)
+    print(f"fenced {time.monotonic() - fenced_after:.1f} s after the region was back")
     with standby.engine.connect() as c:  # the standby stopped receiving the lost home's catalog
         enabled = c.scalar(
             sa.text("SELECT subenabled FROM pg_subscription WHERE subname = :s"),
@@ -328,6 +390,10 @@ def test_a_failover_through_the_control_plane_moves_the_writer_to_the_standby(wo
     ), writer.failures
     assert (move["kind"], move["epoch"], move["to_region"]) == ("failover", 1, world.standby)
     assert move["lag_ms"] is not None and move["lag_ms"] >= 0
+    # the feature data's bound: until when the home's topic was copied into the new home
+    [(topic, copied_ms)] = move["copied_until_ms"].items()
+    assert topic == f"{world.home}.{NAMESPACE}.fg.{fg.id}"
+    assert copied_ms is not None and copied_ms <= time.time() * 1000
 
     moved_fg = group()
     moved_fg.insert(_frame(9000, 1), wait=True)
@@ -341,3 +407,11 @@ def test_a_failover_through_the_control_plane_moves_the_writer_to_the_standby(wo
     _until("every acknowledged row in the new home", converged)
     assert _epochs(home, fg.id) == [0]
     assert _epochs(standby, fg.id) == [0, 1]
+
+    # failback: the old region returns as a standby, re-seeded, and catches up
+    routing = cp.get(f"/v1/admin/tenants/{tenant}/routing", headers=admin).json()["projects"]
+    assert [(p["region"], p["epoch"], p["unfenced_regions"]) for p in routing] == [(world.standby, 1, [])]
+    lost = replication.failback(home, [standby])
+    assert not any(lost.values()), lost  # the home's Kafka outlived its data plane: nothing lost
+    _converged(world, key, scope, expected, unknown)
+    assert replication.check([home, standby]) == []

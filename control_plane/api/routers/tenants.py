@@ -261,6 +261,7 @@ def _move(name: str, body: MoveRequest, kind: str, uow: UnitOfWork, services, in
             catch_up_ms=move.catch_up_ms,
             writes_refused_ms=move.writes_refused_ms,
             lag_ms=move.lag_ms,
+            copied_until_ms=move.copied_until_ms,
         )
         uow.audit(
             info.event(

@@ -151,6 +151,11 @@ class RoutingPublic(RegionAnswer):
     project: str
     home: bool = Field(description="whether this region takes the project's writes")
     epoch: int | None = Field(description="the routing epoch it takes them under; null when not home")
+    copied_until_ms: dict[str, int | None] = Field(
+        default_factory=dict,
+        description="after a failover (PUT with ``lost``): per group topic mirrored from the lost region, "
+        "the timestamp (epoch ms) of the newest record copied; its writes acknowledged later may be lost",
+    )
 
 
 class HomeRequest(BaseModel):
@@ -176,8 +181,12 @@ def project_home(project: ProjectName, admin: AdminDep) -> RoutingPublic:
 @router.put("/projects/{project}/home", response_model=RoutingPublic)
 def home_project(project: ProjectName, body: HomeRequest, admin: AdminDep) -> RoutingPublic:
     """Take the project's writes under ``epoch`` (a switchover's or failover's last step);
-    409 ``fenced`` when this region writes it under a newer epoch already."""
-    return _routing(admin, project, admin.home(project, body.epoch, lost=body.lost))
+    409 ``fenced`` when this region writes it under a newer epoch already. A failover
+    (``lost``) answers until when the lost region's feature data was copied here."""
+    routing = _routing(admin, project, admin.home(project, body.epoch, lost=body.lost))
+    if body.lost is not None:
+        routing.copied_until_ms = admin.copied_until(project, body.lost)
+    return routing
 
 
 class HandoffPublic(RoutingPublic):
