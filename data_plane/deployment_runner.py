@@ -5,7 +5,9 @@ Starting one: the quota is checked and the deployment marked to run (one transac
 against their SHA-256) are written to a folder of its own; a key bound to the project
 is minted for it, so ``granary.login()`` in the predictor reaches this data plane
 (``GRANARY_HOST``, ``GRANARY_API_KEY``); then the supervisor runs the process. The key
-is revoked when the deployment stops.
+is revoked when the deployment stops. The process gets none of the data plane's own
+environment but what runs Python (:data:`PASSED_ENVIRONMENT`): a tenant's script must
+not find the region's database, Kafka, Redis or S3 credentials there.
 
 With ``GRANARY_KUBERNETES`` the cluster runs it instead
 (:mod:`data_plane.kubernetes_deployments`): the same start, stop and delete apply its
@@ -18,6 +20,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from data_plane.deployments import RUNNING, DeploymentCatalog, deployment_info, fetch_model_files
@@ -27,6 +30,16 @@ from data_plane.metadata.models import DeploymentRecord
 from data_plane.region import Region
 from granary_core.specs import DeploymentInfo
 from tenancy.scope import Principal
+
+#: The variables of the data plane's environment a predictor process gets.
+PASSED_ENVIRONMENT = frozenset(
+    {"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH"}
+)
+
+
+def predictor_environment(inherited: Mapping[str, str], own: Mapping[str, str]) -> dict[str, str]:
+    """``own`` and, of ``inherited``, only :data:`PASSED_ENVIRONMENT`."""
+    return {k: v for k, v in inherited.items() if k in PASSED_ENVIRONMENT} | dict(own)
 
 
 class DeploymentRunner:
@@ -93,14 +106,16 @@ class DeploymentRunner:
         public, secret = self.region.keys.create_key(self.project, name=f"deployment {name}")
         settings = self.region.settings
         host = "127.0.0.1" if settings.api_host in ("0.0.0.0", "::") else settings.api_host
-        env = {
-            **os.environ,
-            "GRANARY_HOST": f"http://{host}:{settings.api_port}",
-            "GRANARY_API_KEY": secret,
-            "GRANARY_DEPLOYMENT": name,
-            "GRANARY_MODEL": f"{record.model_name}:{record.model_version}",
-            "MODEL_FILES_PATH": str(model_dir),
-        }
+        env = predictor_environment(
+            os.environ,
+            {
+                "GRANARY_HOST": f"http://{host}:{settings.api_port}",
+                "GRANARY_API_KEY": secret,
+                "GRANARY_DEPLOYMENT": name,
+                "GRANARY_MODEL": f"{record.model_name}:{record.model_version}",
+                "MODEL_FILES_PATH": str(model_dir),
+            },
+        )
         self.region.deployments.start(
             (self.project, name),
             lambda port: [

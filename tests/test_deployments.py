@@ -106,3 +106,24 @@ def test_a_crashed_predictor_is_restarted(data_plane, tmp_path):
     logs = deployment.get_logs()
     assert logs.count("predictor ready") == 2, logs
     deployment.delete()
+
+
+def test_a_predictor_process_sees_none_of_the_regions_credentials(data_plane, tmp_path, monkeypatch):
+    """A tenant's script runs in a process of the region: the data plane's environment
+    (database URL, S3 keys, tokens) must not be there for it to read."""
+    import os
+
+    monkeypatch.setenv("GRANARY_PG_URL", "postgresql://granary:secret@127.0.0.1:1/granary")
+    monkeypatch.setenv("GRANARY_CONTROL_PLANE_TOKEN", "region-token-secret")
+    assert os.environ.get("AWS_SECRET_ACCESS_KEY"), "the test region's S3 keys are in this environment"
+    saved, _ = _save_model(data_plane.login(), tmp_path)
+    script = Path(__file__).parent / "predictors" / "environment_predictor.py"
+    deployment = saved.deploy(name="env", script_file=script).start()
+    seen = set(deployment.predict(inputs=[1])["predictions"])
+    deployment.delete()
+    print(f"variables the predictor saw: {sorted(seen)}")
+    assert {"GRANARY_HOST", "GRANARY_API_KEY", "MODEL_FILES_PATH", "PATH"} <= seen
+    leaked = {
+        name for name in seen if name.startswith(("AWS_", "GRANARY_PG", "GRANARY_REDIS", "GRANARY_KAFKA"))
+    }
+    assert not leaked and "GRANARY_CONTROL_PLANE_TOKEN" not in seen
