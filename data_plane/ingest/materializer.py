@@ -163,14 +163,33 @@ class Materializer:
             for owned in self._owned.values():
                 self._consumer.seek(owned.partition, owned.next_offset)
 
-    def _groups_signature(self) -> tuple[int, str] | None:
-        try:
-            with self.region.metadata.connect() as connection:
-                count, last = connection.execute(_GROUPS_SIGNATURE).one()
-        except Exception as exc:  # the listing below still runs on the safety-net clock
-            log.warning("cannot read the feature group table: %s", exc)
-            return None
+    def _groups_signature(self) -> tuple[int, str]:
+        """Read on the connection that holds the topics' locks: if the database went away
+        (and the locks with it), this raises and the run loop gives the topics up."""
+        count, last = self._lock_connection.execute(_GROUPS_SIGNATURE).one()
+        self._lock_connection.commit()
         return int(count), last
+
+    def _lose_ownership(self) -> None:
+        """Forget every owned topic and the connection that held their locks."""
+        with self._owned_lock:
+            for owned in self._owned.values():
+                self._held.forget(owned.partition)
+            self._owned.clear()
+        try:
+            self._consumer.assign([])
+        except Exception:
+            log.exception("could not unassign the consumer")
+        try:
+            self._lock_connection.close()  # the server drops its locks with it
+        except Exception:
+            log.debug("closing the lock connection failed", exc_info=True)
+        try:
+            self._lock_connection = self.region.metadata.connect()
+        except Exception:
+            log.warning("the metadata database is still unreachable; retrying")
+            return
+        self._groups_seen, self._last_listing = None, 0.0
 
     def _release(self, topic: str) -> None:
         owned = self._owned.pop(topic, None)
@@ -194,7 +213,15 @@ class Materializer:
         online_thread = threading.Thread(target=online.run, args=(stop,), name="online", daemon=True)
         online_thread.start()
         while not stop.is_set():
-            self.step()
+            try:
+                self.step()
+            except Exception:
+                # PostgreSQL went away (a restart releases the advisory locks with the
+                # connection that held them): give up every topic, take them again once
+                # the database is back, from their checkpoints
+                log.exception("materializer step failed; giving up its topics and starting over")
+                self._lose_ownership()
+                stop.wait(1.0)
         online_thread.join(10)
         self.close()
 
