@@ -8,6 +8,13 @@ loop starts again at the offline checkpoint and replays whatever came after it.
 
 Progress is recorded as ``online_next_offset`` of the topic's checkpoint, which the
 REST API's ``wait=True`` also waits for.
+
+That the rows before the checkpoint are still in the online store is an assumption an
+online store restarted without persistence breaks. So the loop keeps a mark in the store
+(:meth:`OnlineStore.set_mark`), looked for every few seconds: missing, the store lost
+what it held, and every topic is replayed from its first record (the newest row per key
+wins, so nothing is written wrong meanwhile); the mark is set again once the replay has
+passed where the topics were.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from collections.abc import Callable
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 from prometheus_client import Histogram
-from sqlalchemy import func
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from data_plane import lifecycle
@@ -33,6 +40,9 @@ from data_plane.region import Region
 from granary_core.errors import GranaryError
 
 log = logging.getLogger(__name__)
+
+#: Seconds between two looks for the online store's mark.
+MARK_LOOK_SECONDS = 2.0
 
 ONLINE_FRESHNESS = Histogram(
     "granary_online_freshness_seconds",
@@ -60,9 +70,11 @@ class OnlineLoop:
         )
         self._assigned: dict[str, TopicPartition] = {}
         self._next: dict[str, int] = {}
-        layout = Layout(region.settings.namespace)
-        self._arrivals = Arrivals(region.metadata, layout, region.settings.arrival_grace_seconds)
+        self._layout = Layout(region.settings.namespace)
+        self._arrivals = Arrivals(region.metadata, self._layout, region.settings.arrival_grace_seconds)
         self._held = Held(self._consumer)
+        self._mark = f"online-loop:{region.settings.namespace}"
+        self._last_look = float("-inf")
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -84,12 +96,45 @@ class OnlineLoop:
             self._next.pop(topic, None)
         for topic in set(owned) - set(self._assigned):
             self._assigned[topic] = TopicPartition(topic, 0)
-            self._next[topic] = owned[topic]
+            self._next[topic] = min(owned[topic], self._online_progress(topic, owned[topic]))
         self._consumer.assign(list(self._assigned.values()))
         for topic, partition in self._assigned.items():
             self._consumer.seek(partition, self._next[topic])
 
+    def _online_progress(self, topic: str, default: int) -> int:
+        with self.region.session() as session:
+            record = session.get(IngestCheckpointRecord, (topic, 0))
+        return default if record is None else record.online_next_offset
+
+    def _look_for_mark(self) -> None:
+        """Replay every topic from its start when the online store lost what it held."""
+        store = self.region.online
+        now = time.monotonic()
+        if store is None or now - self._last_look < MARK_LOOK_SECONDS:
+            return
+        self._last_look = now
+        if store.holds(self._mark):
+            return
+        log.warning("the online store lost its rows (its mark is gone): replaying every topic from its start")
+        with self.region.session() as session, session.begin():  # durable: a restart replays too
+            topics = [
+                t
+                for t in session.scalars(select(IngestCheckpointRecord.topic))
+                if self._layout.is_group_topic(t)
+            ]
+            session.execute(
+                update(IngestCheckpointRecord)
+                .where(IngestCheckpointRecord.topic.in_(topics))
+                .values(online_next_offset=0)
+            )
+        store.set_mark(self._mark)
+        for topic, partition in self._assigned.items():
+            self._held.forget(partition)
+            self._next[topic] = 0
+            self._consumer.seek(partition, 0)
+
     def step(self) -> int:
+        self._look_for_mark()
         self._sync_assignment()
         if not self._assigned:
             time.sleep(self._poll_ms / 1000)

@@ -137,6 +137,16 @@ class OnlineStore(Protocol):
         """Delete every row of the project, in all its groups."""
         ...
 
+    def holds(self, mark: str) -> bool:
+        """Whether ``mark`` (stored by :meth:`set_mark`) is still there: False once the
+        store lost what it held (a server restarted without persistence), so whoever
+        wrote it knows to write everything again."""
+        ...
+
+    def set_mark(self, mark: str) -> None:
+        """Store ``mark`` (outside every project's keys)."""
+        ...
+
     def close(self) -> None:
         """Release the server's connections (a ``for_project`` view leaves them to its
         parent, which owns them)."""

@@ -198,6 +198,12 @@ class KeyValueOnlineStore(ABC):
     def stored_keys(self, limit: int) -> list[str]:
         return self._keys(self.project_prefix, limit)
 
+    def holds(self, mark: str) -> bool:
+        return self._multi_get([f"#mark:{mark}"])[0] is not None
+
+    def set_mark(self, mark: str) -> None:
+        self._put("#mark:", Batch([f"#mark:{mark}"], [b"1"], None, None), overwrite=False)
+
     def drop_project(self) -> None:
         self._drop_prefix(self.project_prefix)
 
