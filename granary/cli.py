@@ -119,7 +119,23 @@ def parser() -> argparse.ArgumentParser:
             show.add_argument("--commits", type=int, default=10, help="how many recent commits to list")
         show.set_defaults(run=show_fn)
     cli_cloud.add_commands(commands)  # signup, verify, login, password-reset, project, key
+    drill = commands.add_parser(
+        "drill",
+        help="region failover drills (operators): list | run SCENARIO... | report DIR",
+        add_help=False,
+    )
+    drill.add_argument("drill_args", nargs=argparse.REMAINDER)
+    drill.set_defaults(run=_drill)
     return root
+
+
+def _drill(args: argparse.Namespace) -> None:
+    """The drills live with the operator's tools (``python -m chaos``), not in the SDK."""
+    import subprocess
+
+    status = subprocess.call([sys.executable, "-m", "chaos", *args.drill_args])
+    if status:
+        raise SystemExit(status)
 
 
 def main(argv: list[str] | None = None) -> int:

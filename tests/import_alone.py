@@ -22,7 +22,7 @@ import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("granary_core", "granary", "data_plane", "tenancy", "control_plane", "replication")
+PACKAGES = ("granary_core", "granary", "data_plane", "tenancy", "control_plane", "replication", "chaos")
 # Third-party libraries worth loading once in the parent: each costs 0.1-1 s to import.
 THIRD_PARTY = (
     "alembic",

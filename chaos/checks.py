@@ -1,0 +1,116 @@
+"""The invariants a drill checks after the heal, over what the clients logged and what
+the stores hold. Each check returns the violations it found, one sentence each (empty:
+it holds), so a report can list them and a test can show a check can fail."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operation a client made: when (seconds on the drill's clock), what, and how it
+    ended. ``ok`` False with ``unknown`` True: cut mid-way, it may or may not have
+    taken effect."""
+
+    kind: str  # "write", "online", "offline"
+    start: float
+    end: float
+    ok: bool
+    key: int | None = None
+    region: str | None = None
+    epoch: int | None = None
+    error: str | None = None
+    unknown: bool = False
+
+
+def lost_writes(ops: Iterable[Op], present: set[int]) -> list[int]:
+    """Keys of acknowledged writes the stores do not hold."""
+    return sorted(op.key for op in ops if op.kind == "write" and op.ok and op.key not in present)
+
+
+def loss_violations(ops: Iterable[Op], present: set[int], bound: float | None) -> list[str]:
+    """Nothing acknowledged may be lost; after a failover, only writes acknowledged after
+    ``bound`` (the drill clock's time until which the lost region's data was copied)."""
+    ops = list(ops)
+    acknowledged_at = {op.key: op.end for op in ops if op.kind == "write" and op.ok}
+    lost = lost_writes(ops, present)
+    if bound is None:
+        return [f"acknowledged write {key} is lost" for key in lost]
+    return [
+        f"acknowledged write {key} is lost although it was acknowledged at {acknowledged_at[key]:.3f} s, "
+        f"before the reported bound {bound:.3f} s"
+        for key in lost
+        if acknowledged_at[key] <= bound
+    ]
+
+
+def phantom_writes(ops: Iterable[Op], present: set[int]) -> list[str]:
+    """Rows no client wrote (or that were refused for sure) must not appear."""
+    ops = list(ops)
+    maybe = {op.key for op in ops if op.kind == "write" and (op.ok or op.unknown)}
+    refused = {op.key for op in ops if op.kind == "write" and not op.ok and not op.unknown} - maybe
+    return [f"write {key} was refused, yet its row is stored" for key in sorted(present & refused)]
+
+
+def split_brain(ops: Iterable[Op]) -> list[str]:
+    """No two regions may acknowledge writes of one tenant under one routing epoch."""
+    regions: dict[int, set[str]] = defaultdict(set)
+    for op in ops:
+        if op.kind == "write" and op.ok and op.epoch is not None and op.region is not None:
+            regions[op.epoch].add(op.region)
+    return [
+        f"epoch {epoch}: writes acknowledged by {len(names)} regions ({', '.join(sorted(names))})"
+        for epoch, names in sorted(regions.items())
+        if len(names) > 1
+    ]
+
+
+def longest_outage(ops: Iterable[Op], kind: str) -> float:
+    """The longest time (seconds) between two successes of ``kind`` with only failures of
+    it in between: how long the clients could not get it."""
+    longest, last_ok, failed_since = 0.0, None, False
+    for op in sorted((op for op in ops if op.kind == kind), key=lambda op: op.start):
+        if op.ok:
+            if failed_since and last_ok is not None:
+                longest = max(longest, op.end - last_ok)
+            last_ok, failed_since = op.end, False
+        else:
+            failed_since = True
+    return longest
+
+
+def availability_violations(ops: Iterable[Op], kind: str, allowed_s: float) -> list[str]:
+    outage = longest_outage(ops, kind)
+    if outage > allowed_s:
+        return [
+            f"{kind} reads failed for {outage:.2f} s at a stretch, more than the {allowed_s:.2f} s allowed"
+        ]
+    return []
+
+
+def divergence(
+    offline: Mapping[str, Mapping[int, float]], online: Mapping[str, Mapping[int, float | None]]
+) -> list[str]:
+    """Stores converge: every region's offline table is the same, and its online store
+    serves the newest offline row of each key."""
+    problems = []
+    regions = sorted(offline)
+    for region in regions[1:]:
+        if offline[region] != offline[regions[0]]:
+            ours, theirs = set(offline[region].items()), set(offline[regions[0]].items())
+            problems.append(
+                f"offline tables of {regions[0]} and {region} differ in {len(ours ^ theirs)} rows "
+                f"(e.g. {sorted(ours ^ theirs)[:3]})"
+            )
+    for region in regions:
+        served = online.get(region, {})
+        wrong = {k: (v, served.get(k)) for k, v in offline[region].items() if served.get(k) != v}
+        if wrong:
+            problems.append(
+                f"{region}'s online store does not serve the newest offline row of {len(wrong)} keys "
+                f"(key: (offline, online) e.g. {dict(list(wrong.items())[:3])})"
+            )
+    return problems

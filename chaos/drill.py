@@ -1,0 +1,283 @@
+"""One drill: a tenant with an online feature group homed in the world's first region,
+replicated to the second (catalog both ways, feature topics by MirrorMaker both ways);
+the workload runs; the scenario's fault, then its heal; the stores settle; the checks
+run and the report is written. What the drill set up it takes down, even on failure."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+import granary
+from chaos import checks
+from chaos.report import Figures, write_report
+from chaos.scenarios import Scenario
+from chaos.workload import Clock, Workload, rows
+from chaos.world import World
+from replication import catalog as replication
+from replication.catalog import RegionDatabase
+from replication.kafka_mirror import Cluster, MirrorFlow, MirrorMaker
+
+#: The data planes of ``ops/world`` run with the default namespace.
+NAMESPACE = "granary"
+GROUP_TOPICS = r"granary\.fg\..+"
+
+
+@dataclass
+class Outcome:
+    scenario: str
+    figures: Figures
+    violations: list[str]
+    report: Path
+
+    @property
+    def passed(self) -> bool:
+        return not self.violations
+
+    def summary(self) -> str:
+        f = self.figures
+        verdict = "PASS" if self.passed else f"FAIL ({len(self.violations)} violations)"
+        return (
+            f"drill {self.scenario}: {verdict}; {f.acknowledged} writes acknowledged, {f.lost} lost"
+            f"{'' if f.rto_s is None else f', RTO {f.rto_s:.2f} s'}, online gap {f.online_gap_s:.2f} s; "
+            f"report {self.report}"
+        )
+
+
+@dataclass
+class Drill:
+    world: World
+    scenario: Scenario
+    out_dir: Path
+    #: Seconds the fault lasts before the heal.
+    window_s: float = 3.0
+    clock: Clock = field(default_factory=Clock)
+    timeline: list[tuple[float, str]] = field(default_factory=list)
+    fault: tuple[float, float] | None = None
+    failover: dict | None = None
+
+    def note(self, what: str) -> None:
+        self.timeline.append((self.clock(), what))
+
+    # set-up -----------------------------------------------------------------------
+    def _admin(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.world.secrets()['ADMIN_TOKEN']}"}
+
+    def _tenant(self, cp: httpx.Client) -> tuple[str, str]:
+        tenant = f"drill{uuid.uuid4().hex[:10]}"
+        created = cp.post(
+            "/v1/admin/tenants",
+            json={
+                "name": tenant,
+                "plan": {
+                    "home_region": self.world.home,
+                    "allowed_regions": list(self.world.planes),
+                    "quotas": {"online_reads_per_second": 1000, "ingestion_rows_per_second": 10000},
+                },
+                "admin_email": f"ops@{tenant}.example.com",
+            },
+            headers=self._admin(),
+        )
+        created.raise_for_status()
+        key = created.json()["admin_key"]["api_key"]
+        owner = {"authorization": f"Bearer {key}"}
+        cp.post("/v1/projects", json={"name": "drill"}, headers=owner).raise_for_status()
+        deadline = time.monotonic() + 120
+        while cp.get("/v1/projects/drill", headers=owner).json()["status"] != "ready":
+            if time.monotonic() > deadline:
+                raise TimeoutError("the drill's project was not provisioned within 120 s")
+            time.sleep(0.2)
+        return tenant, key
+
+    def connect(self, host: str | None = None, project: str = "drill"):
+        return granary.login(
+            host=host or self.world.control_plane, api_key=self.key, project=project
+        ).get_feature_store()
+
+    # the operator's moves ----------------------------------------------------------
+    def fail_over(self) -> None:
+        """Fail the tenant over to the standby; the bound of what may be lost is kept."""
+        with httpx.Client(base_url=self.world.control_plane, timeout=300) as cp:
+            answer = cp.post(
+                f"/v1/admin/tenants/{self.tenant}/failover",
+                json={"from_region": self.world.home, "to_region": self.world.standby},
+                headers=self._admin(),
+            )
+        answer.raise_for_status()
+        [self.failover] = answer.json()["moved"]
+        self.note(f"failover to {self.world.standby}, epoch {self.failover['epoch']}")
+
+    def fail_back(self) -> None:
+        """The old home is back: wait until the control plane fenced it, then re-seed its
+        catalog from the new home (and the new home's from it)."""
+        region = {"authorization": f"Bearer {self.world.secrets()['REGION_ADMIN_TOKEN']}"}
+        url = f"{self.world.planes[self.world.home]}/admin/v1/projects/{self.scope}/home"
+        deadline = time.monotonic() + 120
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                answer = httpx.get(url, headers=region, timeout=10)
+                if answer.status_code == 200 and not answer.json()["home"]:
+                    break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.world.home} was not fenced within 120 s of its return")
+            time.sleep(0.2)
+        self.note(f"{self.world.home} fenced by the control plane")
+        home, standby = self.databases()
+        lost = replication.failback(home, [standby])
+        self.catalog_lost = sum(len(ids) for ids in lost.values())
+        self.note(
+            f"{self.world.home} failed back as a standby ({self.catalog_lost} catalog rows only it had)"
+        )
+
+    def databases(self) -> tuple[RegionDatabase, RegionDatabase]:
+        home, standby = self.world.home, self.world.standby
+        return (
+            RegionDatabase(home, self.world.env[home]["GRANARY_PG_URL"]),
+            RegionDatabase(standby, self.world.env[standby]["GRANARY_PG_URL"]),
+        )
+
+    # the run ----------------------------------------------------------------------
+    def run(self) -> Outcome:
+        self.catalog_lost = 0
+        with httpx.Client(base_url=self.world.control_plane, timeout=120) as cp:
+            self.tenant, self.key = self._tenant(cp)
+            self.scope = cp.get("/v1/projects/drill", headers={"authorization": f"Bearer {self.key}"}).json()[
+                "metadata_scope"
+            ]
+        fs = self.connect()
+        group = fs.get_or_create_feature_group(
+            name="spend", version=1, primary_key=["user"], event_time="ts", online_enabled=True
+        )
+        group.insert(rows(list(range(10))), wait=True)
+        fs.create_feature_view(name="spend_view", version=1, query=group.select_all())
+        regions = {url.rstrip("/"): name for name, url in self.world.planes.items()}
+        workload = Workload(self.connect, regions, self.clock).start()
+        try:
+            workload.wait_for_writes(20)
+            started = self.clock()
+            self.scenario.inject(self)
+            time.sleep(self.window_s)
+            self.note("heal")
+            self.scenario.heal(self)
+            self.fault = (started, self.clock())
+            workload.wait_for_writes(20)
+        finally:
+            ops = workload.stop()
+            self.note("workload stopped")
+        offline, online = self.settle(ops)
+        return self.check(ops, offline, online)
+
+    def settle(self, ops: list[checks.Op]) -> tuple[dict, dict]:
+        """Every region's offline rows and online answers, once they hold every
+        acknowledged write and stopped changing (bounded)."""
+        acknowledged = {op.key for op in ops if op.kind == "write" and op.ok} | set(range(10))
+        offline: dict[str, dict[int, float]] = {}
+        online: dict[str, dict[int, float | None]] = {}
+        deadline = time.monotonic() + 120
+        for region, plane in self.world.planes.items():
+            fs = self.connect(plane, self.scope)
+            group, view = fs.get_feature_group("spend", 1), fs.get_feature_view("spend_view", 1)
+            view.init_serving()
+            while True:
+                table = group.read()
+                rows_ = dict(zip(table["user"].astype(int), table["spend"].astype(float), strict=True))
+                keys = sorted(rows_)
+                vectors = view.get_feature_vectors([{"user": k} for k in keys]) if keys else []
+                served = {k: (v[-1] if v else None) for k, v in zip(keys, vectors, strict=True)}
+                if (set(rows_) >= acknowledged and served == rows_) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            offline[region], online[region] = rows_, served
+        return offline, online
+
+    def check(self, ops: list[checks.Op], offline: dict, online: dict) -> Outcome:
+        now_home = self.world.standby if self.failover else self.world.home
+        present = set(offline[now_home])
+        bound = None
+        if self.failover:
+            copied = [ms for ms in (self.failover.get("copied_until_ms") or {}).values() if ms is not None]
+            bound = self.clock.from_wall(min(copied) / 1000) if copied else self.fault[0]
+        violations = [
+            *checks.loss_violations(ops, present, bound),
+            *checks.phantom_writes(ops, present),
+            *checks.split_brain(ops),
+            *checks.divergence(offline, online),
+        ]
+        allowed = self.scenario.online_gap_s
+        if self.scenario.online_down_in_window and self.fault:
+            allowed += self.fault[1] - self.fault[0]
+        violations += checks.availability_violations(ops, "online", allowed)
+        if self.scenario.writes_continue:
+            violations += checks.availability_violations(ops, "write", 1.0)
+        home, standby = self.databases()
+        try:
+            violations += [f"replication: {p}" for p in replication.check([home, standby])]
+        finally:
+            home.dispose()
+            standby.dispose()
+        figures = self.figures(ops, present, bound)
+        report = write_report(
+            self.out_dir, self.scenario, figures, ops, self.timeline, self.fault, violations
+        )
+        return Outcome(self.scenario.name, figures, violations, report)
+
+    def figures(self, ops: list[checks.Op], present: set[int], bound: float | None) -> Figures:
+        writes = [op for op in ops if op.kind == "write"]
+        fault_start = self.fault[0] if self.fault else 0.0
+        after = [op.end for op in writes if op.ok and op.start >= fault_start]
+        failed_during = [op for op in writes if not op.ok]
+        rto = None
+        if failed_during and after:
+            rto = min(after) - fault_start
+        return Figures(
+            acknowledged=sum(op.ok for op in writes),
+            lost=len(checks.lost_writes(ops, present)),
+            rto_s=rto,
+            write_gap_s=checks.longest_outage(ops, "write"),
+            online_gap_s=checks.longest_outage(ops, "online"),
+            offline_gap_s=checks.longest_outage(ops, "offline"),
+            bound_s=bound,
+            catalog_lag_ms=(self.failover or {}).get("lag_ms"),
+            errors=dict(Counter(op.error for op in ops if not op.ok)),
+            operations=dict(Counter(op.kind for op in ops)),
+            catalog_rows_lost=self.catalog_lost,
+        )
+
+
+@contextlib.contextmanager
+def replicated(world: World) -> Iterator[None]:
+    """The world's two regions linked both ways for the drills: each subscribes to the
+    other's catalog (re-seeded, whatever an earlier run left) and MirrorMaker copies each
+    region's group topics into the other. Taken down after, whatever happened."""
+    home = RegionDatabase(world.home, world.env[world.home]["GRANARY_PG_URL"])
+    standby = RegionDatabase(world.standby, world.env[world.standby]["GRANARY_PG_URL"])
+    makers = []
+    try:
+        replication.reseed(standby, home)
+        replication.reseed(home, standby)
+        for source, target in ((world.home, world.standby), (world.standby, world.home)):
+            flow = MirrorFlow(
+                source=Cluster(source, world.env[source]["GRANARY_KAFKA_BOOTSTRAP"]),
+                target=Cluster(target, world.env[target]["GRANARY_KAFKA_BOOTSTRAP"]),
+                topics=GROUP_TOPICS,
+            )
+            maker = MirrorMaker(target, [flow])
+            maker.start()
+            makers.append(maker)
+        yield
+    finally:
+        for maker in makers:
+            with contextlib.suppress(Exception):
+                maker.stop()
+        for target, source in ((standby, home), (home, standby)):
+            with contextlib.suppress(Exception):
+                replication.unsubscribe(target, source.region_id)
+        home.dispose()
+        standby.dispose()
