@@ -10,8 +10,9 @@ position kept) and tried again a second later, until the rows arrive or
 ``grace_seconds`` pass; after that the records are taken for what they look like
 (a deleted project or group) and handled as the home would handle them.
 
-A region's own topics never wait: their catalog rows were written here before the
-records were produced.
+A region's own topics wait only for their project's row (a project deleted here keeps
+a tombstone row, so no row at all means the catalog is being re-seeded); a group of
+theirs that is gone was deleted here, and its records are refused at once as before.
 """
 
 from __future__ import annotations
@@ -46,9 +47,11 @@ class Arrivals:
         self._since: dict[str, float] = {}
 
     def waiting(self, topic: str, project: str, group_ids: Iterable[str]) -> bool:
-        """True while ``topic`` is mirrored, the project or a group is unknown here, and
+        """True while the project (or, on a mirrored topic, a group) is unknown here and
         the topic has waited less than the grace period."""
-        if topic.startswith(self._layout.group_topic_prefix) or self._known(project, set(group_ids)):
+        mirrored = not topic.startswith(self._layout.group_topic_prefix)
+        project_known, groups_known = self._known(project, set(group_ids))
+        if project_known and (groups_known or not mirrored):
             self._since.pop(topic, None)
             return False
         first = self._since.setdefault(topic, self._clock())
@@ -61,14 +64,15 @@ class Arrivals:
         """The topics whose records wait for their catalog rows now."""
         return set(self._since)
 
-    def _known(self, project: str, group_ids: set[str]) -> bool:
+    def _known(self, project: str, group_ids: set[str]) -> tuple[bool, bool]:
+        """Whether the project has a row here, and whether every group has."""
         with self._metadata.connect() as connection:
             if connection.scalar(text("SELECT 1 FROM projects WHERE name = :p"), {"p": project}) is None:
-                return False
+                return False, False
             found = connection.scalars(
                 text("SELECT id FROM feature_groups WHERE id = ANY(:ids)"), {"ids": list(group_ids)}
             ).all()
-        return set(found) >= group_ids
+        return True, set(found) >= group_ids
 
 
 class Held:

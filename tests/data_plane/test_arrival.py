@@ -29,14 +29,17 @@ def _group_id(tenant) -> str:
     return tenant.http.get(tenant.path("feature-groups/g/versions/1")).json()["id"]
 
 
-def test_only_mirrored_records_of_unknown_projects_or_groups_wait_and_only_for_the_grace(data_plane, group):
+def test_records_of_unknown_projects_or_mirrored_groups_wait_and_only_for_the_grace(data_plane, group):
     clock = Clock()
     layout = Layout(data_plane.settings.namespace)
     arrivals = Arrivals(data_plane.region.metadata, layout, grace_seconds=120, clock=clock)
     gid = _group_id(group)
     own, mirrored = layout.group_topic(gid), layout.mirrored_group_topic("elsewhere", gid)
 
-    assert not arrivals.waiting(own, "t_no_such_project", {gid})  # a region's own topic never waits
+    assert not arrivals.waiting(own, group.project, {"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"})  # deleted here
+    assert arrivals.waiting(own, "t_not_here_yet", {gid})  # no row at all: being re-seeded
+    clock.now += 121
+    assert not arrivals.waiting(own, "t_not_here_yet", {gid})
     assert not arrivals.waiting(mirrored, group.project, {gid})  # everything is here
     assert arrivals.waiting(mirrored, group.project, {gid, "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"})
     assert arrivals.waiting(mirrored, "t_not_here_yet", {gid})
