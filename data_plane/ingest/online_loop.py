@@ -116,7 +116,7 @@ class OnlineLoop:
         if store.holds(self._mark):
             return
         log.warning("the online store lost its rows (its mark is gone): replaying every topic from its start")
-        with self.region.session() as session, session.begin():  # durable: a restart replays too
+        with self.region.session() as session:  # committed on exit: a restart replays too
             topics = [
                 t
                 for t in session.scalars(select(IngestCheckpointRecord.topic))

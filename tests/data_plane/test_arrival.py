@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 
+import sqlalchemy as sa
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 from sqlalchemy import text
@@ -14,6 +15,7 @@ from sqlalchemy import text
 from data_plane.ingest.arrival import Arrivals
 from data_plane.ingest.messages import IngestMessage
 from data_plane.layout import Layout
+from data_plane.metadata.models import FeatureGroupRecord
 from tests.data_plane.conftest import rows
 
 
@@ -25,15 +27,15 @@ class Clock:
         return self.now
 
 
-def _group_id(tenant) -> str:
-    return tenant.http.get(tenant.path("feature-groups/g/versions/1")).json()["id"]
+def _group_id(data_plane, tenant) -> str:
+    return data_plane.login(tenant.project).get_feature_store().get_feature_group("g", 1).id
 
 
 def test_records_of_unknown_projects_or_mirrored_groups_wait_and_only_for_the_grace(data_plane, group):
     clock = Clock()
     layout = Layout(data_plane.settings.namespace)
     arrivals = Arrivals(data_plane.region.metadata, layout, grace_seconds=120, clock=clock)
-    gid = _group_id(group)
+    gid = _group_id(data_plane, group)
     own, mirrored = layout.group_topic(gid), layout.mirrored_group_topic("elsewhere", gid)
 
     assert not arrivals.waiting(own, group.project, {"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"})  # deleted here
@@ -64,12 +66,13 @@ def test_mirrored_records_wait_for_their_group_row_and_apply_when_it_arrives(dat
     come in on a mirrored topic: the materializer holds them, rejecting nothing, and
     applies them once the row is back."""
     region, settings = data_plane.region, data_plane.settings
-    gid = _group_id(group)
+    gid = _group_id(data_plane, group)
     topic = Layout(settings.namespace).mirrored_group_topic("elsewhere", gid)
+    groups = FeatureGroupRecord.__table__
     with region.metadata.begin() as c:
         c.execute(text("SET LOCAL session_replication_role = replica"))
-        row = dict(c.execute(text("SELECT * FROM feature_groups WHERE id = :g"), {"g": gid}).mappings().one())
-        c.execute(text("DELETE FROM feature_groups WHERE id = :g"), {"g": gid})
+        row = dict(c.execute(sa.select(groups).where(groups.c.id == gid)).mappings().one())
+        c.execute(sa.delete(groups).where(groups.c.id == gid))
 
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     try:
@@ -86,11 +89,7 @@ def test_mirrored_records_wait_for_their_group_row_and_apply_when_it_arrives(dat
         )
         with region.metadata.begin() as c:
             c.execute(text("SET LOCAL session_replication_role = replica"))
-            columns = ", ".join(row)
-            c.execute(
-                text(f"INSERT INTO feature_groups ({columns}) VALUES ({', '.join(':' + k for k in row)})"),
-                row,
-            )
+            c.execute(sa.insert(groups).values(**row))
 
         def applied() -> bool:
             with region.metadata.connect() as c:

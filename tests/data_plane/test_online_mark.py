@@ -9,9 +9,11 @@ import time
 import uuid
 
 import pandas as pd
+import pytest
 import redis
 
 import granary
+from granary.errors import MissingEntity
 from tests.remote_stack import start_data_plane
 
 
@@ -51,8 +53,13 @@ def test_an_online_store_that_lost_its_rows_is_written_again_from_the_topics(reg
         redis.Redis.from_url(store.config.url).delete(f"#mark:{mark}")
 
         def served() -> list | None:
-            vectors = view.get_feature_vectors(wanted)
-            return vectors if all(v is not None for v in vectors) else None
+            try:
+                return view.get_feature_vectors(wanted)
+            except MissingEntity:  # not all written again yet
+                return None
+
+        with pytest.raises(MissingEntity):  # the store is empty now
+            view.get_feature_vectors(wanted)
 
         vectors = _until("every row written again from the topic", served)
         assert [v[-1] for v in vectors] == [0.0, 1.0, 2.0, 3.0, 4.0]
