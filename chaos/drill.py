@@ -130,7 +130,12 @@ class Drill:
             time.sleep(0.2)
         self.note(f"{self.world.home} fenced by the control plane")
         home, standby = self.databases()
-        lost = replication.failback(home, [standby])
+        try:
+            lost = replication.failback(home, [standby])
+            replication.wait_caught_up(home, standby, timeout_s=120)  # its re-seeded copy landed
+        finally:
+            home.dispose()
+            standby.dispose()
         self.catalog_lost = sum(len(ids) for ids in lost.values())
         self.note(
             f"{self.world.home} failed back as a standby ({self.catalog_lost} catalog rows only it had)"
@@ -216,17 +221,27 @@ class Drill:
         violations += checks.availability_violations(ops, "online", allowed)
         if self.scenario.writes_continue:
             violations += checks.availability_violations(ops, "write", 1.0)
-        home, standby = self.databases()
-        try:
-            violations += [f"replication: {p}" for p in replication.check([home, standby])]
-        finally:
-            home.dispose()
-            standby.dispose()
+        violations += [f"replication: {p}" for p in self.replication_problems()]
         figures = self.figures(ops, present, bound)
         report = write_report(
             self.out_dir, self.scenario, figures, ops, self.timeline, self.fault, violations
         )
         return Outcome(self.scenario.name, figures, violations, report)
+
+    def replication_problems(self, seconds: float = 60.0) -> list[str]:
+        """What is wrong between the regions once their links had time to stream again
+        (a killed publisher's subscribers reconnect within seconds)."""
+        home, standby = self.databases()
+        try:
+            deadline = time.monotonic() + seconds
+            while (
+                problems := replication.check([home, standby], errors=False)
+            ) and time.monotonic() < deadline:
+                time.sleep(0.5)
+            return problems
+        finally:
+            home.dispose()
+            standby.dispose()
 
     def figures(self, ops: list[checks.Op], present: set[int], bound: float | None) -> Figures:
         writes = [op for op in ops if op.kind == "write"]

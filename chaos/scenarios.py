@@ -62,8 +62,8 @@ class RegionOutage(Scenario):
 
 @dataclass(frozen=True)
 class ControlPlaneDown(Scenario):
-    """The control plane dies; the data planes keep serving writes and reads (keys they
-    checked lately are taken on their last answer)."""
+    """The control plane dies; the data planes keep serving writes and reads (keys and
+    size quotas they checked lately are taken on their last answer)."""
 
     def inject(self, drill: Drill) -> None:
         drill.note("kill -9 the control plane")
@@ -95,7 +95,7 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         ControlPlaneDown(
             "control-plane-down",
-            "the control plane killed; data planes keep serving",
+            "the control plane killed; data planes keep serving writes and reads",
             online_gap_s=1.0,
             writes_continue=True,
         ),

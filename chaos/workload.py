@@ -51,6 +51,7 @@ class Workload:
         connect: a new feature store handle (its own SDK client) of the drill's tenant.
         regions: data plane URL -> region name, to log where a write was acknowledged.
         first_key: keys written are first_key, first_key + 1, ... (unique per write).
+        seeded: keys written before the workload starts, which the online reader reads.
     """
 
     def __init__(
@@ -60,6 +61,7 @@ class Workload:
         clock: Clock,
         writers: int = 2,
         first_key: int = 1000,
+        seeded: tuple[int, ...] = tuple(range(10)),
         max_ops: int = 3000,
         write_pause_s: float = 0.02,
         online_pause_s: float = 0.05,
@@ -69,6 +71,7 @@ class Workload:
         self._writers, self._max_ops = writers, max_ops
         self._pauses = {"write": write_pause_s, "online": online_pause_s, "offline": offline_pause_s}
         self._next_key = first_key
+        self._seeded = seeded
         self._key_lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -159,11 +162,10 @@ class Workload:
         _, _, view = client
         with contextlib.suppress(Exception):
             view.init_serving()
-        for _ in range(self._max_ops):
+        for n in range(self._max_ops):
             if self._stop.is_set():
                 return
-            keys = self.acknowledged()
-            key = keys[len(keys) // 2] if keys else 0
+            key = self._seeded[n % len(self._seeded)]  # written before the drill: always online
             start = self.clock()
             try:
                 view.get_feature_vector({"user": key})

@@ -343,8 +343,12 @@ def links(db: RegionDatabase) -> list[LinkStatus]:
     return statuses
 
 
-def check(regions: Iterable[RegionDatabase]) -> list[str]:
-    """What is wrong between the regions, one sentence each (empty: nothing)."""
+def check(regions: Iterable[RegionDatabase], errors: bool = True) -> list[str]:
+    """What is wrong between the regions, one sentence each (empty: nothing).
+
+    ``errors=False`` leaves out the subscriptions' error counts (they count a lost
+    connection too, as when a drill kills a publisher) and asks instead that every
+    subscription streams now."""
     regions = list(regions)
     problems: list[str] = []
     homes: dict[str, str] = {}
@@ -374,7 +378,9 @@ def check(regions: Iterable[RegionDatabase]) -> list[str]:
                     f"slot {slot} in {db.region_id} has no subscription; it holds {held} bytes of WAL"
                 )
         for link in links(db):
-            if link.apply_errors or link.sync_errors:
+            if not errors and link.enabled and not link.streaming:
+                problems.append(f"{db.region_id}'s subscription to {link.source} is not streaming")
+            if errors and (link.apply_errors or link.sync_errors):
                 problems.append(
                     f"{db.region_id}'s subscription to {link.source} had {link.apply_errors} apply and "
                     f"{link.sync_errors} sync errors: see that region's PostgreSQL log"

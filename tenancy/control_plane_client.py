@@ -6,11 +6,12 @@ Key checks run on every request, so their answers are cached per (key, project) 
 control plane announces an access change.
 
 While the control plane cannot be reached, a region keeps serving: a key it checked in
-the last ``stale_seconds`` is taken on its last answer (a key never seen, or seen too
-long ago, gets 503). A revocation made meanwhile takes effect once the control plane
-answers again; that is the price of serving through its outage, and ``stale_seconds``
-bounds it. After a failed check the control plane is not asked again for
-``cache_seconds``, so requests do not each wait out its timeout.
+the last ``stale_seconds`` is taken on its last answer, and a size quota that passed
+then lets writes through (a key never seen, or seen too long ago, gets 503). A
+revocation made meanwhile takes effect once the control plane answers again; that is
+the price of serving through its outage, and ``stale_seconds`` bounds it. After a
+failed check the control plane is not asked again for ``cache_seconds``, so requests do
+not each wait out its timeout.
 
 Every call here may be sent twice without harm (checks, and usage reports that replace
 the last one), so a dropped connection or a 5xx answer is tried again, briefly: a
@@ -69,6 +70,8 @@ class ControlPlaneClient:
         self._lock = threading.Lock()
         #: Until then the control plane is taken to be away (its last check failed).
         self._away_until = float("-inf")
+        #: (project id, quota) -> when its last check passed
+        self._quota_passed: dict[tuple[str, str], float] = {}
 
     def authenticate(self, key: str, project: str | None) -> Principal:
         cache_key = (hash_key(key), project)
@@ -112,8 +115,33 @@ class ControlPlaneClient:
         return principal
 
     def check_quota(self, project_id: str, quota: str, adding: float) -> None:
-        """403 ``QuotaExceeded`` when the tenant's use plus ``adding`` would pass the plan."""
-        self._post("/v1/internal/quota-check", {"project_id": project_id, "quota": quota, "adding": adding})
+        """403 ``QuotaExceeded`` when the tenant's use plus ``adding`` would pass the plan.
+
+        While the control plane cannot be reached, a project whose last check of this
+        quota passed within ``stale_seconds`` is let through (writes go on through a
+        control plane outage; the sizes are measured again, and over-quota refused, once
+        it answers); one never checked, or refused last, gets 503."""
+        now = self._clock()
+        passed = self._quota_passed.get((project_id, quota))
+        recent = passed is not None and now - passed < self._stale_seconds
+        if recent and now < self._away_until:
+            return
+        try:
+            self._post(
+                "/v1/internal/quota-check", {"project_id": project_id, "quota": quota, "adding": adding}
+            )
+        except BackendUnavailable:
+            self._away_until = now + self._cache_seconds
+            if recent:
+                return
+            raise
+        except GranaryError:
+            self._quota_passed.pop((project_id, quota), None)
+            raise
+        self._away_until = float("-inf")
+        if len(self._quota_passed) > 10_000:
+            self._quota_passed.clear()
+        self._quota_passed[(project_id, quota)] = now
 
     def report_usage(self, project_id: str, **gauges: float) -> bool:
         """Send a project's current sizes; False when the control plane does not know it."""

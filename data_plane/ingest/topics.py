@@ -5,6 +5,7 @@ Topics are named by :class:`data_plane.layout.Layout` (by the group's database i
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
@@ -163,7 +164,14 @@ class Topics:
             try:
                 return self._client().describe_cluster()
             except KafkaError as exc:
+                self._reset()  # a broker that restarted is reached by a new client
                 raise BackendUnavailable(f"Kafka at {self._bootstrap}: {exc}") from exc
+
+    def _reset(self) -> None:
+        admin, self._admin = self._admin, None
+        if admin is not None:
+            with contextlib.suppress(Exception):  # closing a client of a dead broker may fail too
+                admin.close()
 
     def close(self) -> None:
         if self._admin is not None:

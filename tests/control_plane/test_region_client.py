@@ -12,7 +12,7 @@ import secrets
 import httpx
 import pytest
 
-from granary_core.errors import BackendUnavailable, Unauthenticated
+from granary_core.errors import BackendUnavailable, QuotaExceeded, Unauthenticated
 from tenancy.control_plane_client import ControlPlaneClient
 from tests.control_plane.conftest import REGION_TOKEN, bearer, make_tenant
 from tests.transports import DropFirstConnections
@@ -112,3 +112,34 @@ def test_keys_checked_before_the_control_plane_went_dark_are_served_within_the_s
 def another_tenant_key(live_server) -> str:
     with httpx.Client(base_url=live_server.url) as http:
         return make_tenant(http, f"stale-{secrets.token_hex(4)}")["admin_key"]["api_key"]
+
+
+def test_size_quotas_that_passed_lately_let_writes_through_while_the_control_plane_is_dark(
+    live_server, tenant_key
+):
+    from tests.control_plane.conftest import Clock
+    from tests.transports import Darkened
+
+    key, project = tenant_key
+    switch, clock = Darkened(), Clock()
+    client = ControlPlaneClient(
+        live_server.url, REGION_TOKEN, cache_seconds=5, stale_seconds=900, transport=switch, clock=clock
+    )
+    project_id = client.authenticate(key, project).project_id
+    client.check_quota(project_id, "offline_bytes", 1000)
+    switch.darken(hang=False)
+    clock.now += 600
+    client.check_quota(project_id, "offline_bytes", 1000)  # passed 600 s ago: through
+    with pytest.raises(BackendUnavailable):
+        client.check_quota(project_id, "online_rows", 10)  # never checked here
+    clock.now += 301
+    with pytest.raises(BackendUnavailable):
+        client.check_quota(project_id, "offline_bytes", 1000)  # older than the bound
+    switch.light()
+    with pytest.raises(QuotaExceeded):  # answered again: over the plan is refused at once
+        client.check_quota(project_id, "offline_bytes", 10**15)
+    switch.darken(hang=False)
+    clock.now += 6
+    with pytest.raises(BackendUnavailable):  # the refusal dropped the earlier pass
+        client.check_quota(project_id, "offline_bytes", 1000)
+    client.close()
