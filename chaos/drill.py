@@ -21,6 +21,7 @@ from chaos.report import Figures, write_report
 from chaos.scenarios import Scenario
 from chaos.workload import Clock, Workload, rows
 from chaos.world import World
+from granary.errors import GranaryError
 from replication import catalog as replication
 from replication.catalog import RegionDatabase
 from replication.kafka_mirror import Cluster, MirrorFlow, MirrorMaker
@@ -181,26 +182,37 @@ class Drill:
 
     def settle(self, ops: list[checks.Op]) -> tuple[dict, dict]:
         """Every region's offline rows and online answers, once they hold every
-        acknowledged write and stopped changing (bounded)."""
+        acknowledged write and agree (bounded: what they hold then is checked)."""
         acknowledged = {op.key for op in ops if op.kind == "write" and op.ok} | set(range(10))
         offline: dict[str, dict[int, float]] = {}
         online: dict[str, dict[int, float | None]] = {}
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 180
         for region, plane in self.world.planes.items():
-            fs = self.connect(plane, self.scope)
-            group, view = fs.get_feature_group("spend", 1), fs.get_feature_view("spend_view", 1)
-            view.init_serving()
             while True:
-                table = group.read()
-                rows_ = dict(zip(table["user"].astype(int), table["spend"].astype(float), strict=True))
-                keys = sorted(rows_)
-                vectors = view.get_feature_vectors([{"user": k} for k in keys]) if keys else []
-                served = {k: (v[-1] if v else None) for k, v in zip(keys, vectors, strict=True)}
+                try:
+                    rows_, served = self._stores(plane)
+                except GranaryError:  # a re-seeded catalog or a replaying store, not there yet
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.5)
+                    continue
                 if (set(rows_) >= acknowledged and served == rows_) or time.monotonic() > deadline:
                     break
                 time.sleep(0.5)
             offline[region], online[region] = rows_, served
         return offline, online
+
+    def _stores(self, plane: str) -> tuple[dict[int, float], dict[int, float | None]]:
+        """One region's offline rows (user: spend) and what its online store serves for them."""
+        fs = self.connect(plane, self.scope)
+        group, view = fs.get_feature_group("spend", 1), fs.get_feature_view("spend_view", 1)
+        view.init_serving()
+        table = group.read()
+        rows_ = dict(zip(table["user"].astype(int), table["spend"].astype(float), strict=True))
+        keys = sorted(rows_)
+        vectors = view.get_feature_vectors([{"user": k} for k in keys], allow_missing=True) if keys else []
+        served = {k: (v[-1] if v else None) for k, v in zip(keys, vectors, strict=True)}
+        return rows_, served
 
     def check(self, ops: list[checks.Op], offline: dict, online: dict) -> Outcome:
         now_home = self.world.standby if self.failover else self.world.home

@@ -259,7 +259,7 @@ def _serves(region: str, plane: str, key: str, scope: str, expected: set[int], u
     view.init_serving()
 
     def online() -> dict | None:
-        vectors = view.get_feature_vectors([{"user": u} for u in users])
+        vectors = view.get_feature_vectors([{"user": u} for u in users], allow_missing=True)
         served = {u: (v[-1] if v else None) for u, v in zip(users, vectors, strict=True)}
         return served if served == newest else None
 
@@ -412,5 +412,6 @@ def test_a_failover_through_the_control_plane_moves_the_writer_to_the_standby(wo
     assert [(p["region"], p["epoch"], p["unfenced_regions"]) for p in routing] == [(world.standby, 1, [])]
     lost = replication.failback(home, [standby])
     assert not any(lost.values()), lost  # the home's Kafka outlived its data plane: nothing lost
+    replication.wait_caught_up(home, standby, timeout_s=120)  # its re-seeded copy landed
     _converged(world, key, scope, expected, unknown)
     assert replication.check([home, standby]) == []
