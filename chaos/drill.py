@@ -181,26 +181,28 @@ class Drill:
         return self.check(ops, offline, online)
 
     def settle(self, ops: list[checks.Op]) -> tuple[dict, dict]:
-        """Every region's offline rows and online answers, once they hold every
-        acknowledged write and agree (bounded: what they hold then is checked)."""
+        """Every region's offline rows and online answers, once each holds every
+        acknowledged write, serves its newest rows online, and all regions agree
+        (bounded: what they hold then is what the checks judge)."""
         acknowledged = {op.key for op in ops if op.kind == "write" and op.ok} | set(range(10))
-        offline: dict[str, dict[int, float]] = {}
-        online: dict[str, dict[int, float | None]] = {}
         deadline = time.monotonic() + 180
-        for region, plane in self.world.planes.items():
-            while True:
-                try:
-                    rows_, served = self._stores(plane)
-                except GranaryError:  # a re-seeded catalog or a replaying store, not there yet
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.5)
-                    continue
-                if (set(rows_) >= acknowledged and served == rows_) or time.monotonic() > deadline:
-                    break
+        while True:
+            offline: dict[str, dict[int, float]] = {}
+            online: dict[str, dict[int, float | None]] = {}
+            try:
+                for region, plane in self.world.planes.items():
+                    offline[region], online[region] = self._stores(plane)
+            except GranaryError:  # a re-seeded catalog or a replaying store, not there yet
+                if time.monotonic() > deadline:
+                    raise
                 time.sleep(0.5)
-            offline[region], online[region] = rows_, served
-        return offline, online
+                continue
+            settled = all(
+                set(offline[r]) >= acknowledged and online[r] == offline[r] for r in offline
+            ) and all(table == next(iter(offline.values())) for table in offline.values())
+            if settled or time.monotonic() > deadline:
+                return offline, online
+            time.sleep(0.5)
 
     def _stores(self, plane: str) -> tuple[dict[int, float], dict[int, float | None]]:
         """One region's offline rows (user: spend) and what its online store serves for them."""

@@ -138,17 +138,8 @@ class Workload:
             try:
                 group.insert(rows([key]), wait=False)
             except Exception as exc:
-                message = str(exc)
                 self._log(
-                    Op(
-                        "write",
-                        start,
-                        self.clock(),
-                        False,
-                        key,
-                        error=_kind(exc),
-                        unknown=UNKNOWN_OUTCOME in message,
-                    )
+                    Op("write", start, self.clock(), False, key, error=_kind(exc), unknown=_indefinite(exc))
                 )
             else:
                 region = self._regions.get(backend.host.rstrip("/"))
@@ -191,6 +182,14 @@ class Workload:
             else:
                 self._log(Op("offline", start, self.clock(), True))
             time.sleep(self._pauses["offline"])
+
+
+def _indefinite(exc: Exception) -> bool:
+    """Whether a failed write may still have taken effect (Jepsen's "info"): a call cut
+    mid-way, or a server error (5xx) answered after the write may have reached Kafka.
+    Only a refusal (4xx: invalid, moved, fenced, over quota...) is known not to have."""
+    status = getattr(exc, "status", 500)
+    return UNKNOWN_OUTCOME in str(exc) or not isinstance(status, int) or status >= 500
 
 
 def _kind(exc: Exception) -> str:
