@@ -98,12 +98,13 @@ def divergence(
     serves the newest offline row of each key."""
     problems = []
     regions = sorted(offline)
+    first = regions[0]
     for region in regions[1:]:
-        if offline[region] != offline[regions[0]]:
-            ours, theirs = set(offline[region].items()), set(offline[regions[0]].items())
+        if offline[region] != offline[first]:
+            ours, theirs = set(offline[region].items()), set(offline[first].items())
             problems.append(
-                f"offline tables of {regions[0]} and {region} differ in {len(ours ^ theirs)} rows "
-                f"(e.g. {sorted(ours ^ theirs)[:3]})"
+                f"offline tables of {first} and {region} differ in {len(ours ^ theirs)} rows: "
+                f"only in {first} {sorted(theirs - ours)[:5]}, only in {region} {sorted(ours - theirs)[:5]}"
             )
     for region in regions:
         served = online.get(region, {})

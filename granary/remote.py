@@ -243,7 +243,12 @@ class RemoteBackend:
         return "/".join([f"{API}/projects/{self.project_name}", *[str(p) for p in parts]])
 
     def _fetch(self, kind: str, spine: pa.Table | None = None, **fields: Any) -> dict[str, pa.Table]:
-        """Run a Flight command; returns its parts (split name -> table, or "" -> table)."""
+        """Run a Flight command; returns its parts (split name -> table, or "" -> table).
+        Every command is a read, so a region that cannot be reached is left for the
+        project's home now, as REST calls are (Flight included: it is that region's)."""
+        return self._following(lambda: self._fetch_here(kind, spine, **fields))
+
+    def _fetch_here(self, kind: str, spine: pa.Table | None = None, **fields: Any) -> dict[str, pa.Table]:
         command = json.dumps(wire.to_jsonable({"kind": kind, "project": self.project_name, **fields}))
         try:
             if spine is None:
@@ -262,7 +267,11 @@ class RemoteBackend:
                     pass
                 return self._parts(reader)
         except flight.FlightError as exc:
-            raise _flight_error(exc) from None
+            error = _flight_error(exc)
+            if isinstance(exc, flight.FlightUnavailableError) and type(error) is BackendUnavailable:
+                # no answer of the server's own (those carry a code): it could not be reached
+                raise Unreachable(f"cannot reach the Arrow Flight server {self.flight_uri}: {exc}") from None
+            raise error from None
 
     @staticmethod
     def _parts(reader: Any) -> dict[str, pa.Table]:

@@ -64,6 +64,6 @@ def test_diverged_stores_are_found():
     problems = checks.divergence(
         {"a": {1: 1.0, 2: 2.0}, "b": {1: 1.0}}, {"a": {1: 1.0, 2: 2.0}, "b": {1: 1.0}}
     )
-    assert len(problems) == 1 and "offline tables of a and b differ in 1 rows" in problems[0]
+    assert problems == ["offline tables of a and b differ in 1 rows: only in a [(2, 2.0)], only in b []"]
     stale = checks.divergence(offline, {"a": {1: 1.0, 2: 2.0}, "b": {1: 1.0, 2: None}})
     assert len(stale) == 1 and "b's online store does not serve the newest offline row of 1 keys" in stale[0]

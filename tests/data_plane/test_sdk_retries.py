@@ -34,3 +34,32 @@ def test_a_data_plane_that_stays_unreachable_is_backend_unavailable(data_plane):
         RemoteBackend(data_plane.api_url, key, transport=transport)
     print(f"attempts={transport.requests}")
     assert transport.requests == 4
+
+
+def test_a_flight_read_whose_region_cannot_be_reached_follows_the_project(data_plane):
+    """Offline reads come over Arrow Flight from the project's region: when that region's
+    Flight server cannot be reached (it went dark; a failover moved the project), the
+    read asks where the project is now and is sent there, as REST calls are."""
+    import pandas as pd
+    import pyarrow.flight as flight
+
+    from granary.project import Project
+    from granary.remote import Route
+    from tests.remote_stack import free_port
+
+    project, key = data_plane.new_key()
+    asked = []
+
+    def route() -> Route:
+        asked.append(True)
+        return Route(data_plane.api_url, project, 1)
+
+    backend = RemoteBackend(data_plane.api_url, key, project, reroute=route)
+    fg = Project(backend).get_feature_store().create_feature_group("f", version=1, primary_key=["k"])
+    fg.insert(pd.DataFrame({"k": [1, 2], "v": [1.0, 2.0]}), wait=True)
+    dark = f"grpc://127.0.0.1:{free_port()}"  # the old region's Flight server, gone
+    backend._flight, backend.flight_uri = flight.FlightClient(dark), dark
+    rows = fg.read()
+    backend.close()
+    assert asked and sorted(rows["k"]) == [1, 2]
+    assert backend.flight_uri != dark
