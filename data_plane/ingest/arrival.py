@@ -24,6 +24,7 @@ from kafka import KafkaConsumer, TopicPartition
 from sqlalchemy import Engine, text
 
 from data_plane.layout import Layout
+from granary_core.errors import NotFound
 
 #: How long a held partition rests before its records are tried again, in seconds.
 HOLD_SECONDS = 1.0
@@ -59,6 +60,15 @@ class Arrivals:
             return True
         self._since.pop(topic, None)
         return False
+
+    def missing(self, topic: str, exc: Exception) -> bool:
+        """Whether a failure to apply ``topic``'s records is its catalog rows going away
+        under it (a re-seed between the look and the write) and worth holding for, within
+        the grace period; else the records are refused as before."""
+        if not isinstance(exc, NotFound) or topic.startswith(self._layout.group_topic_prefix):
+            return False
+        first = self._since.setdefault(topic, self._clock())
+        return self._clock() - first < self._grace
 
     def waiting_topics(self) -> set[str]:
         """The topics whose records wait for their catalog rows now."""

@@ -64,6 +64,10 @@ ROWS = Counter("granary_materialized_rows_total", "Rows written by the materiali
 FAILURES = Counter("granary_materializer_rejected_total", "Records the materializer could not apply")
 
 
+class _CatalogGone(Exception):
+    """A mirrored record's group vanished under the write (its catalog being re-seeded)."""
+
+
 def _lock_key(topic: str) -> int:
     """A signed 64-bit advisory lock id for a topic name."""
     return int.from_bytes(hashlib.sha1(topic.encode()).digest()[:8], "big", signed=True)
@@ -278,9 +282,13 @@ class Materializer:
         if self._arrivals.waiting(topic, project, {m.group_id for m in messages}):
             self._held.hold(owned.partition, owned.next_offset)  # its catalog rows are on their way
             return 0
-        with lifecycle.fenced(self.region.metadata, project) as active:
-            if active:
-                return self._apply(owned, records, messages)
+        try:
+            with lifecycle.fenced(self.region.metadata, project) as active:
+                if active:
+                    return self._apply(owned, records, messages)
+        except _CatalogGone:
+            self._held.hold(owned.partition, owned.next_offset)  # applied up to there; the rest waits
+            return 0
         log.info("skipped %d records of %s: project '%s' is deleted", len(records), topic, project)
         owned.next_offset = records[-1].offset + 1
         return 0
@@ -328,6 +336,8 @@ class Materializer:
                     write_online=False,
                 )
         except GranaryError as exc:
+            if self._arrivals.missing(owned.partition.topic, exc):
+                raise _CatalogGone from exc
             # The record can never apply (group deleted, schema refused): say why to the
             # waiting writer and move past it, or the topic would be stuck forever.
             self._reject(owned, first, last, exc)

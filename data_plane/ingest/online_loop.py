@@ -37,7 +37,7 @@ from data_plane.ingest.topics import MAX_MESSAGE_BYTES
 from data_plane.layout import Layout
 from data_plane.metadata.models import IngestCheckpointRecord
 from data_plane.region import Region
-from granary_core.errors import GranaryError
+from granary_core.errors import GranaryError, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -159,20 +159,28 @@ class OnlineLoop:
                 continue
             with lifecycle.fenced(self.region.metadata, project) as active:
                 if active:
-                    for message in messages:
-                        self._apply(message)
+                    try:
+                        for message in messages:
+                            self._apply(message, partition.topic)
+                    except NotFound as exc:
+                        if not self._arrivals.missing(partition.topic, exc):
+                            raise
+                        self._held.hold(partition, self._next[partition.topic])  # written again after
+                        continue
                     applied += len(records)
                     self._record(partition, records[-1].offset + 1)
             self._next[partition.topic] = records[-1].offset + 1
         return applied
 
-    def _apply(self, message: IngestMessage) -> None:
+    def _apply(self, message: IngestMessage, topic: str) -> None:
         engine = self.region.engine(message.project)
         if engine.online is None:
             return
         try:
             info = engine.catalog.get_group(message.name, message.version)
-        except GranaryError:
+        except GranaryError as exc:
+            if self._arrivals.missing(topic, exc):
+                raise  # gone under us while its catalog is re-seeded: hold, then write again
             return  # deleted: nothing to serve
         if info.id != message.group_id or not info.online_enabled or message.operation == "compact":
             return
