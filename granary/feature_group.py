@@ -196,10 +196,13 @@ class FeatureGroup:
     def insert(
         self,
         features: Any,
-        operation: str = "upsert",
         overwrite: bool = False,
-        wait: bool = True,
+        operation: str = "upsert",
+        storage: str | None = None,
         write_options: dict[str, Any] | None = None,
+        validation_options: dict[str, Any] | None = None,
+        save_code: bool = True,
+        wait: bool = True,
     ) -> CommitInfo:
         """Insert a pandas, polars or pyarrow dataframe; returns the commit.
 
@@ -209,10 +212,14 @@ class FeatureGroup:
         ``wait=False`` returns None as soon as a remote data plane has acknowledged the
         rows (they are durable, not yet visible); embedded inserts are visible on return.
 
-        ``operation`` and ``write_options`` are accepted so Hopsworks notebooks run
-        unchanged, and do nothing: every insert upserts by primary key (a row with the
-        key and event time of a stored one replaces it), and there is no write job to tune.
+        The arguments are Hopsworks' and in its order, so notebooks run unchanged (the
+        second positional one is ``overwrite``). ``operation``, ``storage``,
+        ``write_options``, ``validation_options`` and ``save_code`` are accepted and do
+        nothing: every insert upserts by primary key into both stores, there is no write
+        job to tune or code to save, and an expectation suite always validates.
         """
+        if storage not in (None, "online", "offline"):
+            raise InvalidInput(f"storage {storage!r} is not one of None, 'online', 'offline'")
         if operation not in OPERATIONS:
             raise InvalidInput(f"operation {operation!r} is not one of {OPERATIONS}")
         table = to_arrow(features, f"feature group '{self.name}' v{self.version}: insert")

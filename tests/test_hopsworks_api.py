@@ -314,3 +314,25 @@ def test_statistics_are_stored_per_commit(fs, groups):
     fv = fs.create_feature_view("sv", fg.select(["amount"]), 1)
     fv.create_training_data()
     assert fv.get_training_dataset_statistics(1)["train"]["amount"]["max"] == 10.0
+
+
+def test_insert_takes_hopsworks_arguments_in_hopsworks_order(fs):
+    """``fg.insert(df, True)`` overwrites, as in Hopsworks, and the keywords notebooks
+    pass (storage, write_options, validation_options, save_code) are accepted."""
+    g = fs.create_feature_group("ins", 1, primary_key=["id"], event_time="ts")
+    g.insert(pd.DataFrame({"id": [1, 2], "ts": ts("2025-01-01", "2025-01-01"), "v": [1.0, 2.0]}))
+    g.insert(
+        pd.DataFrame({"id": [3], "ts": ts("2025-01-02"), "v": [3.0]}),
+        False,
+        "upsert",
+        storage=None,
+        write_options={"wait_for_job": True},
+        validation_options={"run_validation": True},
+        save_code=True,
+    )
+    assert sorted(g.read()["id"]) == [1, 2, 3]
+    g.insert(pd.DataFrame({"id": [9], "ts": ts("2025-01-03"), "v": [9.0]}), True)  # overwrite
+    assert sorted(g.read()["id"]) == [9]
+    with pytest.raises(errors.InvalidInput, match="storage 'disk'"):
+        g.insert(pd.DataFrame({"id": [4], "ts": ts("2025-01-04"), "v": [4.0]}), storage="disk")
+    assert sorted(g.read()["id"]) == [9]
