@@ -142,7 +142,8 @@ class FeatureGroup:
 
     @statistics_config.setter
     def statistics_config(self, value: Any) -> None:
-        self.__dict__["_pending_statistics"] = statistics_config_dict(value)
+        where = f"feature group '{self.name}' v{self.version}: statistics_config"
+        self.__dict__["_pending_statistics"] = statistics_config_dict(value, where)
 
     def update_statistics_config(self) -> FeatureGroup:
         return self._update(statistics_config=self.statistics_config)

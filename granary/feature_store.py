@@ -91,7 +91,9 @@ class FeatureStore:
                 transformation_functions,
             ),
             feature_descriptions=feature_descriptions(features),
-            statistics_config=statistics_config_dict(statistics_config),
+            statistics_config=statistics_config_dict(
+                statistics_config, f"feature group '{name}': statistics_config"
+            ),
             expectation_suite=expectation_suite_dict(expectation_suite),
         )
         return FeatureGroup(self._backend, info)
@@ -120,7 +122,14 @@ class FeatureStore:
         labels: list[str] | None = None,
         description: str = "",
         transformation_functions: list[Any] | None = None,
+        statistics_config: Any = None,
     ) -> FeatureView:
+        """Create a view of ``query`` whose ``labels`` are the targets.
+
+        ``statistics_config`` (bool, dict or StatisticsConfig) is checked and not stored:
+        every training dataset records statistics of its features whatever it says.
+        """
+        statistics_config_dict(statistics_config, f"feature view '{name}': statistics_config")
         if not isinstance(query, Query):
             raise InvalidInput(f"feature view '{name}': query must be a Query, got {type(query).__name__}")
         info = self._backend.create_feature_view(

@@ -20,7 +20,13 @@ from typing import Any
 
 import granary
 from granary import hsfs, hsml, model_schema
-from granary.hsfs import builtin_transformations, client, feature, transformation_statistics
+from granary.hsfs import (
+    builtin_transformations,
+    client,
+    feature,
+    statistics_config,
+    transformation_statistics,
+)
 from granary.hsfs.client import exceptions
 from granary.project import Project
 from granary.transformations import udf
@@ -61,6 +67,7 @@ _MODULES: dict[str, ModuleType] = {
     "builtin_transformations": builtin_transformations,
     "transformation_statistics": transformation_statistics,
     "feature": feature,
+    "statistics_config": statistics_config,
     "client": client,
     "client.exceptions": exceptions,
 }

@@ -179,6 +179,41 @@ def test_descriptions_tags_and_statistics_config(fs):
         fs.get_feature_group("e", 1)  # nothing stored on refusal
 
 
+def test_statistics_config_objects_as_hsfs_builds_them(fs):
+    """``StatisticsConfig`` from ``hsfs.statistics_config`` configures a group at creation,
+    through get_or_create, and is accepted by a view; a dict still works."""
+    from granary.hsfs.statistics_config import StatisticsConfig
+
+    config = StatisticsConfig(True, False, True, False, ["amount"])
+    assert (config.enabled, config.histograms, config.exact_uniqueness) == (True, True, False)
+    rows = pd.DataFrame({"id": [1, 2], "ts": ts("2025-01-01", "2025-01-02"), "amount": [1.0, 3.0]})
+    fg = fs.create_feature_group("sc1", 1, primary_key=["id"], event_time="ts", statistics_config=config)
+    assert fg.statistics_config == {
+        "enabled": True,
+        "correlations": False,
+        "histograms": True,
+        "exact_uniqueness": False,
+        "columns": ["amount"],
+    }
+    fg.insert(rows)
+    assert list(fg.get_statistics()["statistics"]) == ["amount"]
+    made = fs.get_or_create_feature_group(
+        "sc2", 1, primary_key=["id"], event_time="ts", statistics_config=StatisticsConfig()
+    )
+    made.insert(rows)
+    assert sorted(made.get_statistics()["statistics"]) == ["amount", "id", "ts"]
+    assert fs.get_or_create_feature_group("sc2", 1).statistics_config["enabled"] is True
+    made.statistics_config = StatisticsConfig(enabled=False)
+    assert made.update_statistics_config().statistics_config["enabled"] is False
+    for view_config in (StatisticsConfig(histograms=True), {"enabled": True, "correlations": True}):
+        fv = fs.create_feature_view("scv", fg.select(["amount"]), statistics_config=view_config)
+        assert fv.get_batch_data()["amount"].tolist() == [1.0, 3.0]
+    with pytest.raises(errors.InvalidInput, match="feature view 'bad': statistics_config: unknown key"):
+        fs.create_feature_view("bad", fg.select(["amount"]), statistics_config={"histogram": True})
+    with pytest.raises(errors.FeatureViewNotFound):
+        fs.get_feature_view("bad")
+
+
 SUITE = {
     "expectation_suite_name": "payments",
     "expectations": [

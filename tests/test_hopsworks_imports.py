@@ -41,10 +41,13 @@ def test_notebook_imports_work_after_the_compatibility_import(tmp_path):
         from hsfs.transformation_statistics import TransformationStatistics
         from hopsworks.hsfs.transformation_statistics import TransformationStatistics as T2
         from hsfs.feature import Feature
+        from hsfs.statistics_config import StatisticsConfig
+        from hopsworks.hsfs.statistics_config import StatisticsConfig as S2
         from hsfs.client.exceptions import RestAPIError, FeatureStoreException
         import hsfs
         import granary
         assert label_encoder is granary.builtin.label_encoder and T2 is TransformationStatistics
+        assert S2 is StatisticsConfig and StatisticsConfig(columns=["a"]).to_dict()["columns"] == ["a"]
         assert issubclass(granary.errors.FeatureGroupNotFound, hsfs.client.exceptions.RestAPIError)
         f = Feature("amount", type="double", description="in euros")
         print(f.name, f.type, f.description, hopsworks.udf is granary.udf)

@@ -6,6 +6,12 @@ makes the names ``hsfs`` and ``hopsworks.hsfs`` refer to it, and only when asked
 
 from __future__ import annotations
 
-from granary.hsfs import builtin_transformations, client, feature, transformation_statistics
+from granary.hsfs import (
+    builtin_transformations,
+    client,
+    feature,
+    statistics_config,
+    transformation_statistics,
+)
 
-__all__ = ["builtin_transformations", "client", "feature", "transformation_statistics"]
+__all__ = ["builtin_transformations", "client", "feature", "statistics_config", "transformation_statistics"]
