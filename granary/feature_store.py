@@ -9,11 +9,12 @@ from granary.feature_view import FeatureView
 from granary.group_options import expectation_suite_dict, feature_descriptions, statistics_config_dict
 from granary.query import Query
 from granary.transformations import describe_model_dependent, describe_on_demand
-from granary_core.errors import FeatureGroupNotFound, FeatureViewNotFound, InvalidInput
+from granary_core.errors import FeatureGroupNotFound, FeatureViewNotFound, InvalidInput, NotFound
 from granary_core.storage_types import check_ttl
 
 if TYPE_CHECKING:
     from granary.backend import Backend
+    from granary.transformations import TransformationFunction
 
 
 def _ttl_seconds(ttl: Any) -> float | None:
@@ -121,10 +122,13 @@ class FeatureStore:
         version: int | None = None,
         labels: list[str] | None = None,
         description: str = "",
-        transformation_functions: list[Any] | None = None,
+        transformation_functions: list[Any] | dict[str, Any] | None = None,
         statistics_config: Any = None,
     ) -> FeatureView:
         """Create a view of ``query`` whose ``labels`` are the targets.
+
+        ``transformation_functions`` are bound functions (``[min_max_scaler("amount")]``)
+        or, as in hsfs 3, ``{"amount": min_max_scaler}``.
 
         ``statistics_config`` (bool, dict or StatisticsConfig) is checked and not stored:
         every training dataset records statistics of its features whatever it says.
@@ -159,3 +163,24 @@ class FeatureStore:
 
     def get_feature_views(self, name: str | None = None) -> list[FeatureView]:
         return [FeatureView(self._backend, info) for info in self._backend.list_feature_views(name)]
+
+    # transformation functions --------------------------------------------------------
+    def get_transformation_function(self, name: str, version: int | None = None) -> TransformationFunction:
+        """A built-in transformation by its Hopsworks name, unbound: call it with the
+        feature it takes, ``fs.get_transformation_function(name="min_max_scaler")("amount")``.
+
+        Hopsworks registers its built-ins in every feature store as version 1. They are
+        the only functions found by name here: a ``@udf`` function is passed itself,
+        because Granary stores its code with each group or view that uses it.
+        """
+        from granary.builtin_transformations import BUILTINS
+
+        function = BUILTINS.get(name)
+        if function is None:
+            raise NotFound(
+                f"transformation function '{name}' does not exist; built-ins: {', '.join(sorted(BUILTINS))} "
+                "(a @udf function is passed itself, not fetched by name)"
+            )
+        if version not in (None, 1):
+            raise NotFound(f"transformation function '{name}' has version 1 only, not version {version}")
+        return function

@@ -485,6 +485,12 @@ def _functions(values: Sequence[Any] | None, where: str) -> list[TransformationF
     return functions
 
 
+def _bind_to(feature: Any, function: Any, where: str) -> TransformationFunction:
+    if not isinstance(function, TransformationFunction):
+        raise InvalidInput(f"{where}: {function!r} for feature {feature!r} is not a transformation function")
+    return function(feature)
+
+
 def describe_on_demand(
     where: str, primary_key: list[str], event_time: str | None, values: Sequence[Any] | None
 ) -> list[dict[str, Any]]:
@@ -508,9 +514,14 @@ def describe_on_demand(
 
 
 def describe_model_dependent(
-    where: str, labels: list[str], values: Sequence[Any] | None
+    where: str, labels: list[str], values: Sequence[Any] | dict[str, Any] | None
 ) -> list[dict[str, Any]]:
-    """Check a view's model-dependent transformations and describe them for storage."""
+    """Check a view's model-dependent transformations and describe them for storage.
+
+    ``values`` is a list of bound functions, or hsfs 3's ``{feature: function}``, which
+    binds each function to its feature."""
+    if isinstance(values, dict):
+        values = [_bind_to(feature, function, where) for feature, function in values.items()]
     out = []
     for function in _functions(values, where):
         on_labels = set(function.input_features) & set(labels)

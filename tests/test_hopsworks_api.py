@@ -144,6 +144,32 @@ def test_in_memory_splits_record_a_training_dataset_version(scaled_view):
     assert [t.version for t in fv.get_training_datasets()] == [1, 2]
 
 
+def test_built_in_transformation_functions_are_found_by_name(fs, groups):
+    """``fs.get_transformation_function(name=...)`` gives the built-in, bound to a
+    feature as Hopsworks 4 notebooks do, or mapped to one as hsfs 3 notebooks do."""
+    a, b = groups
+    scaler = fs.get_transformation_function(name="min_max_scaler", version=1)
+    assert scaler is builtin.min_max_scaler
+    for name in ("label_encoder", "standard_scaler", "robust_scaler", "one_hot_encoder"):
+        assert fs.get_transformation_function(name) is getattr(builtin, name)
+    query = a.select(["amount", "label"]).join(b.select(["score"]))
+    standard = fs.get_transformation_function(name="standard_scaler")
+    fv = fs.create_feature_view(
+        "tf", query, 1, labels=["label"], transformation_functions=[scaler("amount"), standard("score")]
+    )
+    x, _ = fv.training_data()
+    assert list(x.columns) == ["min_max_scaler_amount_", "standard_scaler_score_"]
+    assert sorted(x["min_max_scaler_amount_"]) == [0.0, 1.0]
+    mapped = fs.create_feature_view(
+        "tf3", query, 1, labels=["label"], transformation_functions={"amount": scaler, "score": standard}
+    )
+    assert mapped.training_data()[0].equals(x)
+    with pytest.raises(errors.NotFound, match=r"'minmax_scaler' does not exist; built-ins: .*min_max_scaler"):
+        fs.get_transformation_function(name="minmax_scaler")
+    with pytest.raises(errors.NotFound, match="'label_encoder' has version 1 only, not version 2"):
+        fs.get_transformation_function(name="label_encoder", version=2)
+
+
 def test_descriptions_tags_and_statistics_config(fs):
     from granary.hsfs.feature import Feature
 
