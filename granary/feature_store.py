@@ -9,7 +9,13 @@ from granary.feature_view import FeatureView
 from granary.group_options import expectation_suite_dict, feature_descriptions, statistics_config_dict
 from granary.query import Query
 from granary.transformations import describe_model_dependent, describe_on_demand
-from granary_core.errors import FeatureGroupNotFound, FeatureViewNotFound, InvalidInput, NotFound
+from granary_core.errors import (
+    FeatureGroupNotFound,
+    FeatureViewNotFound,
+    InvalidInput,
+    NotFound,
+    NotSupported,
+)
 from granary_core.storage_types import check_ttl
 
 if TYPE_CHECKING:
@@ -124,6 +130,8 @@ class FeatureStore:
         description: str = "",
         transformation_functions: list[Any] | dict[str, Any] | None = None,
         statistics_config: Any = None,
+        inference_helper_columns: list[str] | None = None,
+        training_helper_columns: list[str] | None = None,
     ) -> FeatureView:
         """Create a view of ``query`` whose ``labels`` are the targets.
 
@@ -132,8 +140,22 @@ class FeatureStore:
 
         ``statistics_config`` (bool, dict or StatisticsConfig) is checked and not stored:
         every training dataset records statistics of its features whatever it says.
+
+        ``inference_helper_columns`` and ``training_helper_columns`` may be given empty,
+        as notebooks pass them; columns in them are refused (``NotSupported``): a view
+        does not store them yet, and reads would return them as features to train on.
         """
         statistics_config_dict(statistics_config, f"feature view '{name}': statistics_config")
+        helpers = {
+            "inference_helper_columns": _names(inference_helper_columns, "inference_helper_columns"),
+            "training_helper_columns": _names(training_helper_columns, "training_helper_columns"),
+        }
+        given = {kind: columns for kind, columns in helpers.items() if columns}
+        if given:
+            raise NotSupported(
+                f"feature view '{name}': helper columns are not supported yet ({given}); leave them out "
+                "of the view's query and read them from their feature group"
+            )
         if not isinstance(query, Query):
             raise InvalidInput(f"feature view '{name}': query must be a Query, got {type(query).__name__}")
         info = self._backend.create_feature_view(

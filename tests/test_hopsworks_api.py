@@ -170,6 +170,49 @@ def test_built_in_transformation_functions_are_found_by_name(fs, groups):
         fs.get_transformation_function(name="label_encoder", version=2)
 
 
+def test_helper_columns_are_accepted_empty_and_refused_given(fs, groups):
+    """A view cannot store helper columns yet: given ones are refused rather than
+    returned by every read as features to train on."""
+    a, b = groups
+    query = a.select(["amount", "label"]).join(b.select(["score"]))
+    fv = fs.create_feature_view(
+        "h", query, 1, labels=["label"], inference_helper_columns=[], training_helper_columns=None
+    )
+    assert list(fv.training_data()[0].columns) == ["amount", "score"]
+    with pytest.raises(
+        errors.NotSupported, match=r"feature view 'h2': .*'training_helper_columns': \['score'\]"
+    ):
+        fs.create_feature_view("h2", query, 1, labels=["label"], training_helper_columns=["score"])
+    with pytest.raises(errors.FeatureViewNotFound):
+        fs.get_feature_view("h2")
+
+
+@pytest.mark.xfail(raises=errors.NotSupported, reason="a view does not store helper columns yet")
+def test_helper_columns_are_returned_only_when_asked(fs, groups):
+    """hsfs: training helpers come with training data read with
+    ``training_helper_columns=True``; inference helpers with batch data read with
+    ``inference_helpers=True`` and from ``get_inference_helper(s)``; vectors have neither."""
+    a, b = groups
+    c = fs.create_feature_group("c", 1, primary_key=["id"], event_time="ts", online_enabled=True)
+    c.insert(pd.DataFrame({"id": [1, 2], "ts": ts("2025-01-01", "2025-01-01"), "age": [30, 40]}))
+    fv = fs.create_feature_view(
+        "hh",
+        a.select(["amount", "label"]).join(b.select(["score"])).join(c.select(["age"])),
+        1,
+        labels=["label"],
+        inference_helper_columns=["score"],
+        training_helper_columns=["age"],
+    )
+    assert list(fv.training_data()[0].columns) == ["amount"]
+    assert list(fv.training_data(training_helper_columns=True)[0].columns) == ["amount", "age"]
+    assert list(fv.get_batch_data().columns) == ["amount"]
+    assert list(fv.get_batch_data(inference_helpers=True).columns) == ["amount", "score"]
+    fv.init_serving()
+    assert fv.get_feature_vector({"id": 2}) == [2.0]
+    assert fv.get_inference_helper({"id": 2})["score"].tolist() == [6.0]
+    assert fv.get_inference_helpers([{"id": 1}, {"id": 2}])["score"].tolist() == [5.0, 6.0]
+
+
 def test_descriptions_tags_and_statistics_config(fs):
     from granary.hsfs.feature import Feature
 
