@@ -151,7 +151,10 @@ class FeatureGroup:
     def compute_statistics(self, wallclock_time: Any = None) -> dict[str, dict[str, Any]]:
         """Descriptive statistics per feature of all rows visible at ``wallclock_time``
         (count, null fraction, distinct, min, max, mean, std, quartiles, histograms,
-        top values), computed now in DuckDB; ``statistics_config["columns"]`` limits them."""
+        top values), computed now in DuckDB; ``statistics_config["columns"]`` limits them.
+
+        They are returned, not stored (Hopsworks stores them): ``get_statistics()``
+        returns the statistics commits recorded, not these."""
         from data_plane.statistics import describe
 
         table = self._backend.read(self.name, self.version, wallclock_time=to_utc(wallclock_time))
