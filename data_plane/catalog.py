@@ -117,6 +117,14 @@ def _commit_info(record: CommitRecord) -> CommitInfo:
     )
 
 
+def _commit_statistics(record: CommitRecord) -> dict[str, Any]:
+    return {
+        "commit_id": record.id,
+        "committed_at": record.committed_at.isoformat(),
+        "statistics": record.statistics,
+    }
+
+
 def _view_info(record: FeatureViewRecord) -> FeatureViewInfo:
     return FeatureViewInfo(
         id=record.id,
@@ -348,13 +356,37 @@ class Catalog:
             query = query.where(CommitRecord.committed_at <= at)
         with self.session() as session:
             record = session.scalar(query.order_by(CommitRecord.table_version.desc()).limit(1))
+            return None if record is None else _commit_statistics(record)
+
+    def store_commit_statistics(
+        self, group_id: str, commit_id: str, statistics: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Replace the statistics of one of the group's commits (``fg.compute_statistics()``
+        describing the rows visible at it); returned as :meth:`commit_statistics` returns
+        them. Like the commit, they stay in this region: commits are region-local."""
+        query = select(CommitRecord).where(
+            CommitRecord.id == commit_id, CommitRecord.feature_group_id == group_id
+        )
+        with self.session() as session:
+            record = session.scalar(query)
             if record is None:
-                return None
-            return {
-                "commit_id": record.id,
-                "committed_at": record.committed_at.isoformat(),
-                "statistics": record.statistics,
-            }
+                raise FeatureGroupNotFound(
+                    f"commit {commit_id} of feature group id {group_id} was deleted while its "
+                    "statistics were computed"
+                )
+            record.statistics = statistics
+            session.flush()
+            return _commit_statistics(record)
+
+    def commit_at(self, group_id: str, at: dt.datetime | None = None) -> CommitInfo | None:
+        """The commit visible at ``at`` (default: now): the newest at or before it, or
+        None before the group's first commit."""
+        query = select(CommitRecord).where(CommitRecord.feature_group_id == group_id)
+        if at is not None:
+            query = query.where(CommitRecord.committed_at <= at)
+        with self.session() as session:
+            record = session.scalar(query.order_by(CommitRecord.table_version.desc()).limit(1))
+            return None if record is None else _commit_info(record)
 
     def commits(self, group_id: str, limit: int | None = None) -> list[CommitInfo]:
         query = (

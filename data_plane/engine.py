@@ -238,6 +238,55 @@ class FeatureStoreEngine:
         columns = [c for c in config.get("columns") or table.column_names if c in table.column_names]
         return describe(table.select(columns)) if columns else None  # none of its features written
 
+    def compute_statistics(
+        self,
+        name: str,
+        version: int,
+        wallclock_time: dt.datetime | None = None,
+        columns: list[str] | None = None,
+    ) -> dict[str, Any] | None:
+        """Describe every row visible at the commit current at ``wallclock_time`` (default:
+        the latest) and store that on the commit, replacing what its insert recorded, as
+        Hopsworks' ``compute_statistics()`` saves what it computes: ``commit_statistics``
+        returns it afterwards, until a later commit records its own.
+
+        ``columns`` (any case) limits them to those features, default the group's
+        ``statistics_config["columns"]``, else every feature; a name that is no feature
+        is refused before the scan. Returns ``{"commit_id", "committed_at",
+        "statistics"}``, or None when no commit is visible then (no data): there is
+        nothing to describe nor a commit to store on.
+        """
+        info = self.catalog.get_group(name, version)
+        commit = self.catalog.commit_at(info.id, wallclock_time)
+        if commit is None:
+            return None
+        wanted = [c.lower() for c in (columns or info.statistics_config.get("columns") or [])]
+        features = [f.name for f in info.features]
+        unknown = [c for c in wanted if c not in features]
+        if unknown:
+            raise InvalidInput(
+                f"feature group '{name}' v{version}: statistics columns {unknown} are not features "
+                f"of the group; its features: {features}"
+            )
+        table = self._read_commit(info, commit.table_version)
+        stats = describe(table.select(wanted) if wanted else table)
+        return self.catalog.store_commit_statistics(info.id, commit.commit_id, stats)
+
+    def _read_commit(self, info: FeatureGroupInfo, table_version: int) -> pa.Table:
+        """The group's rows at one table version, planned as a plain read plans them.
+        Pinned to the version, not to its commit's time: a commit made in the same
+        instant would be visible at that time too."""
+        with closing(self.cursor()) as cursor:
+
+            def relation(group: FeatureGroupInfo, _: dt.datetime | None) -> str:
+                columns = {f.name: duckdb_type(f.type) for f in group.features}
+                return self.offline.relation(cursor, self._location(group), table_version, columns)
+
+            plan = Resolver(lambda _name, _version: info, relation).plan(
+                _read_spec(info.name, info.version, None)
+            )
+            return cursor.sql(to_sql(plan)).to_arrow_table()
+
     def remove_rows(
         self,
         name: str,

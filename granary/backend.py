@@ -57,6 +57,13 @@ class Backend(Protocol):
     def commit_statistics(
         self, name: str, version: int, commit_time: dt.datetime | None = None
     ) -> dict[str, Any] | None: ...
+    def compute_statistics(
+        self,
+        name: str,
+        version: int,
+        wallclock_time: dt.datetime | None = None,
+        columns: list[str] | None = None,
+    ) -> dict[str, Any] | None: ...
     def delete_feature_group(self, name: str, version: int) -> None: ...
     def insert(
         self, name: str, version: int, table: pa.Table, overwrite: bool = False, wait: bool = True

@@ -96,6 +96,15 @@ class EmbeddedBackend(SupportsVectorRows):
         info = self.engine.catalog.get_group(name, version)
         return self.engine.catalog.commit_statistics(info.id, commit_time)
 
+    def compute_statistics(
+        self,
+        name: str,
+        version: int,
+        wallclock_time: dt.datetime | None = None,
+        columns: list[str] | None = None,
+    ) -> dict[str, Any] | None:
+        return self.engine.compute_statistics(name, version, wallclock_time, columns)
+
     def delete_feature_group(self, name: str, version: int) -> None:
         self.engine.delete_feature_group(name, version)
 

@@ -150,16 +150,22 @@ class FeatureGroup:
 
     def compute_statistics(self, wallclock_time: Any = None) -> dict[str, dict[str, Any]]:
         """Descriptive statistics per feature of all rows visible at ``wallclock_time``
-        (count, null fraction, distinct, min, max, mean, std, quartiles, histograms,
-        top values), computed now in DuckDB; ``statistics_config["columns"]`` limits them.
+        (default: now): count, null fraction, distinct, min, max, mean, std, quartiles,
+        histograms, top values, computed in DuckDB where the data is;
+        ``statistics_config["columns"]`` (this object's, even before
+        ``update_statistics_config()``) limits them; they need not be ``enabled``.
 
-        They are returned, not stored (Hopsworks stores them): ``get_statistics()``
-        returns the statistics commits recorded, not these."""
-        from data_plane.statistics import describe
+        As in Hopsworks they are stored on the commit visible at ``wallclock_time``,
+        replacing the statistics its insert recorded, so ``get_statistics()`` returns them
+        until a later commit records its own.
 
-        table = self._backend.read(self.name, self.version, wallclock_time=to_utc(wallclock_time))
-        columns = self.statistics_config.get("columns")
-        return describe(table.select(columns) if columns else table)
+        A group with no data then (no commit at or before ``wallclock_time``) has nothing
+        to describe and no commit to store on: this returns ``{}`` and stores nothing, as
+        hsfs does (it also warns)."""
+        columns = self.statistics_config.get("columns") or None
+        moment = to_utc(wallclock_time, "wallclock_time")
+        stored = self._backend.compute_statistics(self.name, self.version, moment, columns)
+        return {} if stored is None else stored["statistics"]
 
     def get_statistics(self, commit_time: Any = None) -> dict[str, Any] | None:
         """The statistics stored with the newest commit at or before ``commit_time``

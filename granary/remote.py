@@ -319,6 +319,19 @@ class RemoteBackend:
         params = {} if commit_time is None else {"commit_time": commit_time.isoformat()}
         return self._call("GET", path, params=params)
 
+    def compute_statistics(
+        self,
+        name: str,
+        version: int,
+        wallclock_time: dt.datetime | None = None,
+        columns: list[str] | None = None,
+    ) -> dict[str, Any] | None:
+        """Computed and stored by the data plane, next to the rows: only the statistics
+        travel. Sending it again after a failed connection is safe (it stores the same)."""
+        path = self._project("feature-groups", name, "versions", version, "statistics")
+        moment = None if wallclock_time is None else wallclock_time.isoformat()
+        return self._call("POST", path, json={"wallclock_time": moment, "columns": columns})
+
     def delete_feature_group(self, name: str, version: int) -> None:
         self._call("DELETE", self._project("feature-groups", name, "versions", version))
 

@@ -420,7 +420,6 @@ def test_statistics_are_stored_per_commit(fs, groups):
     assert fv.get_training_dataset_statistics(1)["train"]["amount"]["max"] == 10.0
 
 
-@pytest.mark.xfail(raises=AssertionError, reason="compute_statistics returns statistics, stores none")
 def test_computed_statistics_are_stored(fs):
     """Hopsworks' ``compute_statistics()`` saves what it computes: ``get_statistics()``
     returns it afterwards."""
@@ -429,6 +428,42 @@ def test_computed_statistics_are_stored(fs):
     computed = fg.compute_statistics()
     stored = fg.get_statistics()
     assert stored is not None and stored["statistics"] == computed
+
+
+def test_computed_statistics_describe_all_rows_of_the_commit_at_wallclock_time(fs):
+    """They describe every row visible then (not only the last insert's), go on the commit
+    visible at ``wallclock_time``, replace what its insert recorded, and honour the
+    object's ``statistics_config`` columns."""
+    fg = fs.create_feature_group(
+        "cw", 1, primary_key=["id"], event_time="ts", statistics_config={"enabled": True}
+    )
+    fg.insert(pd.DataFrame({"id": [1, 2], "ts": ts("2025-01-01", "2025-01-01"), "amount": [1.0, 3.0]}))
+    first = fg.get_statistics()
+    fg.insert(pd.DataFrame({"id": [3], "ts": ts("2025-01-02"), "amount": [8.0], "kind": ["a"]}))
+    assert fg.get_statistics()["statistics"]["amount"]["count"] == 1  # the rows the insert wrote
+    latest = fg.compute_statistics()
+    assert latest["amount"]["count"] == 3 and latest["amount"]["mean"] == 4.0
+    assert latest["kind"]["null_fraction"] == pytest.approx(2 / 3, abs=1e-3)
+    assert fg.get_statistics()["statistics"] == latest
+    fg.statistics_config = {"enabled": True, "columns": ["Amount"]}  # not stored: this object's
+    then = fg.compute_statistics(wallclock_time=first["committed_at"])
+    assert list(then) == ["amount"] and then["amount"]["mean"] == 2.0
+    stored = fg.get_statistics(commit_time=first["committed_at"])
+    assert stored["commit_id"] == first["commit_id"] and stored["statistics"] == then
+    assert fg.get_statistics()["statistics"] == latest  # the newer commit keeps its own
+    fg.statistics_config = {"enabled": True, "columns": ["nope"]}
+    with pytest.raises(errors.InvalidInput, match=r"statistics columns \['nope'\] are not features"):
+        fg.compute_statistics()
+
+
+def test_computed_statistics_of_a_group_without_data_are_empty(fs):
+    """No commit is visible (no insert yet, or a time before the first): nothing to
+    describe, nothing stored, as hsfs returns nothing."""
+    fg = fs.create_feature_group("ce", 1, primary_key=["id"], event_time="ts")
+    assert fg.compute_statistics() == {} and fg.get_statistics() is None
+    fg.insert(pd.DataFrame({"id": [1], "ts": ts("2025-01-01"), "amount": [1.0]}))
+    assert fg.compute_statistics(wallclock_time="2000-01-01") == {}
+    assert fg.get_statistics() is None
 
 
 def test_insert_takes_hopsworks_arguments_in_hopsworks_order(fs):

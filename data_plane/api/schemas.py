@@ -77,6 +77,19 @@ class FeatureGroupPublic(BaseModel):
     expectation_suite: dict[str, Any] | None = None
 
 
+class StatisticsCompute(Strict):
+    """Which rows ``compute_statistics`` describes and stores on their commit."""
+
+    wallclock_time: dt.datetime | None = Field(
+        default=None, description="the commit visible at this time (default: the latest); naive is UTC"
+    )
+    columns: list[str] | None = Field(
+        default=None,
+        max_length=4096,
+        description="features to describe (default: the statistics_config's columns, else all)",
+    )
+
+
 class CommitPublic(BaseModel):
     commit_id: str = Field(description="UUIDv7 of this region's commit")
     table_version: int

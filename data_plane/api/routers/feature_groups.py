@@ -14,14 +14,16 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from data_plane.api.bodies import ARROW_BODY, arrow_body
-from data_plane.api.deps import CallerDep, GroupWriter, Name, ProjectEngine, RegionDep, Version
+from data_plane.api.deps import CallerDep, GroupWriter, LimitsDep, Name, ProjectEngine, RegionDep, Version
 from data_plane.api.schemas import (
     CommitPublic,
     FeatureGroupCreate,
     FeatureGroupPublic,
     FeatureGroupUpdate,
+    StatisticsCompute,
     WriteAccepted,
 )
+from data_plane.deadline import Deadline
 from granary_core.frames import to_utc
 from granary_core.wire import to_jsonable
 
@@ -82,6 +84,31 @@ def commit_statistics(
     (the group's ``statistics_config`` enabled), or null."""
     info = engine.catalog.get_group(name, version)
     return engine.catalog.commit_statistics(info.id, to_utc(commit_time, "commit_time"))
+
+
+@router.post("/{name}/versions/{version}/statistics", response_model=dict[str, Any] | None)
+def compute_statistics(
+    name: Name,
+    version: Version,
+    engine: GroupWriter,
+    limits: LimitsDep,
+    body: StatisticsCompute | None = None,
+) -> Any:
+    """Describe every row visible at the commit current at ``wallclock_time`` (default:
+    the latest) and store that on the commit, replacing what its insert recorded; answers
+    as the GET does, or null when no commit is visible then (no data, nothing stored).
+
+    A scan of the group's rows, so it runs under the request's ``max_request_seconds``,
+    as a training dataset does; the statistics stay in this region, with the commit."""
+    body = body or StatisticsCompute()
+    deadline = Deadline(limits.max_request_seconds, f"statistics of feature group '{name}' v{version}")
+    try:
+        with deadline.active(), engine.catalog.writing():
+            return engine.compute_statistics(
+                name, version, to_utc(body.wallclock_time, "wallclock_time"), body.columns
+            )
+    finally:
+        deadline.close()
 
 
 @router.delete("/{name}/versions/{version}", status_code=204)
