@@ -19,17 +19,31 @@ consumed per project in the same step (``usage``)::
 
 A refused request consumes nothing, so a client that backs off and retries gets
 through once the bucket refills.
+
+When that Redis cannot be reached (a region cut off from the control plane), each
+limiter goes on with buckets of its own process at the same rates, for
+``fallback_seconds`` before it tries Redis again, rather than refusing every request:
+a rate quota bounds cost, and a region that serves its tenants through a partition
+keeps it bounded per process. What it admits meanwhile is metered in memory and added
+to the Redis meter once Redis answers again.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
 
 from granary_core.errors import BackendUnavailable, QuotaExceeded, RateLimitExceeded
 from tenancy.plans import RATE_QUOTAS
+
+log = logging.getLogger(__name__)
 
 _TOKEN_BUCKET = """
 local rate = tonumber(ARGV[1])
@@ -88,13 +102,50 @@ class Consumed:
     tokens_left: float
 
 
+class _LocalBuckets:
+    """The token buckets of :data:`_TOKEN_BUCKET`, in this process: the limiter's
+    stand-in while Redis is unreachable."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._buckets: dict[tuple[str, str], tuple[float, float]] = {}
+
+    def take(
+        self, tenant: str, quota: str, rate: float, capacity: float, amount: float
+    ) -> tuple[bool, float]:
+        with self._lock:
+            now = self._clock()
+            tokens, stamp = self._buckets.get((tenant, quota), (capacity, now))
+            tokens = min(capacity, tokens + max(0.0, now - stamp) * rate)
+            allowed = min(max(amount, 1), capacity) <= tokens
+            if allowed:
+                tokens -= amount
+            self._buckets[(tenant, quota)] = (tokens, now)
+            return allowed, tokens
+
+
 class RateLimiter:
     """Token buckets per (tenant, quota) in Redis; see the module docstring."""
 
-    def __init__(self, client: redis.Redis, prefix: str = "granary:rl") -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str = "granary:rl",
+        *,
+        fallback_seconds: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._redis = client
         self._prefix = prefix
         self._script = client.register_script(_TOKEN_BUCKET)
+        self._clock = clock
+        self._fallback_seconds = fallback_seconds
+        self._local = _LocalBuckets(clock)
+        self._redis_again_at = 0.0
+        #: (tenant, "project|quota") -> amount admitted while Redis was unreachable.
+        self._unmetered: Counter[tuple[str, str]] = Counter()
+        self._unmetered_lock = threading.Lock()
 
     def bucket_key(self, tenant: str, quota: str) -> str:
         return f"{self._prefix}:bucket:{tenant}:{quota}"
@@ -134,13 +185,7 @@ class RateLimiter:
                 limit=0,
                 current=0,
             )
-        try:
-            allowed, tokens = self._script(
-                keys=[self.bucket_key(tenant, quota), self.usage_key(tenant)],
-                args=[rate, capacity, amount, f"{project}|{quota}"],
-            )
-        except redis.RedisError as exc:
-            raise BackendUnavailable(f"rate limiter: Redis is unreachable: {exc}") from exc
+        allowed, tokens = self._take(tenant, quota, rate, capacity, amount, f"{project}|{quota}")
         left = float(tokens)
         if not int(allowed):
             need = min(max(amount, 1), capacity)
@@ -156,6 +201,48 @@ class RateLimiter:
                 current=round(used, 3),
             )
         return Consumed(tokens_left=left)
+
+    def _take(
+        self, tenant: str, quota: str, rate: float, capacity: float, amount: float, meter: str
+    ) -> tuple[int | bool, float | str]:
+        """Take from the shared bucket in Redis, or from this process's own while Redis
+        is unreachable (see the module docstring)."""
+        if self._clock() >= self._redis_again_at:
+            try:
+                self._flush_unmetered()
+                return self._script(
+                    keys=[self.bucket_key(tenant, quota), self.usage_key(tenant)],
+                    args=[rate, capacity, amount, meter],
+                )
+            except redis.RedisError as exc:
+                self._redis_again_at = self._clock() + self._fallback_seconds
+                log.warning(
+                    "rate limiter: Redis is unreachable (%s); limiting in this process for %.0f s",
+                    exc,
+                    self._fallback_seconds,
+                )
+        allowed, tokens = self._local.take(tenant, quota, rate, capacity, amount)
+        if allowed and amount > 0:
+            with self._unmetered_lock:
+                self._unmetered[(tenant, meter)] += amount
+        return allowed, tokens
+
+    def _flush_unmetered(self) -> None:
+        """Add what was admitted while Redis was unreachable to its meter (kept for the
+        next try when this fails)."""
+        with self._unmetered_lock:
+            pending, self._unmetered = self._unmetered, Counter()
+        if not pending:
+            return
+        try:
+            with self._redis.pipeline(transaction=False) as pipe:
+                for (tenant, meter), amount in pending.items():
+                    pipe.hincrbyfloat(self.usage_key(tenant), meter, amount)
+                pipe.execute()
+        except redis.RedisError:
+            with self._unmetered_lock:
+                self._unmetered.update(pending)
+            raise
 
     def usage(self, tenant: str) -> dict[str, dict[str, float]]:
         """Metered consumption since the counters began: ``{project: {quota: amount}}``."""

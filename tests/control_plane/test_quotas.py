@@ -13,6 +13,7 @@ import redis
 from granary_core.errors import QuotaExceeded, RateLimitExceeded
 from tenancy.quotas import RateLimiter, check_count
 from tests.control_plane.conftest import ADMIN, REGION, bearer, make_tenant, settle
+from tests.online.conftest import closed_port
 
 
 @pytest.fixture
@@ -222,3 +223,45 @@ def test_concurrent_project_creates_cannot_exceed_the_quota(live_server):
     assert sorted(statuses) == [201] + [403] * 7
     assert len(http.get("/v1/projects", headers=key).json()) == 1
     http.close()
+
+
+def _point(client: redis.Redis, port: int) -> None:
+    """The client's next connections go to ``port`` (its pool emptied)."""
+    client.connection_pool.disconnect()
+    client.connection_pool.connection_kwargs["port"] = port
+    client.connection_pool.reset()
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_without_redis_each_process_limits_at_the_plan_rate_and_meters_once_redis_is_back(cp_redis):
+    """A region cut off from the control plane's Redis goes on serving at the plan's rate
+    (429 beyond it, never 503), and what it admitted is metered when Redis answers again."""
+    client = redis.Redis.from_url(cp_redis, socket_connect_timeout=1)
+    reachable = client.connection_pool.connection_kwargs["port"]
+    clock = _Clock()
+    limiter = RateLimiter(client, prefix=f"rltest:{secrets.token_hex(4)}", fallback_seconds=5, clock=clock)
+    try:
+        limiter.check_and_consume("t1", "online_reads_per_second", amount=1, rate=10, project="p1")
+        _point(client, closed_port())  # Redis out of reach
+        for _ in range(10):  # a fresh bucket of this process's own: the burst, then 429
+            limiter.check_and_consume("t1", "online_reads_per_second", amount=1, rate=10, project="p1")
+        with pytest.raises(RateLimitExceeded):
+            limiter.check_and_consume("t1", "online_reads_per_second", amount=1, rate=10, project="p1")
+        clock.now += 0.5  # refills 5
+        limiter.check_and_consume("t1", "online_reads_per_second", amount=5, rate=10, project="p1")
+        _point(client, reachable)  # Redis is back ...
+        clock.now += 1.0  # ... but is tried again only after fallback_seconds
+        limiter.check_and_consume("t1", "online_reads_per_second", amount=1, rate=10, project="p1")
+        assert limiter.usage("t1") == {"p1": {"online_reads_per_second": 1.0}}
+        clock.now += 5.0
+        limiter.check_and_consume("t1", "online_reads_per_second", amount=1, rate=10, project="p1")
+        assert limiter.usage("t1") == {"p1": {"online_reads_per_second": 1.0 + 10 + 5 + 1 + 1}}
+    finally:
+        client.close()
