@@ -56,26 +56,46 @@ def phantom_writes(ops: Iterable[Op], present: set[int]) -> list[str]:
 
 
 def split_brain(ops: Iterable[Op]) -> list[str]:
-    """No two regions may acknowledge writes of one tenant under one routing epoch."""
+    """No two regions may acknowledge writes of one tenant under one routing epoch, and
+    once a write was acknowledged under an epoch, no write that started after it may be
+    acknowledged under an older one (an old home still writing after the move)."""
+    ops = sorted(
+        (op for op in ops if op.kind == "write" and op.ok and op.epoch is not None and op.region),
+        key=lambda op: op.end,
+    )
     regions: dict[int, set[str]] = defaultdict(set)
     for op in ops:
-        if op.kind == "write" and op.ok and op.epoch is not None and op.region is not None:
-            regions[op.epoch].add(op.region)
-    return [
+        regions[op.epoch].add(op.region)
+    problems = [
         f"epoch {epoch}: writes acknowledged by {len(names)} regions ({', '.join(sorted(names))})"
         for epoch, names in sorted(regions.items())
         if len(names) > 1
     ]
+    for newer in ops:
+        stale = [
+            op for op in ops if op.epoch < newer.epoch and op.start > newer.end and op.region != newer.region
+        ]
+        if stale:
+            first = min(stale, key=lambda op: op.start)
+            problems.append(
+                f"{first.region} acknowledged write {first.key} under epoch {first.epoch} at "
+                f"{first.end:.3f} s, after {newer.region} acknowledged write {newer.key} under the newer "
+                f"epoch {newer.epoch} at {newer.end:.3f} s ({len(stale)} such writes)"
+            )
+            break
+    return problems
 
 
 def longest_outage(ops: Iterable[Op], kind: str) -> float:
-    """The longest time (seconds) between two successes of ``kind`` with only failures of
-    it in between: how long the clients could not get it."""
+    """The longest time (seconds) the clients went without a success of ``kind``: between
+    two successes with only failures in between, or one success that took that long (a
+    request that hangs is as unavailable as one that fails)."""
     longest, last_ok, failed_since = 0.0, None, False
     for op in sorted((op for op in ops if op.kind == kind), key=lambda op: op.start):
         if op.ok:
             if failed_since and last_ok is not None:
                 longest = max(longest, op.end - last_ok)
+            longest = max(longest, op.end - op.start)
             last_ok, failed_since = op.end, False
         else:
             failed_since = True
@@ -86,7 +106,8 @@ def availability_violations(ops: Iterable[Op], kind: str, allowed_s: float) -> l
     outage = longest_outage(ops, kind)
     if outage > allowed_s:
         return [
-            f"{kind} reads failed for {outage:.2f} s at a stretch, more than the {allowed_s:.2f} s allowed"
+            f"{kind} operations went {outage:.2f} s at a stretch without a success, more than the "
+            f"{allowed_s:.2f} s allowed"
         ]
     return []
 

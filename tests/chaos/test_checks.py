@@ -1,6 +1,6 @@
 """The drill checkers can fail: each is shown a history that breaks its invariant (a
-dropped acknowledged write, two regions acknowledging under one epoch, a read outage,
-diverged stores) and one that keeps it."""
+dropped acknowledged write, two regions acknowledging under one epoch or an old home
+after the move, a read outage or stall, diverged stores) and one that keeps it."""
 
 from __future__ import annotations
 
@@ -44,6 +44,16 @@ def test_two_regions_acknowledging_under_one_epoch_is_split_brain():
     assert checks.split_brain(broken) == ["epoch 1: writes acknowledged by 2 regions (a, b)"]
 
 
+def test_an_old_home_acknowledging_after_the_move_is_split_brain():
+    moved = [*HISTORY, _write(5, 5.0, region="b", epoch=1)]
+    overlapping = [*moved, _write(6, 5.005, region="a", epoch=0)]  # began before 5 was acknowledged
+    assert checks.split_brain(overlapping) == []
+    stale = [*moved, _write(6, 6.0, region="a", epoch=0), _write(7, 7.0, region="a", epoch=0)]
+    [violation] = checks.split_brain(stale)
+    assert violation.startswith("a acknowledged write 6 under epoch 0 at 6.000 s, after b acknowledged")
+    assert "(2 such writes)" in violation
+
+
 def test_the_longest_read_outage_is_measured_between_successes():
     reads = [
         Op("online", 0.0, 0.1, True),
@@ -55,7 +65,12 @@ def test_the_longest_read_outage_is_measured_between_successes():
     assert checks.longest_outage(reads, "online") == 2.0  # from 0.1 to 2.1
     assert checks.availability_violations(reads, "online", 2.5) == []
     [violation] = checks.availability_violations(reads, "online", 1.0)
-    assert "online reads failed for 2.00 s" in violation
+    assert "online operations went 2.00 s at a stretch without a success" in violation
+
+
+def test_a_read_that_hangs_is_an_outage_too():
+    reads = [Op("online", 0.0, 0.1, True), Op("online", 0.2, 3.2, True), Op("online", 3.3, 3.4, True)]
+    assert checks.longest_outage(reads, "online") == 3.0
 
 
 def test_diverged_stores_are_found():
