@@ -149,7 +149,7 @@ def main() -> None:
     secrets = dict(line.split("=", 1) for line in (REGIONS / args.cp / "world.secrets").read_text().split())
     lines = [line.split() for line in (REGIONS / args.cp / "world").read_text().splitlines()]
     planes = {name: url for kind, name, url in lines if kind == "region"}
-    cp_url = next(url for kind, _, url in lines if kind != "region")
+    cp_url = next(url for kind, _, url in lines if kind == "control-plane")
     envs = {r: env_of(r) for r in regions}
     dbs = {r: RegionDatabase(r, envs[r]["GRANARY_PG_URL"]) for r in regions}
     mirrors = []

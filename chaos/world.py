@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from chaos.network import Network
+
 REPO = Path(__file__).resolve().parent.parent
 WORLD = REPO / "ops" / "world"
 
@@ -32,6 +34,8 @@ class World:
     #: Each region's GRANARY_* variables (``.regions/NAME/env``).
     env: dict[str, dict[str, str]]
     cp: str
+    #: The network between the regions and the control plane (:mod:`chaos.network`).
+    network: Network
     regions_dir: Path = REPO / ".regions"
 
     @classmethod
@@ -45,18 +49,19 @@ class World:
     @classmethod
     def running(cls, cp: str, regions: list[str]) -> World:
         root = REPO / ".regions"
-        urls, control_plane = {}, ""
+        urls, others = {}, {}
         for line in (root / cp / "world").read_text().splitlines():
             kind, name, url = line.split()
             if kind == "region":
                 urls[name] = url
             else:
-                control_plane = url
+                others[kind] = url
         return cls(
             planes={name: urls[name] for name in regions},
-            control_plane=control_plane,
+            control_plane=others["control-plane"],
             env={name: _read_env(root / name / "env") for name in regions},
             cp=cp,
+            network=Network(others["network"]),
         )
 
     @property
@@ -106,6 +111,29 @@ class World:
 
     def continue_process(self, pid: int) -> None:
         os.kill(pid, signal.SIGCONT)
+
+    def skew_clock(self, region: str, offset: str | None) -> None:
+        """Restart the region's data plane with its wall clock at ``offset`` (libfaketime's
+        form, e.g. ``-120s``; None: the true clock)."""
+        clock = self.regions_dir / region / "data-plane.clock"
+        if offset is None:
+            clock.unlink(missing_ok=True)
+        else:
+            clock.write_text(offset)
+        self.kill(region, ("data-plane",))
+        self.restore()
+
+    def break_data_plane(self, region: str, how: str | None) -> None:
+        """Restart the region's data plane deliberately broken (``GRANARY_TEST_ONLY_BREAK``:
+        ``no-fencing``, ``drop-writes``), or whole again (None): the proof that the
+        drills' checkers fail on a broken build."""
+        settings = self.regions_dir / region / "data-plane.env"
+        if how is None:
+            settings.unlink(missing_ok=True)
+        else:
+            settings.write_text(f"GRANARY_TEST_ONLY_BREAK={how}\n")
+        self.kill(region, ("data-plane",))
+        self.restore()
 
     def restore(self) -> None:
         """Start again whatever of the world was killed (``ops/world up`` is idempotent)."""

@@ -128,7 +128,7 @@ class AdminApiRegion(RegionClient):
         self.name = name
         self.url = settings.url
         self._http = httpx.Client(
-            base_url=f"{settings.url.rstrip('/')}/admin/v1",
+            base_url=f"{(settings.admin_url or settings.url).rstrip('/')}/admin/v1",
             headers={"Authorization": f"Bearer {settings.token.get_secret_value()}"},
             timeout=settings.timeout_seconds,
             transport=transport,

@@ -28,6 +28,11 @@ class RegionSettings(BaseModel):
     url: str = Field(description="base URL of the region's data plane, e.g. http://127.0.0.1:8600")
     #: The data plane's ``GRANARY_REGION_TOKEN``, presented on its admin API.
     token: Token
+    #: Where the control plane reaches the admin API when not at ``url`` (a network of
+    #: the operator's own between the control plane and its regions).
+    admin_url: str | None = Field(
+        default=None, description="base URL of the data plane's admin API; default: url"
+    )
     #: Longest wait for one admin call, in seconds (a delete waits for Kafka to finish).
     timeout_seconds: float = 120.0
 

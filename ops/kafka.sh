@@ -2,7 +2,8 @@
 # ops/kafka.sh start|stop|status NAME PORT
 #
 # Runs Apache Kafka in KRaft mode (one JVM acting as broker + controller) for
-# region NAME: broker on 127.0.0.1:PORT, controller on 127.0.0.1:PORT+1.
+# region NAME: broker on 127.0.0.1:PORT, controller on 127.0.0.1:PORT+1, and the listener
+# other regions reach through the world's network on PORT+2 (advertised at PORT+3).
 # Jars come from Maven Central via Maven (no release tarball: only package
 # registries are reachable) and are cached in $REPO/.cache/kafka/<ver>/libs.
 # Log dirs / config / pidfile live in $REPO/.regions/NAME/kafka.
@@ -33,6 +34,8 @@ LOG4J_CONF="$DIR/log4j2.properties"
 PIDFILE="$DIR/kafka.pid"
 OUT="$DIR/kafka.out"
 CONTROLLER_PORT=$(( PORT + 1 ))
+PEER_PORT=$(( PORT + 2 ))
+[[ $ACTION == start ]] && reserve_ports "$PEER_PORT-$(( PEER_PORT + 1 ))"
 
 # Resolve kafka_2.13 and its runtime closure into libs/ once per version.
 fetch_jars() {
@@ -75,11 +78,13 @@ write_config() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$HOST:$CONTROLLER_PORT
-listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$HOST:$PORT
+# PEER: the listener other regions' clients (MirrorMaker) use, through the world's
+# network (ops/world, ops/network.sh), which is where it is advertised
+listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT,PEER://$HOST:$PEER_PORT
+advertised.listeners=PLAINTEXT://$HOST:$PORT,PEER://$HOST:$(( PEER_PORT + 1 ))
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PEER:PLAINTEXT
 log.dirs=$DATA
 # single node: every internal topic must be satisfiable with one replica
 num.partitions=1

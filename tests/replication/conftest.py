@@ -11,46 +11,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-from dataclasses import dataclass
 
 import pytest
 
+from chaos.world import World
 from tests.remote_stack import REPO, region_is_up, test_region
 
 WORLD = REPO / "ops" / "world"
-
-
-@dataclass(frozen=True)
-class World:
-    #: Data plane REST URL of each region, home first.
-    planes: dict[str, str]
-    control_plane: str
-    #: Each region's GRANARY_* variables (``.regions/NAME/env``).
-    env: dict[str, dict[str, str]]
-    #: The control plane's name (``ops/world --cp``).
-    cp: str = "testcp"
-
-    def restore(self) -> None:
-        """Start again whatever of the world a test killed (``ops/world up`` is idempotent)."""
-        result = _world("up", "--cp", self.cp, *self.planes, timeout=600)
-        assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-
-    @property
-    def home(self) -> str:
-        return next(iter(self.planes))
-
-    @property
-    def standby(self) -> str:
-        return list(self.planes)[1]
-
-
-def _read_env(name: str) -> dict[str, str]:
-    values = {}
-    for line in (REPO / ".regions" / name / "env").read_text().splitlines():
-        if line.startswith("export "):
-            key, _, value = line.removeprefix("export ").partition("=")
-            values[key] = value
-    return values
 
 
 def _world(*args: str, timeout: float) -> subprocess.CompletedProcess:
@@ -67,14 +34,7 @@ def world():
         _world("stop", "--cp", cp, *regions, timeout=300)
         output = (result.stdout + result.stderr)[-4000:]
         pytest.fail(f"ops/world up failed (exit {result.returncode}):\n{output}", pytrace=False)
-    planes, control_plane = {}, ""
-    for line in (REPO / ".regions" / cp / "world").read_text().splitlines():
-        kind, name, url = line.split()
-        if kind == "region":
-            planes[name] = url
-        else:
-            control_plane = url
-    yield World(planes, control_plane, {name: _read_env(name) for name in regions}, cp)
+    yield World.running(cp, regions)
     _world("stop", "--cp", cp, *regions, timeout=300)
     for name in set(regions) - already_up:
         subprocess.run(["bash", str(REPO / "ops" / "region"), "down", name], capture_output=True, timeout=300)
