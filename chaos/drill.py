@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from sqlalchemy.engine import make_url
 
 import granary
 from chaos import checks
@@ -63,6 +64,10 @@ class Drill:
     timeline: list[tuple[float, str]] = field(default_factory=list)
     fault: tuple[float, float] | None = None
     failover: dict | None = None
+    converged: float | None = None
+    #: Whether the tenant was moved to the standby (switchover or failover).
+    moved: bool = False
+    behind: int | None = None
 
     def note(self, what: str) -> None:
         self.timeline.append((self.clock(), what))
@@ -113,7 +118,21 @@ class Drill:
             )
         answer.raise_for_status()
         [self.failover] = answer.json()["moved"]
+        self.moved = True
         self.note(f"failover to {self.world.standby}, epoch {self.failover['epoch']}")
+
+    def switch_over(self) -> None:
+        """Move the tenant to the standby: the old home drains, nothing is lost."""
+        with httpx.Client(base_url=self.world.control_plane, timeout=300) as cp:
+            answer = cp.post(
+                f"/v1/admin/tenants/{self.tenant}/switchover",
+                json={"from_region": self.world.home, "to_region": self.world.standby},
+                headers=self._admin(),
+            )
+        answer.raise_for_status()
+        [moved] = answer.json()["moved"]
+        self.moved = True
+        self.note(f"switchover to {self.world.standby}, epoch {moved['epoch']}")
 
     def fail_back(self) -> None:
         """The old home is back: wait until the control plane fenced it, then re-seed its
@@ -143,11 +162,7 @@ class Drill:
         )
 
     def databases(self) -> tuple[RegionDatabase, RegionDatabase]:
-        home, standby = self.world.home, self.world.standby
-        return (
-            RegionDatabase(home, self.world.env[home]["GRANARY_PG_URL"]),
-            RegionDatabase(standby, self.world.env[standby]["GRANARY_PG_URL"]),
-        )
+        return peered(self.world, self.world.home), peered(self.world, self.world.standby)
 
     # the run ----------------------------------------------------------------------
     def run(self) -> Outcome:
@@ -164,12 +179,14 @@ class Drill:
         group.insert(rows(list(range(10))), wait=True)
         fs.create_feature_view(name="spend_view", version=1, query=group.select_all())
         regions = {url.rstrip("/"): name for name, url in self.world.planes.items()}
-        workload = Workload(self.connect, regions, self.clock).start()
+        workload = self.workload = Workload(self.connect, regions, self.clock).start()
         try:
             workload.wait_for_writes(20)
             started = self.clock()
             self.scenario.inject(self)
             time.sleep(self.window_s)
+            if self.scenario.writes_continue:
+                self.behind = self.not_yet_copied(workload.acknowledged())
             self.note("heal")
             self.scenario.heal(self)
             self.fault = (started, self.clock())
@@ -179,6 +196,18 @@ class Drill:
             self.note("workload stopped")
         offline, online = self.settle(ops)
         return self.check(ops, offline, online)
+
+    def not_yet_copied(self, acknowledged: list[int]) -> int | None:
+        """How many writes the home acknowledged the standby's offline store does not
+        hold yet (None: it could not be read)."""
+        try:
+            fs = self.connect(self.world.planes[self.world.standby], self.scope)
+            held = set(fs.get_feature_group("spend", 1).read()["user"].astype(int))
+        except GranaryError:
+            return None
+        missing = len(set(acknowledged) - held)
+        self.note(f"{missing} acknowledged writes not yet in {self.world.standby}")
+        return missing
 
     def settle(self, ops: list[checks.Op]) -> tuple[dict, dict]:
         """Every region's offline rows and online answers, once each holds every
@@ -200,6 +229,9 @@ class Drill:
             settled = all(
                 set(offline[r]) >= acknowledged and online[r] == offline[r] for r in offline
             ) and all(table == next(iter(offline.values())) for table in offline.values())
+            if settled:
+                self.note("every region holds every acknowledged write")
+                self.converged = self.clock()
             if settled or time.monotonic() > deadline:
                 return offline, online
             time.sleep(0.5)
@@ -217,7 +249,7 @@ class Drill:
         return rows_, served
 
     def check(self, ops: list[checks.Op], offline: dict, online: dict) -> Outcome:
-        now_home = self.world.standby if self.failover else self.world.home
+        now_home = self.world.standby if self.failover or self.moved else self.world.home
         present = set(offline[now_home])
         bound = None
         if self.failover:
@@ -277,23 +309,26 @@ class Drill:
             errors=dict(Counter(op.error for op in ops if not op.ok)),
             operations=dict(Counter(op.kind for op in ops)),
             catalog_rows_lost=self.catalog_lost,
+            behind_at_heal=self.behind,
+            converged_s=None if self.converged is None or not self.fault else self.converged - self.fault[1],
         )
 
 
 @contextlib.contextmanager
 def replicated(world: World) -> Iterator[None]:
-    """The world's two regions linked both ways for the drills: each subscribes to the
-    other's catalog (re-seeded, whatever an earlier run left) and MirrorMaker copies each
-    region's group topics into the other. Taken down after, whatever happened."""
-    home = RegionDatabase(world.home, world.env[world.home]["GRANARY_PG_URL"])
-    standby = RegionDatabase(world.standby, world.env[world.standby]["GRANARY_PG_URL"])
+    """The world's two regions linked both ways for the drills, across the world's
+    network: each subscribes to the other's catalog (re-seeded, whatever an earlier run
+    left) and MirrorMaker copies each region's group topics into the other. Taken down
+    after, whatever happened."""
+    home, standby = (peered(world, region) for region in (world.home, world.standby))
     makers = []
     try:
+        world.network.heal()
         replication.reseed(standby, home)
         replication.reseed(home, standby)
         for source, target in ((world.home, world.standby), (world.standby, world.home)):
             flow = MirrorFlow(
-                source=Cluster(source, world.env[source]["GRANARY_KAFKA_BOOTSTRAP"]),
+                source=Cluster(source, world.network.address(f"{source}-kafka")),
                 target=Cluster(target, world.env[target]["GRANARY_KAFKA_BOOTSTRAP"]),
                 topics=GROUP_TOPICS,
             )
@@ -302,6 +337,12 @@ def replicated(world: World) -> Iterator[None]:
             makers.append(maker)
         yield
     finally:
+        with contextlib.suppress(Exception):
+            world.network.heal()
+        for region in world.planes:
+            if (world.regions_dir / region / "data-plane.clock").exists():
+                with contextlib.suppress(Exception):
+                    world.skew_clock(region, None)
         for maker in makers:
             with contextlib.suppress(Exception):
                 maker.stop()
@@ -310,3 +351,12 @@ def replicated(world: World) -> Iterator[None]:
                 replication.unsubscribe(target, source.region_id)
         home.dispose()
         standby.dispose()
+
+
+def peered(world: World, region: str) -> RegionDatabase:
+    """A region's metadata database, which other regions' subscriptions reach through the
+    world's network (its ``REGION-postgres`` link)."""
+    url = world.env[region]["GRANARY_PG_URL"]
+    host, port = world.network.address(f"{region}-postgres").rsplit(":", 1)
+    peer = make_url(url).set(host=host, port=int(port)).render_as_string(hide_password=False)
+    return RegionDatabase(region, url, peer_url=peer)

@@ -31,6 +31,12 @@ class Figures:
     errors: dict[str, int]
     operations: dict[str, int]
     catalog_rows_lost: int = 0
+    #: From the heal until every region held every acknowledged write and agreed: how far
+    #: replication had fallen behind (None: they never did within the drill's bound).
+    converged_s: float | None = None
+    #: Acknowledged writes the standby did not hold yet when the fault was healed (for
+    #: the faults that let writes go on): how far replication had fallen behind.
+    behind_at_heal: int | None = None
 
 
 def _seconds(value: float | None) -> str:
@@ -68,6 +74,9 @@ def write_report(
         f"| loss bound (lost region copied until, drill time) | {_seconds(figures.bound_s)} |",
         f"| catalog lag at failover | {lag} |",
         f"| catalog rows only the lost region had | {figures.catalog_rows_lost} |",
+        f"| acknowledged writes not yet in the standby at the heal | "
+        f"{'-' if figures.behind_at_heal is None else figures.behind_at_heal} |",
+        f"| heal to every region converged | {_seconds(figures.converged_s)} |",
         f"| operations | {', '.join(f'{k} {v}' for k, v in sorted(figures.operations.items()))} |",
         f"| errors by kind | {', '.join(f'{k} {v}' for k, v in sorted(figures.errors.items())) or 'none'} |",
         "",

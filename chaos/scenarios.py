@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from chaos.network import REPLICATION_LINKS, border
 from chaos.world import REGION_SERVICES
 
 if TYPE_CHECKING:
@@ -61,6 +62,23 @@ class RegionOutage(Scenario):
 
 
 @dataclass(frozen=True)
+class Switchover(Scenario):
+    """The operator moves the tenant to the standby while it writes (no fault): the old
+    home drains and refuses, its clients follow the routing, and a client that logs in
+    afterwards writes in the new home. Nothing acknowledged may be lost, and the old home
+    may acknowledge nothing after the new one did."""
+
+    def inject(self, drill: Drill) -> None:
+        drill.switch_over()
+        op = drill.workload.write_once(900_000)
+        written = f"wrote in {op.region} under epoch {op.epoch}" if op.ok else f"failed ({op.error})"
+        drill.note(f"a client logged in after the move {written}")
+
+    def heal(self, drill: Drill) -> None:
+        pass
+
+
+@dataclass(frozen=True)
 class ControlPlaneDown(Scenario):
     """The control plane dies; the data planes keep serving writes and reads (keys and
     size quotas they checked lately are taken on their last answer)."""
@@ -85,6 +103,63 @@ class CrashLoop(Scenario):
                 time.sleep(0.5)
 
 
+@dataclass(frozen=True)
+class Partition(Scenario):
+    """The home region keeps running, cut off from the standby and the control plane:
+    every link across its border (the catalog subscriptions and MirrorMaker both ways,
+    the control plane's admin calls, its own calls to the control plane and its Redis)
+    is closed and refused. Its clients still reach it, and it serves them on the keys
+    and quotas it checked lately; the heal reopens the links and replication catches up."""
+
+    def inject(self, drill: Drill) -> None:
+        home, standby = drill.world.home, drill.world.standby
+        drill.note(f"cut {home} off from {standby} and the control plane")
+        drill.world.network.cut(border(home) + border(standby, REPLICATION_LINKS))
+
+    def heal(self, drill: Drill) -> None:
+        drill.world.network.heal()
+
+
+@dataclass(frozen=True)
+class SlowLink(Scenario):
+    """The links between the regions get slow: latency with jitter each way and a
+    bandwidth cap, what a lossy long-distance link does to TCP. Replication falls behind
+    while the clients go on; the heal lets it catch up."""
+
+    latency_ms: int = 300
+    jitter_ms: int = 150
+    rate_kb_s: int = 8
+
+    def inject(self, drill: Drill) -> None:
+        links = border(drill.world.home, REPLICATION_LINKS) + border(drill.world.standby, REPLICATION_LINKS)
+        drill.note(
+            f"links between the regions slowed: {self.latency_ms} ms +- {self.jitter_ms} ms each way, "
+            f"{self.rate_kb_s} KB/s"
+        )
+        drill.world.network.slow(links, self.latency_ms, self.jitter_ms, self.rate_kb_s)
+
+    def heal(self, drill: Drill) -> None:
+        drill.world.network.heal()
+
+
+@dataclass(frozen=True)
+class ClockSkew(Scenario):
+    """The home region's data plane restarts with its wall clock ``offset`` off (faked in
+    its process by libfaketime, ``ops/world``; the host's clock is untouched) and serves
+    through the window; the heal restarts it on the true clock."""
+
+    offset: str = "-120s"
+
+    def inject(self, drill: Drill) -> None:
+        home = drill.world.home
+        drill.note(f"restart the data plane of {home} with its clock at {self.offset}")
+        drill.world.skew_clock(home, self.offset)
+
+    def heal(self, drill: Drill) -> None:
+        drill.note(f"restart the data plane of {drill.world.home} on the true clock")
+        drill.world.skew_clock(drill.world.home, None)
+
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
@@ -92,6 +167,29 @@ SCENARIOS: dict[str, Scenario] = {
             "region-outage",
             "every process of the home region killed; failover to the standby, failback after",
             online_gap_s=10.0,
+        ),
+        Partition(
+            "region-partition",
+            "the home region cut off from the standby and the control plane; it keeps serving its clients",
+            online_gap_s=1.0,
+            writes_continue=True,
+        ),
+        SlowLink(
+            "slow-link",
+            "the links between the regions slow and narrow; replication falls behind, then catches up",
+            online_gap_s=1.0,
+            writes_continue=True,
+        ),
+        ClockSkew(
+            "clock-skew",
+            "the home region's data plane restarted with its clock two minutes behind",
+            online_gap_s=15.0,
+            online_down_in_window=True,
+        ),
+        Switchover(
+            "switchover",
+            "the tenant moved to the standby while it writes; the old home drains and refuses",
+            online_gap_s=2.0,
         ),
         ControlPlaneDown(
             "control-plane-down",

@@ -123,6 +123,23 @@ class Workload:
                 time.sleep(0.2)
         return None
 
+    def write_once(self, key: int) -> Op:
+        """One write of ``key`` by a client that logs in now (its routing fresh from the
+        control plane), logged like the writers' own."""
+        start = self.clock()
+        try:
+            fs = self._connect()
+            group = fs.get_feature_group("spend", 1)
+            group.insert(rows([key]), wait=False)
+        except Exception as exc:
+            op = Op("write", start, self.clock(), False, key, error=_kind(exc), unknown=_indefinite(exc))
+        else:
+            backend = group._backend
+            region = self._regions.get(backend.host.rstrip("/"))
+            op = Op("write", start, self.clock(), True, key, region=region, epoch=backend.epoch)
+        self._log(op)
+        return op
+
     def _write(self) -> None:
         client = self._client()
         if client is None:

@@ -13,6 +13,7 @@ materializer also reports each project's sizes to it.
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
@@ -85,6 +86,11 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = DataPlaneSettings()
     logs.configure(settings.log_level, args.service)
+    if settings.test_only_break:
+        logging.getLogger("data_plane").error(
+            "GRANARY_TEST_ONLY_BREAK=%s: this data plane is broken on purpose (drill tests only)",
+            settings.test_only_break,
+        )
     if args.service == "migrate":
         from sqlalchemy import create_engine
 

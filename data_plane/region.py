@@ -156,7 +156,12 @@ class Region:
             engine = self._live.get(project)
             if engine is None:
                 engine = FeatureStoreEngine(
-                    Catalog(self.metadata, project, region_id=self.settings.region_id),
+                    Catalog(
+                        self.metadata,
+                        project,
+                        region_id=self.settings.region_id,
+                        fencing=self.settings.test_only_break != "no-fencing",
+                    ),
                     self.offline,
                     offline_root=self.s3.uri(self.layout.offline_root()),
                     online=self.online_store(project),
@@ -230,7 +235,11 @@ class Region:
                     self.settings.namespace,
                     replication_factor=self.settings.topic_replication_factor,
                 )
-                self._ingest = IngestGateway(self.settings.kafka_bootstrap, topics)
+                self._ingest = IngestGateway(
+                    self.settings.kafka_bootstrap,
+                    topics,
+                    drop_every=20 if self.settings.test_only_break == "drop-writes" else 0,
+                )
             return self._ingest
 
     def check_object_store(self) -> None:

@@ -6,7 +6,7 @@ services build :class:`DataPlaneSettings` once at their entrypoint and pass it d
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -75,6 +75,12 @@ class DataPlaneSettings(BaseSettings):
     #: How often the materializer writes the region's replication heartbeat, in
     #: milliseconds (0: never). Other regions read their lag behind this one from it.
     heartbeat_ms: int = Field(default=500, ge=0)
+
+    #: Deliberately broken, to prove the drills' checkers can fail (``tests/replication``):
+    #: ``no-fencing`` takes writes of projects this region does not home, under any
+    #: epoch; ``drop-writes`` acknowledges every 20th write without producing it. Never
+    #: set outside those tests: the data plane logs an error at start when it is.
+    test_only_break: Literal["", "no-fencing", "drop-writes"] = ""
 
     #: Largest request body the REST API reads, in bytes; more gets 413.
     max_body_bytes: int = 64 * 1024 * 1024

@@ -11,6 +11,7 @@ visible, and returns that commit.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from dataclasses import dataclass
@@ -48,9 +49,15 @@ class Receipt:
 
 
 class IngestGateway:
-    def __init__(self, bootstrap: str, topics: Topics, ack_timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, bootstrap: str, topics: Topics, ack_timeout_s: float = 30.0, drop_every: int = 0
+    ) -> None:
+        """``drop_every`` N > 0 (a deliberately broken build, ``test_only_break``):
+        every Nth write is acknowledged without being produced."""
         self.topics = topics
         self._ack_timeout_s = ack_timeout_s
+        self._drop_every = drop_every
+        self._writes = itertools.count(1)
         try:
             self._producer = KafkaProducer(
                 bootstrap_servers=bootstrap,
@@ -107,6 +114,8 @@ class IngestGateway:
         return receipt
 
     def _produce(self, topic: str, message: IngestMessage) -> Receipt:
+        if self._drop_every and next(self._writes) % self._drop_every == 0:
+            return Receipt(topic, 0, -1, message.batch_id)
         try:
             future = self._producer.send(topic, value=message.value(), headers=message.headers())
             meta = future.get(timeout=self._ack_timeout_s)

@@ -1,6 +1,10 @@
 """Every drill scenario, short, on two real regions and the control plane (``ops/world``):
 the workload runs through the fault and the heal, and every invariant holds. The soak is
-``python -m chaos run all --window 60`` (README, "Drills")."""
+``python -m chaos run all --window 60`` (README, "Drills").
+
+And the checkers can fail on a live run: with the standby's data plane deliberately
+broken (``GRANARY_TEST_ONLY_BREAK``), a switchover without fencing is split brain, and
+writes acknowledged but never produced are lost."""
 
 from __future__ import annotations
 
@@ -30,3 +34,34 @@ def test_drill(drill_world, name, tmp_path):
     assert outcome.passed, "\n".join(outcome.violations)
     assert outcome.figures.acknowledged > 0
     assert (tmp_path / f"{name}.png").exists()
+
+
+@pytest.fixture
+def broken(drill_world):
+    """Break the drill home's data plane in the way asked; whole again after, whatever
+    happened."""
+    region = drill_world.home
+
+    def breaking(how: str) -> None:
+        drill_world.break_data_plane(region, how)
+
+    yield breaking
+    drill_world.break_data_plane(region, None)
+
+
+def test_an_unfenced_old_home_is_caught_as_split_brain(drill_world, broken, tmp_path):
+    broken("no-fencing")
+    outcome = Drill(drill_world, SCENARIOS["switchover"], tmp_path, window_s=2.0).run()
+    print(outcome.summary())
+    split = [v for v in outcome.violations if "under the newer epoch" in v]
+    assert split, "\n".join(outcome.violations)
+    assert f"{drill_world.home} acknowledged write" in split[0]
+
+
+def test_writes_acknowledged_but_dropped_are_caught_as_lost(drill_world, broken, tmp_path):
+    broken("drop-writes")
+    outcome = Drill(drill_world, SCENARIOS["slow-link"], tmp_path, window_s=2.0).run()
+    print(outcome.summary())
+    lost = [v for v in outcome.violations if v.startswith("acknowledged write") and v.endswith("is lost")]
+    assert lost, "\n".join(outcome.violations)
+    assert outcome.figures.lost == len(lost) > 0
