@@ -17,12 +17,12 @@ import httpx
 from sqlalchemy.engine import make_url
 
 import granary
-from chaos import checks
+from chaos import checks, leaks
 from chaos.report import Figures, write_report
 from chaos.scenarios import Scenario
 from chaos.workload import Clock, Workload, rows
 from chaos.world import World
-from granary.errors import GranaryError
+from granary.errors import GranaryError, RateLimitExceeded
 from replication import catalog as replication
 from replication.catalog import RegionDatabase
 from replication.kafka_mirror import Cluster, MirrorFlow, MirrorMaker
@@ -68,6 +68,8 @@ class Drill:
     #: Whether the tenant was moved to the standby (switchover or failover).
     moved: bool = False
     behind: int | None = None
+    #: What the drill's tear-down found left behind (None: not torn down yet).
+    leaks: list[str] | None = None
 
     def note(self, what: str) -> None:
         self.timeline.append((self.clock(), what))
@@ -85,7 +87,7 @@ class Drill:
                 "plan": {
                     "home_region": self.world.home,
                     "allowed_regions": list(self.world.planes),
-                    "quotas": {"online_reads_per_second": 1000, "ingestion_rows_per_second": 10000},
+                    "quotas": {"online_reads_per_second": 5000, "ingestion_rows_per_second": 10000},
                 },
                 "admin_email": f"ops@{tenant}.example.com",
             },
@@ -169,13 +171,21 @@ class Drill:
         self.catalog_lost = 0
         with httpx.Client(base_url=self.world.control_plane, timeout=120) as cp:
             self.tenant, self.key = self._tenant(cp)
-            self.scope = cp.get("/v1/projects/drill", headers={"authorization": f"Bearer {self.key}"}).json()[
-                "metadata_scope"
-            ]
+            project = cp.get("/v1/projects/drill", headers={"authorization": f"Bearer {self.key}"}).json()
+            self.scope, self.s3_prefixes = project["metadata_scope"], project["s3_prefixes"]
         fs = self.connect()
         group = fs.get_or_create_feature_group(
             name="spend", version=1, primary_key=["user"], event_time="ts", online_enabled=True
         )
+        self.group_id = group.id
+        self.processes = leaks.processes(self.world)
+        try:
+            return self._run(fs, group)
+        finally:
+            with contextlib.suppress(Exception):  # a failed drill still takes its tenant down
+                self.leaks = self.tear_down()
+
+    def _run(self, fs, group) -> Outcome:
         group.insert(rows(list(range(10))), wait=True)
         fs.create_feature_view(name="spend_view", version=1, query=group.select_all())
         regions = {url.rstrip("/"): name for name, url in self.world.planes.items()}
@@ -195,7 +205,26 @@ class Drill:
             ops = workload.stop()
             self.note("workload stopped")
         offline, online = self.settle(ops)
+        self.leaks = self.tear_down()
         return self.check(ops, offline, online)
+
+    def tear_down(self) -> list[str]:
+        """Delete the drill's tenant (once), the copies of its topics in the other
+        region too (the control plane deletes a project in its home region only), and
+        say what is left of it, or of the processes the drill found running."""
+        if getattr(self, "leaks", None) is not None:
+            return self.leaks
+        with httpx.Client(base_url=self.world.control_plane, timeout=300) as cp:
+            answer = cp.delete(f"/v1/admin/tenants/{self.tenant}", headers=self._admin())
+        if answer.status_code != 204:
+            return [f"deleting the drill's tenant answered {answer.status_code}: {answer.text[:300]}"]
+        copies = leaks.delete_topics(self.world, self.group_id)
+        self.note(f"tenant deleted; {copies} copies of its topic deleted in other regions")
+        return [
+            *leaks.topics_left(self.world, self.group_id),
+            *leaks.objects_left(self.world, self.s3_prefixes),
+            *leaks.processes_left(self.processes, leaks.processes(self.world)),
+        ]
 
     def not_yet_copied(self, acknowledged: list[int]) -> int | None:
         """How many writes the home acknowledged the standby's offline store does not
@@ -244,7 +273,11 @@ class Drill:
         table = group.read()
         rows_ = dict(zip(table["user"].astype(int), table["spend"].astype(float), strict=True))
         keys = sorted(rows_)
-        vectors = view.get_feature_vectors([{"user": k} for k in keys], allow_missing=True) if keys else []
+        vectors = []
+        for at in range(0, len(keys), 200):  # batches well inside the tenant's read burst
+            entries = [{"user": k} for k in keys[at : at + 200]]
+            read = lambda e=entries: view.get_feature_vectors(e, allow_missing=True)  # noqa: E731
+            vectors += _retrying_rate_limits(read)
         served = {k: (v[-1] if v else None) for k, v in zip(keys, vectors, strict=True)}
         return rows_, served
 
@@ -266,8 +299,9 @@ class Drill:
             allowed += self.fault[1] - self.fault[0]
         violations += checks.availability_violations(ops, "online", allowed)
         if self.scenario.writes_continue:
-            violations += checks.availability_violations(ops, "write", 1.0)
+            violations += checks.availability_violations(ops, "write", self.scenario.write_gap_s)
         violations += [f"replication: {p}" for p in self.replication_problems()]
+        violations += [f"left behind: {leak}" for leak in self.leaks]
         figures = self.figures(ops, present, bound)
         report = write_report(
             self.out_dir, self.scenario, figures, ops, self.timeline, self.fault, violations
@@ -312,6 +346,16 @@ class Drill:
             behind_at_heal=self.behind,
             converged_s=None if self.converged is None or not self.fault else self.converged - self.fault[1],
         )
+
+
+def _retrying_rate_limits(call, attempts: int = 50):
+    """The call, again after a pause while the tenant's rate quota refuses it."""
+    for _ in range(attempts - 1):
+        try:
+            return call()
+        except RateLimitExceeded:
+            time.sleep(0.2)
+    return call()
 
 
 @contextlib.contextmanager

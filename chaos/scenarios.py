@@ -24,8 +24,11 @@ class Scenario:
     #: Whether online reads may fail for the whole fault window (the region's services
     #: that serve them are down) on top of ``online_gap_s``.
     online_down_in_window: bool = False
-    #: Whether writes must go on through the fault (nothing they need is down).
+    #: Whether writes must go on through the fault (nothing they need is down): then
+    #: they may not go longer than ``write_gap_s`` without a success (a drill of these
+    #: runs a fault window longer than that, so a stop is caught).
     writes_continue: bool = False
+    write_gap_s: float = 2.5
 
     def inject(self, drill: Drill) -> None:
         raise NotImplementedError
@@ -171,13 +174,13 @@ SCENARIOS: dict[str, Scenario] = {
         Partition(
             "region-partition",
             "the home region cut off from the standby and the control plane; it keeps serving its clients",
-            online_gap_s=1.0,
+            online_gap_s=2.5,
             writes_continue=True,
         ),
         SlowLink(
             "slow-link",
             "the links between the regions slow and narrow; replication falls behind, then catches up",
-            online_gap_s=1.0,
+            online_gap_s=2.5,
             writes_continue=True,
         ),
         ClockSkew(
@@ -194,13 +197,13 @@ SCENARIOS: dict[str, Scenario] = {
         ControlPlaneDown(
             "control-plane-down",
             "the control plane killed; data planes keep serving writes and reads",
-            online_gap_s=1.0,
+            online_gap_s=2.5,
             writes_continue=True,
         ),
         KillServices(
             "kafka-broker-down",
             "the home region's Kafka broker killed; writes refused until it returns, reads go on",
-            online_gap_s=1.0,
+            online_gap_s=2.5,
             services=("kafka",),
         ),
         KillServices(
@@ -213,7 +216,7 @@ SCENARIOS: dict[str, Scenario] = {
         KillServices(
             "s3-down",
             "the home region's S3 server killed; writes acknowledged from Kafka, online reads go on",
-            online_gap_s=1.0,
+            online_gap_s=2.5,
             services=("s3",),
         ),
         CrashLoop(
