@@ -135,6 +135,8 @@ def _view_info(record: FeatureViewRecord) -> FeatureViewInfo:
         labels=list(record.labels),
         transformations=list(record.transformations or []),
         created_at=record.created_at,
+        inference_helper_columns=list(record.inference_helper_columns or []),
+        training_helper_columns=list(record.training_helper_columns or []),
     )
 
 

@@ -28,7 +28,7 @@ from data_plane.query.resolve import Resolver, duckdb_type
 from data_plane.statistics import describe
 from granary_core import schema as schemas
 from granary_core.errors import InvalidInput, NotSupported, ValidationFailed
-from granary_core.specs import CommitInfo, FeatureGroupInfo, FeatureViewInfo
+from granary_core.specs import CommitInfo, FeatureGroupInfo, FeatureViewInfo, check_helper_columns
 from granary_core.storage_types import check_ttl
 from granary_core.transformation_specs import check_view_inputs
 
@@ -496,7 +496,11 @@ class FeatureStoreEngine:
         labels: list[str] | None = None,
         description: str = "",
         transformations: list[dict[str, Any]] | None = None,
+        inference_helper_columns: list[str] | None = None,
+        training_helper_columns: list[str] | None = None,
     ) -> FeatureViewInfo:
+        """Store a view of ``query``. Helper columns are features of the query that are
+        not model inputs: reads return them only when asked (see FeatureViewInfo)."""
         if not name or not name.replace("_", "").isalnum():
             raise InvalidInput(f"feature view name {name!r}: use letters, digits and underscores")
         # Planning validates joins, names and filters before anything is stored. Labels
@@ -506,6 +510,11 @@ class FeatureStoreEngine:
             to_sql(plan)
         columns = [out for _, _, out in output_columns(plan)]
         check_view_inputs(f"feature view '{name}'", columns, transformations or [])
+        helpers = {
+            "inference_helper_columns": list(dict.fromkeys(inference_helper_columns or [])),
+            "training_helper_columns": list(dict.fromkeys(training_helper_columns or [])),
+        }
+        check_helper_columns(f"feature view '{name}'", columns, list(labels or []), helpers)
         version = version if version is not None else self.catalog.next_view_version(name)
         return self.catalog.create_view(
             name=name,
@@ -514,6 +523,7 @@ class FeatureStoreEngine:
             labels=list(labels or []),
             description=description,
             transformations=list(transformations or []),
+            **helpers,
         )
 
     def feature_view_schema(self, info: FeatureViewInfo) -> list[tuple[str, str]]:

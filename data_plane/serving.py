@@ -12,9 +12,12 @@ stored in transactions), those join columns, because reading the parent first wo
 be a second round trip. A joined group must be joined on its whole primary key, which
 is what the online store is keyed by.
 
-The result has the query's columns minus labels, including the root primary key and
-event time (the SDK drops them as it does for training data). Transformations are
-not applied here: they are user code and run in the SDK (see granary.serving).
+The result has the query's columns minus labels and training helper columns,
+including the root primary key, event time and the inference helper columns: the SDK
+drops them from feature vectors (the keys as it does for training data) and returns
+the inference helpers from ``get_inference_helper(s)``, one round trip either way.
+Transformations are not applied here: they are user code and run in the SDK (see
+granary.serving).
 """
 
 from __future__ import annotations
@@ -100,6 +103,7 @@ class ServingPlan:
             "event_time": root.event_time,
             "helper_columns": helper_columns(self.view.query, root.primary_key, root.event_time),
             "labels": list(self.view.labels),
+            "inference_helper_columns": list(self.view.inference_helper_columns),
             "groups": self.groups,
         }
 
@@ -297,11 +301,12 @@ def build_plan(catalog: Catalog, store: OnlineStore, view: FeatureViewInfo) -> S
                 f"{where}: feature group '{info.name}' v{info.version} is not online enabled, so it "
                 "cannot serve feature vectors; create it with online_enabled=True"
             )
-    labels = set(view.labels)
+    # Training helpers are never served; inference helpers are, for get_inference_helper.
+    left_out = {*view.labels, *view.training_helper_columns} - set(view.inference_helper_columns)
     outputs: dict[int, list[tuple[str, str]]] = {i: [] for i in range(len(plan.nodes))}
     schema_fields = []
     for index, column, name in output_columns(plan):
-        if index is None or name in labels:
+        if index is None or name in left_out:
             continue
         outputs[index].append((column, name))
         typ = schemas.type_from_string(next(f.type for f in infos[index].features if f.name == column))

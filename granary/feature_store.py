@@ -9,13 +9,7 @@ from granary.feature_view import FeatureView
 from granary.group_options import expectation_suite_dict, feature_descriptions, statistics_config_dict
 from granary.query import Query
 from granary.transformations import describe_model_dependent, describe_on_demand
-from granary_core.errors import (
-    FeatureGroupNotFound,
-    FeatureViewNotFound,
-    InvalidInput,
-    NotFound,
-    NotSupported,
-)
+from granary_core.errors import FeatureGroupNotFound, FeatureViewNotFound, InvalidInput, NotFound
 from granary_core.storage_types import check_ttl
 
 if TYPE_CHECKING:
@@ -141,21 +135,14 @@ class FeatureStore:
         ``statistics_config`` (bool, dict or StatisticsConfig) is checked and not stored:
         every training dataset records statistics of its features whatever it says.
 
-        ``inference_helper_columns`` and ``training_helper_columns`` may be given empty,
-        as notebooks pass them; columns in them are refused (``NotSupported``): a view
-        does not store them yet, and reads would return them as features to train on.
+        ``inference_helper_columns`` and ``training_helper_columns`` name features of
+        ``query`` that are not model inputs, as in hsfs: training data has the training
+        helpers only with ``training_helper_columns=True``, batch data the inference
+        helpers only with ``inference_helper_columns=True``, ``get_inference_helper(s)``
+        reads the inference helpers online, and feature vectors have neither. A name
+        the query does not select, or a label, is refused (``InvalidInput``).
         """
         statistics_config_dict(statistics_config, f"feature view '{name}': statistics_config")
-        helpers = {
-            "inference_helper_columns": _names(inference_helper_columns, "inference_helper_columns"),
-            "training_helper_columns": _names(training_helper_columns, "training_helper_columns"),
-        }
-        given = {kind: columns for kind, columns in helpers.items() if columns}
-        if given:
-            raise NotSupported(
-                f"feature view '{name}': helper columns are not supported yet ({given}); leave them out "
-                "of the view's query and read them from their feature group"
-            )
         if not isinstance(query, Query):
             raise InvalidInput(f"feature view '{name}': query must be a Query, got {type(query).__name__}")
         info = self._backend.create_feature_view(
@@ -164,6 +151,8 @@ class FeatureStore:
             query=query.to_dict(),
             labels=_names(labels, "labels"),
             description=description,
+            inference_helper_columns=_names(inference_helper_columns, "inference_helper_columns"),
+            training_helper_columns=_names(training_helper_columns, "training_helper_columns"),
             transformations=describe_model_dependent(
                 f"feature view '{name}'", _names(labels, "labels"), transformation_functions
             ),

@@ -68,6 +68,17 @@ class FeatureView(ServingMixin):
         return list(self._info.labels)
 
     @property
+    def inference_helper_columns(self) -> list[str]:
+        """Features read for inference only when asked: ``get_batch_data(
+        inference_helper_columns=True)`` and ``get_inference_helper(s)``."""
+        return list(self._info.inference_helper_columns)
+
+    @property
+    def training_helper_columns(self) -> list[str]:
+        """Features read with training data only when asked (``training_helper_columns=True``)."""
+        return list(self._info.training_helper_columns)
+
+    @property
     def description(self) -> str:
         return self._info.description
 
@@ -112,7 +123,9 @@ class FeatureView(ServingMixin):
         with_labels: bool = True,
         statistics: dict[str, Any] | None = None,
         transform: bool = True,
+        left_out: frozenset[str] = frozenset(),
     ) -> tuple[Any, Any]:
+        """``(X, y)`` of a read; ``left_out``: the helper columns it does not return."""
         keys, time_column = self._root_keys()
         helpers = set(helper_columns(self._info.query, keys, time_column))
         for label in self.labels if with_labels else []:
@@ -121,7 +134,7 @@ class FeatureView(ServingMixin):
                     f"feature view '{self.name}' v{self.version}: label '{label}' is neither a feature "
                     "of the query nor a column of the spine"
                 )
-        drop = set(self.labels)
+        drop = set(self.labels) | left_out
         if not primary_key:
             drop.update(helpers.intersection(keys))
         if not event_time and time_column in helpers:
@@ -135,6 +148,14 @@ class FeatureView(ServingMixin):
         y = table.select([c for c in self.labels if c in table.column_names]) if self.labels else None
         return from_arrow(x, dataframe_type), None if y is None else from_arrow(y, dataframe_type)
 
+    def _left_out(self, training: bool, asked: bool) -> frozenset[str]:
+        """The helper columns a read leaves out, as in hsfs: training reads never return
+        inference helpers and return training helpers when asked; batch reads the other
+        way round. A column in both lists is returned by either read that asks."""
+        trainers, inferers = set(self.training_helper_columns), set(self.inference_helper_columns)
+        own, other = (trainers, inferers) if training else (inferers, trainers)
+        return frozenset((other - own) | (set() if asked else own))
+
     @staticmethod
     def _spine(spine: Any) -> pa.Table | None:
         return None if spine is None else to_arrow(spine, "spine")
@@ -147,11 +168,16 @@ class FeatureView(ServingMixin):
         spine: Any = None,
         primary_key: bool = False,
         event_time: bool = False,
+        training_helper_columns: bool = False,
         dataframe_type: str = "pandas",
     ) -> tuple[Any, Any]:
-        """``(X, y)`` for rows with event time in [start_time, end_time)."""
+        """``(X, y)`` for rows with event time in [start_time, end_time); X has the
+        training helper columns only with ``training_helper_columns=True``."""
         splits, stats = self._splits({"seed": 42}, spine, start_time, end_time)
-        return self._split_xy(splits["train"], primary_key, event_time, dataframe_type, statistics=stats)
+        left_out = self._left_out(training=True, asked=training_helper_columns)
+        return self._split_xy(
+            splits["train"], primary_key, event_time, dataframe_type, statistics=stats, left_out=left_out
+        )
 
     def _splits(
         self, options: dict[str, Any], spine: Any, start_time: Any, end_time: Any
@@ -181,6 +207,7 @@ class FeatureView(ServingMixin):
         spine: Any = None,
         primary_key: bool = False,
         event_time: bool = False,
+        training_helper_columns: bool = False,
         dataframe_type: str = "pandas",
     ) -> tuple[Any, Any, Any, Any]:
         """``X_train, X_test, y_train, y_test``: random by ``test_size`` or by time ranges."""
@@ -188,12 +215,13 @@ class FeatureView(ServingMixin):
             seed, test_size=test_size, train=(train_start, train_end), test=(test_start, test_end)
         )
         splits, stats = self._splits(options, spine, None, None)
-        x_train, y_train = self._split_xy(
-            splits["train"], primary_key, event_time, dataframe_type, statistics=stats
-        )
-        x_test, y_test = self._split_xy(
-            splits["test"], primary_key, event_time, dataframe_type, statistics=stats
-        )
+        left_out = self._left_out(training=True, asked=training_helper_columns)
+        (x_train, y_train), (x_test, y_test) = [
+            self._split_xy(
+                splits[s], primary_key, event_time, dataframe_type, statistics=stats, left_out=left_out
+            )
+            for s in ("train", "test")
+        ]
         return x_train, x_test, y_train, y_test
 
     def train_validation_test_split(
@@ -210,6 +238,7 @@ class FeatureView(ServingMixin):
         spine: Any = None,
         primary_key: bool = False,
         event_time: bool = False,
+        training_helper_columns: bool = False,
         dataframe_type: str = "pandas",
     ) -> tuple[Any, Any, Any, Any, Any, Any]:
         """``X_train, X_val, X_test, y_train, y_val, y_test``."""
@@ -222,8 +251,11 @@ class FeatureView(ServingMixin):
             test=(test_start, test_end),
         )
         splits, stats = self._splits(options, spine, None, None)
+        left_out = self._left_out(training=True, asked=training_helper_columns)
         parts = [
-            self._split_xy(splits[s], primary_key, event_time, dataframe_type, statistics=stats)
+            self._split_xy(
+                splits[s], primary_key, event_time, dataframe_type, statistics=stats, left_out=left_out
+            )
             for s in ("train", "validation", "test")
         ]
         return parts[0][0], parts[1][0], parts[2][0], parts[0][1], parts[1][1], parts[2][1]
@@ -235,13 +267,16 @@ class FeatureView(ServingMixin):
         spine: Any = None,
         primary_key: bool = False,
         event_time: bool = False,
+        inference_helper_columns: bool = False,
         dataframe_type: str = "pandas",
         transformed: bool = True,
     ) -> Any:
         """Features (no labels) for batch inference, point-in-time correct for a spine.
 
-        ``transformed``: apply the model-dependent transformations (statistics of the
-        training dataset version of ``init_batch_scoring``, default the latest).
+        ``inference_helper_columns``: add the view's inference helper columns (training
+        helper columns are never in batch data). ``transformed``: apply the
+        model-dependent transformations (statistics of the training dataset version of
+        ``init_batch_scoring``, default the latest).
         """
         table = self._backend.run_query(
             self._info.query,
@@ -253,7 +288,14 @@ class FeatureView(ServingMixin):
         transformed = transformed and bool(self.transformation_functions)
         stats = self._batch_statistics() if transformed else None
         x, _ = self._split_xy(
-            table, primary_key, event_time, dataframe_type, False, statistics=stats, transform=transformed
+            table,
+            primary_key,
+            event_time,
+            dataframe_type,
+            False,
+            statistics=stats,
+            transform=transformed,
+            left_out=self._left_out(training=False, asked=inference_helper_columns),
         )
         return x
 
@@ -359,8 +401,16 @@ class FeatureView(ServingMixin):
         ]
 
     def _read_version(
-        self, version: int, wanted: tuple[str, ...], primary_key: bool, event_time: bool, dataframe_type: str
+        self,
+        version: int,
+        wanted: tuple[str, ...],
+        primary_key: bool,
+        event_time: bool,
+        dataframe_type: str,
+        training_helper_columns: bool = False,
     ) -> list[Any]:
+        """The splits ``wanted`` of a version's files, which hold every feature of the
+        query: the helper columns are left out here, as for training data in memory."""
         info, tables = self._backend.get_training_dataset(self.name, self.version, version)
         missing = [s for s in wanted if s not in tables]
         if missing:
@@ -369,8 +419,11 @@ class FeatureView(ServingMixin):
                 f"{sorted(tables)}, not {missing}"
             )
         stats = _train_statistics(info.statistics) if self._needs_statistics() else None
+        left_out = self._left_out(training=True, asked=training_helper_columns)
         return [
-            self._split_xy(tables[s], primary_key, event_time, dataframe_type, statistics=stats)
+            self._split_xy(
+                tables[s], primary_key, event_time, dataframe_type, statistics=stats, left_out=left_out
+            )
             for s in wanted
         ]
 
@@ -379,10 +432,16 @@ class FeatureView(ServingMixin):
         training_dataset_version: int,
         primary_key: bool = False,
         event_time: bool = False,
+        training_helper_columns: bool = False,
         dataframe_type: str = "pandas",
     ) -> tuple[Any, Any]:
         return self._read_version(
-            training_dataset_version, ("train",), primary_key, event_time, dataframe_type
+            training_dataset_version,
+            ("train",),
+            primary_key,
+            event_time,
+            dataframe_type,
+            training_helper_columns,
         )[0]
 
     def get_train_test_split(
@@ -390,10 +449,16 @@ class FeatureView(ServingMixin):
         training_dataset_version: int,
         primary_key: bool = False,
         event_time: bool = False,
+        training_helper_columns: bool = False,
         dataframe_type: str = "pandas",
     ) -> tuple[Any, Any, Any, Any]:
         (xtr, ytr), (xte, yte) = self._read_version(
-            training_dataset_version, ("train", "test"), primary_key, event_time, dataframe_type
+            training_dataset_version,
+            ("train", "test"),
+            primary_key,
+            event_time,
+            dataframe_type,
+            training_helper_columns,
         )
         return xtr, xte, ytr, yte
 
@@ -402,10 +467,16 @@ class FeatureView(ServingMixin):
         training_dataset_version: int,
         primary_key: bool = False,
         event_time: bool = False,
+        training_helper_columns: bool = False,
         dataframe_type: str = "pandas",
     ) -> tuple[Any, Any, Any, Any, Any, Any]:
         (xtr, ytr), (xv, yv), (xte, yte) = self._read_version(
-            training_dataset_version, ("train", "validation", "test"), primary_key, event_time, dataframe_type
+            training_dataset_version,
+            ("train", "validation", "test"),
+            primary_key,
+            event_time,
+            dataframe_type,
+            training_helper_columns,
         )
         return xtr, xv, xte, ytr, yv, yte
 

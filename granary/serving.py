@@ -12,7 +12,8 @@ followed by columnar work on the returned Arrow table:
    are computed again (a request parameter is named like the transformation's input
    feature, without the join prefix); precedence is request parameters > passed
    features > stored values;
-3. the root primary key and event time are dropped, as ``training_data`` drops them;
+3. the root primary key and event time are dropped, as ``training_data`` drops them,
+   and so are the inference helper columns (``get_inference_helper(s)`` returns them);
 4. model-dependent transformations run with the training statistics.
 
 Training and batch data go through the same step 4 (``_transform_features``), which
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from granary.backend import Backend
 
 RETURN_TYPES = ("list", "dict", "pandas", "polars", "numpy", "pyarrow")
+HELPER_RETURN_TYPES = ("pandas", "polars", "dict")
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,16 @@ class VectorServer:
         self.serving_keys = [ServingKey(**k) for k in description["serving_keys"]]
         self.columns = [name for name, _ in description["columns"]]
         self.types = {name: type_from_string(typ) for name, typ in description["columns"]}
-        # The root's keys and event time the query does not select (granary_core.specs).
-        self.hidden_columns = [c for c in description["helper_columns"] if c in self.types]
+        # Inference helper columns: served for get_inference_helper(s), not in vectors.
+        self.inference_helpers = [
+            c for c in description.get("inference_helper_columns", []) if c in self.types
+        ]
+        # The root's keys and event time the query does not select (granary_core.specs),
+        # and the inference helpers.
+        self.hidden_columns = [
+            *(c for c in description["helper_columns"] if c in self.types),
+            *(c for c in self.inference_helpers if c not in description["helper_columns"]),
+        ]
         self.visible = [i for i, c in enumerate(self.columns) if c not in self.hidden_columns]
         self.visible_names = [self.columns[i] for i in self.visible]
         self.on_demand = [
@@ -527,6 +537,49 @@ class ServingMixin:
         table = self._backend.get_feature_vectors(self.name, self.version, entries, allow_missing)  # type: ignore[arg-type]
         table = server.finish(table, passed, request, transform)
         return _convert(table, return_type, single)
+
+    # inference helpers ----------------------------------------------------------------
+    def get_inference_helper(
+        self,
+        entry: Mapping[str, Any],
+        external: bool | None = None,
+        return_type: str = "pandas",
+        **kwargs: Any,
+    ) -> Any:
+        """The inference helper columns of one entry, from the online store: a frame of
+        one row, or a dict, per ``return_type`` (``"pandas"``, ``"polars"``, ``"dict"``)."""
+        if not isinstance(entry, Mapping):
+            raise InvalidInput(
+                f"{self._where}: entry must be a dict of serving keys, got {type(entry).__name__}"
+            )
+        return self._helpers([entry], return_type, single=True)
+
+    def get_inference_helpers(
+        self,
+        entry: Sequence[Mapping[str, Any]],
+        external: bool | None = None,
+        return_type: str = "pandas",
+        **kwargs: Any,
+    ) -> Any:
+        """The inference helper columns of many entries in one round trip: a frame, or a
+        list of dicts, per ``return_type`` (``"pandas"``, ``"polars"``, ``"dict"``)."""
+        if isinstance(entry, Mapping):
+            raise InvalidInput(f"{self._where}: get_inference_helpers takes a list of entries")
+        return self._helpers(list(entry), return_type, single=False)
+
+    def _helpers(self, entries: list[Mapping[str, Any]], return_type: str, single: bool) -> Any:
+        """The vectors' read, keeping the inference helper columns: stored values, as
+        hsfs returns them (no passed features, request parameters or transformations)."""
+        if return_type not in HELPER_RETURN_TYPES:
+            raise InvalidInput(f"return_type {return_type!r} is not one of {', '.join(HELPER_RETURN_TYPES)}")
+        server = self._server()
+        if not server.inference_helpers:
+            raise InvalidInput(
+                f"{self._where} has no inference helper columns; name them with "
+                "create_feature_view(..., inference_helper_columns=[...])"
+            )
+        table = self._backend.get_feature_vectors(self.name, self.version, entries)  # type: ignore[arg-type]
+        return _convert(table.select(server.inference_helpers), return_type, single)
 
 
 def _check_dict(value: Any, what: str) -> None:

@@ -10,6 +10,8 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from granary_core.errors import InvalidInput
+
 
 @dataclass(frozen=True)
 class FeatureInfo:
@@ -63,6 +65,13 @@ class CommitInfo:
 
 @dataclass(frozen=True)
 class FeatureViewInfo:
+    """A stored feature view.
+
+    ``inference_helper_columns`` and ``training_helper_columns`` are features of the
+    query that are not model inputs (Hopsworks' helper columns): reads leave them out
+    unless asked, and feature vectors never have them.
+    """
+
     id: str
     name: str
     version: int
@@ -72,6 +81,8 @@ class FeatureViewInfo:
     transformations: list[dict[str, Any]]
     created_at: dt.datetime
     features: list[FeatureInfo] = field(default_factory=list)
+    inference_helper_columns: list[str] = field(default_factory=list)
+    training_helper_columns: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -98,6 +109,23 @@ def helper_columns(query: dict[str, Any], primary_key: list[str], event_time: st
     """
     selected = set(query.get("features") or [])
     return [c for c in [*primary_key, *([event_time] if event_time else [])] if c not in selected]
+
+
+def check_helper_columns(
+    where: str, columns: list[str], labels: list[str], helpers: dict[str, list[str]]
+) -> None:
+    """Helper columns (``{"inference_helper_columns": [...], ...}``) must be features the
+    view's query selects (``columns``), and not labels: a read leaves a helper out
+    unless asked, which a name the query does not return or a target cannot honour."""
+    for kind, names in helpers.items():
+        unknown = [n for n in names if n not in columns]
+        if unknown:
+            raise InvalidInput(
+                f"{where}: {kind} {unknown} are not features the query selects (features: {columns})"
+            )
+        targets = [n for n in names if n in labels]
+        if targets:
+            raise InvalidInput(f"{where}: {kind} {targets} are labels; a label cannot be a helper column")
 
 
 @dataclass(frozen=True)

@@ -170,28 +170,30 @@ def test_built_in_transformation_functions_are_found_by_name(fs, groups):
         fs.get_transformation_function(name="label_encoder", version=2)
 
 
-def test_helper_columns_are_accepted_empty_and_refused_given(fs, groups):
-    """A view cannot store helper columns yet: given ones are refused rather than
-    returned by every read as features to train on."""
+def test_helper_columns_must_be_features_the_query_selects(fs, groups):
+    """Helper columns may be given empty, as notebooks pass them; a name the query does
+    not select, or a label, is refused naming it, and nothing is stored."""
     a, b = groups
     query = a.select(["amount", "label"]).join(b.select(["score"]))
     fv = fs.create_feature_view(
         "h", query, 1, labels=["label"], inference_helper_columns=[], training_helper_columns=None
     )
     assert list(fv.training_data()[0].columns) == ["amount", "score"]
+    assert (fv.inference_helper_columns, fv.training_helper_columns) == ([], [])
     with pytest.raises(
-        errors.NotSupported, match=r"feature view 'h2': .*'training_helper_columns': \['score'\]"
+        errors.InvalidInput, match=r"feature view 'h2': training_helper_columns \['age'\] are not features"
     ):
-        fs.create_feature_view("h2", query, 1, labels=["label"], training_helper_columns=["score"])
+        fs.create_feature_view("h2", query, 1, labels=["label"], training_helper_columns=["score", "age"])
+    with pytest.raises(errors.InvalidInput, match=r"inference_helper_columns \['label'\] are labels"):
+        fs.create_feature_view("h2", query, 1, labels=["label"], inference_helper_columns=["label"])
     with pytest.raises(errors.FeatureViewNotFound):
         fs.get_feature_view("h2")
 
 
-@pytest.mark.xfail(raises=errors.NotSupported, reason="a view does not store helper columns yet")
 def test_helper_columns_are_returned_only_when_asked(fs, groups):
     """hsfs: training helpers come with training data read with
     ``training_helper_columns=True``; inference helpers with batch data read with
-    ``inference_helpers=True`` and from ``get_inference_helper(s)``; vectors have neither."""
+    ``inference_helper_columns=True`` and from ``get_inference_helper(s)``; vectors have neither."""
     a, b = groups
     c = fs.create_feature_group("c", 1, primary_key=["id"], event_time="ts", online_enabled=True)
     c.insert(pd.DataFrame({"id": [1, 2], "ts": ts("2025-01-01", "2025-01-01"), "age": [30, 40]}))
@@ -206,11 +208,46 @@ def test_helper_columns_are_returned_only_when_asked(fs, groups):
     assert list(fv.training_data()[0].columns) == ["amount"]
     assert list(fv.training_data(training_helper_columns=True)[0].columns) == ["amount", "age"]
     assert list(fv.get_batch_data().columns) == ["amount"]
-    assert list(fv.get_batch_data(inference_helpers=True).columns) == ["amount", "score"]
+    assert list(fv.get_batch_data(inference_helper_columns=True).columns) == ["amount", "score"]
     fv.init_serving()
     assert fv.get_feature_vector({"id": 2}) == [2.0]
     assert fv.get_inference_helper({"id": 2})["score"].tolist() == [6.0]
     assert fv.get_inference_helpers([{"id": 1}, {"id": 2}])["score"].tolist() == [5.0, 6.0]
+
+
+def test_helper_columns_are_stored_with_the_view_and_its_training_datasets(fs, groups):
+    """The lists come back with the view; training dataset files keep every feature and
+    their reads leave the helpers out unless asked; vectors of every shape lack them."""
+    a, b = groups
+    fs.create_feature_view(
+        "hs",
+        a.select(["amount", "label"]).join(b.select(["score"])),
+        1,
+        labels=["label"],
+        inference_helper_columns=["score"],
+        training_helper_columns=["score"],
+    )
+    fv = fs.get_feature_view("hs", 1)
+    assert (fv.inference_helper_columns, fv.training_helper_columns) == (["score"], ["score"])
+    version, _ = fv.create_train_test_split(test_size=0.5)
+    x_train, x_test, _, _ = fv.get_train_test_split(version)
+    assert list(x_train.columns) == list(x_test.columns) == ["amount"]
+    x_train, _, _, _ = fv.get_train_test_split(version, training_helper_columns=True)
+    assert list(x_train.columns) == ["amount", "score"]
+    x, _ = fv.get_training_data(version, training_helper_columns=True)  # the train split
+    assert list(x.columns) == ["amount", "score"]
+    x_train, _, _, _ = fv.train_test_split(test_size=0.5, training_helper_columns=True)
+    assert list(x_train.columns) == ["amount", "score"]
+    fv.init_serving()
+    assert fv.get_feature_vector({"id": 1}, return_type="dict") == {"amount": 1.0}
+    assert list(fv.get_feature_vectors([{"id": 1}, {"id": 2}], return_type="pandas").columns) == ["amount"]
+    assert fv.get_inference_helper({"id": 1}, return_type="dict") == {"score": 5.0}
+    assert fv.get_inference_helpers([{"id": 2}], return_type="dict") == [{"score": 6.0}]
+    with pytest.raises(errors.InvalidInput, match="return_type 'list'"):
+        fv.get_inference_helper({"id": 1}, return_type="list")
+    plain = fs.create_feature_view("hp", a.select(["amount"]), 1)
+    with pytest.raises(errors.InvalidInput, match="'hp' v1 has no inference helper columns"):
+        plain.get_inference_helper({"id": 1})
 
 
 def test_descriptions_tags_and_statistics_config(fs):

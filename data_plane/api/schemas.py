@@ -127,6 +127,16 @@ class FeatureViewCreate(Strict):
     labels: list[str] = Field(default_factory=list, max_length=256)
     description: str = Field(default="", max_length=10_000)
     transformations: list[dict[str, Any]] = Field(default_factory=list, max_length=256)
+    inference_helper_columns: list[str] = Field(
+        default_factory=list,
+        max_length=256,
+        description="features of the query read for inference only when asked, never in vectors",
+    )
+    training_helper_columns: list[str] = Field(
+        default_factory=list,
+        max_length=256,
+        description="features of the query read with training data only when asked",
+    )
 
 
 class FeatureViewPublic(BaseModel):
@@ -139,6 +149,8 @@ class FeatureViewPublic(BaseModel):
     transformations: list[dict[str, Any]]
     created_at: dt.datetime
     features: list[FeatureInfoPublic] = Field(default_factory=list)
+    inference_helper_columns: list[str] = Field(default_factory=list)
+    training_helper_columns: list[str] = Field(default_factory=list)
 
 
 class ColumnPublic(BaseModel):

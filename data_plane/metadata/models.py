@@ -215,6 +215,9 @@ class FeatureViewRecord(CatalogBase):
     description: Mapped[str] = mapped_column(Text, default="")
     query: Mapped[dict[str, Any]] = mapped_column(JSON)
     labels: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    #: Features of the query read only when asked (Hopsworks' helper columns).
+    inference_helper_columns: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    training_helper_columns: Mapped[list[Any]] = mapped_column(JSON, default=list)
     transformations: Mapped[list[Any]] = mapped_column(JSON, default=list)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
