@@ -28,7 +28,7 @@ class Scenario:
     #: they may not go longer than ``write_gap_s`` without a success (a drill of these
     #: runs a fault window longer than that, so a stop is caught).
     writes_continue: bool = False
-    write_gap_s: float = 2.5
+    write_gap_s: float = 4.0
 
     def inject(self, drill: Drill) -> None:
         raise NotImplementedError
