@@ -112,29 +112,26 @@ class Drill:
     # the operator's moves ----------------------------------------------------------
     def fail_over(self) -> None:
         """Fail the tenant over to the standby; the bound of what may be lost is kept."""
-        with httpx.Client(base_url=self.world.control_plane, timeout=300) as cp:
-            answer = cp.post(
-                f"/v1/admin/tenants/{self.tenant}/failover",
-                json={"from_region": self.world.home, "to_region": self.world.standby},
-                headers=self._admin(),
-            )
-        answer.raise_for_status()
-        [self.failover] = answer.json()["moved"]
-        self.moved = True
-        self.note(f"failover to {self.world.standby}, epoch {self.failover['epoch']}")
+        self.failover = self._move("failover")
 
     def switch_over(self) -> None:
         """Move the tenant to the standby: the old home drains, nothing is lost."""
+        self._move("switchover")
+
+    def _move(self, kind: str) -> dict:
+        """Ask the control plane to move the tenant to the standby (``kind``: failover
+        or switchover); what it answers of the move."""
         with httpx.Client(base_url=self.world.control_plane, timeout=300) as cp:
             answer = cp.post(
-                f"/v1/admin/tenants/{self.tenant}/switchover",
+                f"/v1/admin/tenants/{self.tenant}/{kind}",
                 json={"from_region": self.world.home, "to_region": self.world.standby},
                 headers=self._admin(),
             )
         answer.raise_for_status()
         [moved] = answer.json()["moved"]
         self.moved = True
-        self.note(f"switchover to {self.world.standby}, epoch {moved['epoch']}")
+        self.note(f"{kind} to {self.world.standby}, epoch {moved['epoch']}")
+        return moved
 
     def fail_back(self) -> None:
         """The old home is back: wait until the control plane fenced it, then re-seed its
@@ -212,7 +209,7 @@ class Drill:
         """Delete the drill's tenant (once), the copies of its topics in the other
         region too (the control plane deletes a project in its home region only), and
         say what is left of it, or of the processes the drill found running."""
-        if getattr(self, "leaks", None) is not None:
+        if self.leaks is not None:
             return self.leaks
         with httpx.Client(base_url=self.world.control_plane, timeout=300) as cp:
             answer = cp.delete(f"/v1/admin/tenants/{self.tenant}", headers=self._admin())

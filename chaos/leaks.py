@@ -64,37 +64,39 @@ def processes_left(before: Counter[str], after: Counter[str]) -> list[str]:
     ]
 
 
-def _topics(world: World, region: str, group_id: str) -> list[str]:
-    admin = KafkaAdminClient(
+def _kafka(world: World, region: str) -> KafkaAdminClient:
+    return KafkaAdminClient(
         bootstrap_servers=world.env[region]["GRANARY_KAFKA_BOOTSTRAP"], client_id="granary-drill"
     )
-    try:
-        return [topic for topic in admin.list_topics() if topic.endswith(group_id)]
-    finally:
-        admin.close()
+
+
+def _topics(admin: KafkaAdminClient, group_id: str) -> list[str]:
+    return [topic for topic in admin.list_topics() if topic.endswith(group_id)]
 
 
 def delete_topics(world: World, group_id: str) -> int:
     """Delete every topic of the group left in any region; how many there were."""
     deleted = 0
     for region in world.planes:
-        topics = _topics(world, region, group_id)
-        if topics:
-            admin = KafkaAdminClient(
-                bootstrap_servers=world.env[region]["GRANARY_KAFKA_BOOTSTRAP"], client_id="granary-drill"
-            )
-            try:
+        admin = _kafka(world, region)
+        try:
+            if topics := _topics(admin, group_id):
                 admin.delete_topics(topics)
-            finally:
-                admin.close()
-            deleted += len(topics)
+                deleted += len(topics)
+        finally:
+            admin.close()
     return deleted
 
 
 def topics_left(world: World, group_id: str) -> list[str]:
-    return [
-        f"topic {topic} in {region}" for region in world.planes for topic in _topics(world, region, group_id)
-    ]
+    left = []
+    for region in world.planes:
+        admin = _kafka(world, region)
+        try:
+            left += [f"topic {topic} in {region}" for topic in _topics(admin, group_id)]
+        finally:
+            admin.close()
+    return left
 
 
 def objects_left(world: World, prefixes: list[str]) -> list[str]:

@@ -107,7 +107,15 @@ class CrashLoop(Scenario):
 
 
 @dataclass(frozen=True)
-class Partition(Scenario):
+class NetworkFault(Scenario):
+    """A fault of the world's network (:mod:`chaos.network`); the heal restores every link."""
+
+    def heal(self, drill: Drill) -> None:
+        drill.world.network.heal()
+
+
+@dataclass(frozen=True)
+class Partition(NetworkFault):
     """The home region keeps running, cut off from the standby and the control plane:
     every link across its border (the catalog subscriptions and MirrorMaker both ways,
     the control plane's admin calls, its own calls to the control plane and its Redis)
@@ -119,12 +127,9 @@ class Partition(Scenario):
         drill.note(f"cut {home} off from {standby} and the control plane")
         drill.world.network.cut(border(home) + border(standby, REPLICATION_LINKS))
 
-    def heal(self, drill: Drill) -> None:
-        drill.world.network.heal()
-
 
 @dataclass(frozen=True)
-class SlowLink(Scenario):
+class SlowLink(NetworkFault):
     """The links between the regions get slow: latency with jitter each way and a
     bandwidth cap, what a lossy long-distance link does to TCP. Replication falls behind
     while the clients go on; the heal lets it catch up."""
@@ -140,9 +145,6 @@ class SlowLink(Scenario):
             f"{self.rate_kb_s} KB/s"
         )
         drill.world.network.slow(links, self.latency_ms, self.jitter_ms, self.rate_kb_s)
-
-    def heal(self, drill: Drill) -> None:
-        drill.world.network.heal()
 
 
 @dataclass(frozen=True)
