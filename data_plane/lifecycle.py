@@ -72,11 +72,14 @@ def refuse_unless_active(connection: Connection, project: str) -> None:
 
 
 @contextmanager
-def fenced(metadata: Engine, project: str) -> Iterator[bool]:
-    """A transaction holding the project's fence for the ``with`` block; yields whether
-    the project is active. For writers that must skip, not fail (the materializer)."""
+def fenced(metadata: Engine, project: str) -> Iterator[str | None]:
+    """A transaction holding the project's fence for the ``with`` block; yields the
+    project's state read under it (None: no row). For writers that must skip, not fail
+    (the materializer), and must tell a deleted project from one whose row a catalog
+    re-seed took away for a moment: the state they act on is the one the fence read."""
     with metadata.begin() as connection:
-        yield hold_fence(connection, project)
+        _lock(connection, project, exclusive=False)
+        yield status_of(connection, project)
 
 
 def mark_deleting(metadata: Engine, project: str) -> None:

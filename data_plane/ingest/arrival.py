@@ -47,11 +47,15 @@ class Arrivals:
         #: topic -> when its records were first found waiting (cleared once they pass)
         self._since: dict[str, float] = {}
 
-    def waiting(self, topic: str, project: str, group_ids: Iterable[str]) -> bool:
+    def waiting(self, topic: str, project_known: bool, group_ids: Iterable[str]) -> bool:
         """True while the project (or, on a mirrored topic, a group) is unknown here and
-        the topic has waited less than the grace period."""
+        the topic has waited less than the grace period.
+
+        ``project_known`` is what the caller read under the project's fence, not looked up
+        here: a look taken before the fence could see the row a re-seed deletes a moment
+        later, and the records would then be skipped as a deleted project's."""
         mirrored = not topic.startswith(self._layout.group_topic_prefix)
-        project_known, groups_known = self._known(project, set(group_ids))
+        groups_known = project_known and self._known(set(group_ids))
         if project_known and (groups_known or not mirrored):
             self._since.pop(topic, None)
             return False
@@ -74,15 +78,13 @@ class Arrivals:
         """The topics whose records wait for their catalog rows now."""
         return set(self._since)
 
-    def _known(self, project: str, group_ids: set[str]) -> tuple[bool, bool]:
-        """Whether the project has a row here, and whether every group has."""
+    def _known(self, group_ids: set[str]) -> bool:
+        """Whether every group has a row here."""
         with self._metadata.connect() as connection:
-            if connection.scalar(text("SELECT 1 FROM projects WHERE name = :p"), {"p": project}) is None:
-                return False, False
             found = connection.scalars(
                 text("SELECT id FROM feature_groups WHERE id = ANY(:ids)"), {"ids": list(group_ids)}
             ).all()
-        return True, set(found) >= group_ids
+        return set(found) >= group_ids
 
 
 class Held:

@@ -279,12 +279,12 @@ class Materializer:
         project = IngestMessage.project_of(records[0].headers)
         messages = [IngestMessage.decode(r.headers, r.value) for r in records]
         topic = owned.partition.topic
-        if self._arrivals.waiting(topic, project, {m.group_id for m in messages}):
-            self._held.hold(owned.partition, owned.next_offset)  # its catalog rows are on their way
-            return 0
         try:
-            with lifecycle.fenced(self.region.metadata, project) as active:
-                if active:
+            with lifecycle.fenced(self.region.metadata, project) as status:
+                if self._arrivals.waiting(topic, status is not None, {m.group_id for m in messages}):
+                    self._held.hold(owned.partition, owned.next_offset)  # its catalog rows are on their way
+                    return 0
+                if status == lifecycle.ACTIVE:
                     return self._apply(owned, records, messages)
         except _CatalogGone:
             self._held.hold(owned.partition, owned.next_offset)  # applied up to there; the rest waits

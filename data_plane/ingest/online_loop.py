@@ -154,11 +154,12 @@ class OnlineLoop:
             # a project being deleted gets neither (see data_plane.lifecycle).
             project = IngestMessage.project_of(records[0].headers)
             messages = [IngestMessage.decode(r.headers, r.value) for r in records]
-            if self._arrivals.waiting(partition.topic, project, {m.group_id for m in messages}):
-                self._held.hold(partition, self._next[partition.topic])  # its catalog rows are on their way
-                continue
-            with lifecycle.fenced(self.region.metadata, project) as active:
-                if active:
+            with lifecycle.fenced(self.region.metadata, project) as status:
+                groups = {m.group_id for m in messages}
+                if self._arrivals.waiting(partition.topic, status is not None, groups):
+                    self._held.hold(partition, self._next[partition.topic])  # its catalog rows are coming
+                    continue
+                if status == lifecycle.ACTIVE:
                     try:
                         for message in messages:
                             self._apply(message, partition.topic)

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from data_plane.ingest.arrival import Arrivals
 from data_plane.ingest.messages import IngestMessage
 from data_plane.layout import Layout
-from data_plane.metadata.models import FeatureGroupRecord
+from data_plane.metadata.models import FeatureGroupRecord, ProjectRecord
 from tests.data_plane.conftest import rows
 
 
@@ -38,18 +38,18 @@ def test_records_of_unknown_projects_or_mirrored_groups_wait_and_only_for_the_gr
     gid = _group_id(data_plane, group)
     own, mirrored = layout.group_topic(gid), layout.mirrored_group_topic("elsewhere", gid)
 
-    assert not arrivals.waiting(own, group.project, {"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"})  # deleted here
-    assert arrivals.waiting(own, "t_not_here_yet", {gid})  # no row at all: being re-seeded
+    assert not arrivals.waiting(own, True, {"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"})  # deleted here
+    assert arrivals.waiting(own, False, {gid})  # no project row at all: being re-seeded
     clock.now += 121
-    assert not arrivals.waiting(own, "t_not_here_yet", {gid})
-    assert not arrivals.waiting(mirrored, group.project, {gid})  # everything is here
-    assert arrivals.waiting(mirrored, group.project, {gid, "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"})
-    assert arrivals.waiting(mirrored, "t_not_here_yet", {gid})
+    assert not arrivals.waiting(own, False, {gid})
+    assert not arrivals.waiting(mirrored, True, {gid})  # everything is here
+    assert arrivals.waiting(mirrored, True, {gid, "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"})
+    assert arrivals.waiting(mirrored, False, {gid})
     assert arrivals.waiting_topics() == {mirrored}
     clock.now += 119
-    assert arrivals.waiting(mirrored, "t_not_here_yet", {gid})
+    assert arrivals.waiting(mirrored, False, {gid})
     clock.now += 2  # past the grace: taken for a deleted project, as the home would
-    assert not arrivals.waiting(mirrored, "t_not_here_yet", {gid})
+    assert not arrivals.waiting(mirrored, False, {gid})
     assert arrivals.waiting_topics() == set()
 
 
@@ -107,5 +107,83 @@ def test_mirrored_records_wait_for_their_group_row_and_apply_when_it_arrives(dat
         fg = data_plane.login(group.project).get_feature_store().get_feature_group("g", 1)
         assert sorted(fg.read()["k"]) == [0, 1, 2, 100, 101]
     finally:
+        admin.delete_topics([topic])
+        admin.close()
+
+
+class _ReseedAfterTheLook(Arrivals):
+    """Arrivals whose first look at the group's rows is followed at once by a catalog
+    re-seed taking the project's and group's rows away (triggers off, as
+    ``replication.catalog.reseed`` deletes): the interleaving that once had mirrored
+    records skipped as a deleted project's."""
+
+    def __init__(self, metadata, layout, grace_seconds, group_id: str, project: str) -> None:
+        super().__init__(metadata, layout, grace_seconds)
+        self._group_id, self._project = group_id, project
+        self.taken: dict[str, dict] = {}
+
+    def _known(self, *args, **kwargs):
+        known = super()._known(*args, **kwargs)
+        if not self.taken and self._group_id in args[-1]:
+            projects, groups = ProjectRecord.__table__, FeatureGroupRecord.__table__
+            with self._metadata.begin() as c:
+                c.execute(text("SET LOCAL session_replication_role = replica"))
+                self.taken["group"] = dict(
+                    c.execute(sa.select(groups).where(groups.c.id == self._group_id)).mappings().one()
+                )
+                self.taken["project"] = dict(
+                    c.execute(sa.select(projects).where(projects.c.name == self._project)).mappings().one()
+                )
+                c.execute(sa.delete(groups).where(groups.c.id == self._group_id))
+                c.execute(sa.delete(projects).where(projects.c.name == self._project))
+        return known
+
+    def give_back(self) -> None:
+        with self._metadata.begin() as c:
+            c.execute(text("SET LOCAL session_replication_role = replica"))
+            c.execute(sa.insert(ProjectRecord.__table__).values(**self.taken["project"]))
+            c.execute(sa.insert(FeatureGroupRecord.__table__).values(**self.taken["group"]))
+
+
+def test_a_reseed_between_the_look_and_the_write_holds_the_records_and_loses_none(data_plane, group):
+    """The rows are there when the materializer looks and gone when it writes: the
+    records wait for them (nothing skipped, nothing rejected) and apply once they are back."""
+    region, settings = data_plane.region, data_plane.settings
+    gid = _group_id(data_plane, group)
+    layout = Layout(settings.namespace)
+    topic = layout.mirrored_group_topic("elsewhere", gid)
+    materializer = data_plane.materializer
+    racing = _ReseedAfterTheLook(region.metadata, layout, 120.0, gid, group.project)
+    usual, materializer._arrivals = materializer._arrivals, racing
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        admin.create_topics([NewTopic(topic, 1, 1)])
+        producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+        message = IngestMessage.new(group.project, gid, "g", 1, "upsert", rows(2, start=200))
+        producer.send(topic, value=message.value(), headers=message.headers()).get(30)
+        producer.close()
+
+        _until("the re-seed took the rows away after the look", lambda: bool(racing.taken))
+        _until("the materializer holds the topic", lambda: topic in racing.waiting_topics())
+        racing.give_back()
+
+        def applied() -> bool:
+            with region.metadata.connect() as c:
+                query = text("SELECT next_offset FROM ingest_checkpoints WHERE topic = :t")
+                return c.scalar(query, {"t": topic}) == 1
+
+        _until("the held records applied once the rows are back", applied)
+        with region.metadata.connect() as c:
+            failures = c.scalar(text("SELECT count(*) FROM ingest_failures WHERE topic = :t"), {"t": topic})
+        assert failures == 0
+        fg = data_plane.login(group.project).get_feature_store().get_feature_group("g", 1)
+        assert {200, 201} <= set(fg.read()["k"])
+    finally:
+        materializer._arrivals = usual
+        if racing.taken:
+            with region.metadata.connect() as c:
+                back = c.scalar(text("SELECT 1 FROM projects WHERE name = :p"), {"p": group.project})
+            if not back:
+                racing.give_back()
         admin.delete_topics([topic])
         admin.close()
