@@ -96,9 +96,13 @@ class FeatureStoreEngine:
         ttl_seconds: float | None = None,
         transformations: list[dict[str, Any]] | None = None,
         admit: Callable[[int], None] | None = None,
+        features: list[dict[str, str]] | None = None,
         **metadata: Any,
     ) -> FeatureGroupInfo:
         """Register a feature group; ``admit`` is the catalog's quota hook (``Catalog.create_group``).
+
+        ``features`` (``[{"name", "type"}]``, stored type names) declares the schema now,
+        as Terraform does; without it the first insert fixes it.
 
         ``metadata``: the changeable fields (``granary_core.specs.GROUP_UPDATES``, checked
         by :func:`data_plane.group_metadata.check_updates`), e.g. feature descriptions.
@@ -114,6 +118,11 @@ class FeatureStoreEngine:
         if event_time is not None and event_time in primary_key:
             raise InvalidInput(f"feature group '{name}': event time '{event_time}' cannot be a primary key")
         check_ttl(f"feature group '{name}'", ttl_seconds)
+        declared = (
+            schemas.declared_features(features, primary_key, event_time, f"feature group '{name}'")
+            if features
+            else []
+        )
         metadata = check_updates(f"feature group '{name}'", {"description": description, **metadata})
         version = version if version is not None else self.catalog.next_group_version(name)
         return self.catalog.create_group(
@@ -127,6 +136,7 @@ class FeatureStoreEngine:
             transformations=list(transformations or []),
             location=group_location(self.catalog.project, name, version),
             admit=admit,
+            features=declared,
             **metadata,
         )
 

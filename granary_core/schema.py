@@ -13,7 +13,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from granary_core.errors import InvalidInput, SchemaMismatch
-from granary_core.storage_types import conform, type_from_string
+from granary_core.storage_types import conform, storage_type, type_from_string
 
 
 def check_names(names: list[str], where: str) -> None:
@@ -123,3 +123,37 @@ def schema_from_json(fields: list[dict[str, str]] | None) -> pa.Schema | None:
     if not fields:
         return None
     return pa.schema([pa.field(f["name"], type_from_string(f["type"])) for f in fields])
+
+
+def declared_features(
+    features: list[dict[str, str]], primary_key: list[str], event_time: str | None, where: str
+) -> list[dict[str, str]]:
+    """A schema given at creation (Terraform declares one) instead of fixed by the first
+    insert: ``[{"name", "type"}]`` in stored type names (``str`` of a stored type, e.g.
+    ``int64``, ``timestamp[us, tz=UTC]``), lower-case names, the keys among them. Returned
+    as the catalog records it; later inserts are checked against it as against any
+    stored schema."""
+    names = [f["name"] for f in features]
+    check_names(names, where)
+    upper = [n for n in names if n != n.lower()]
+    if upper:
+        raise InvalidInput(f"{where}: feature '{upper[0]}' is not lower case, as feature names are")
+    for feature in features:
+        what = f"{where}: feature '{feature['name']}'"
+        try:
+            typ = type_from_string(feature["type"])
+        except InvalidInput:
+            raise InvalidInput(f"{what}: unknown type {feature['type']!r}") from None
+        stored = storage_type(typ, what)
+        if str(typ) != feature["type"] or stored != typ:
+            raise InvalidInput(f"{what}: type {feature['type']!r} is stored as {str(stored)!r}; declare that")
+    missing = [k for k in [*primary_key, *([event_time] if event_time else [])] if k not in names]
+    if missing:
+        raise InvalidInput(f"{where}: key column '{missing[0]}' is not among the declared features {names}")
+    if event_time:
+        typ = type_from_string(features[names.index(event_time)]["type"])
+        if not (pa.types.is_timestamp(typ) or pa.types.is_date(typ)):
+            raise SchemaMismatch(
+                f"{where}: event time column '{event_time}' is {typ}, expected a timestamp or date"
+            )
+    return [{"name": f["name"], "type": f["type"]} for f in features]

@@ -31,6 +31,13 @@ class FeatureInfoPublic(BaseModel):
     description: str = ""
 
 
+class FeatureDeclared(Strict):
+    name: str = Field(min_length=1, max_length=256)
+    type: str = Field(
+        max_length=256, description="a stored type name, e.g. int64, double, timestamp[us, tz=UTC]"
+    )
+
+
 class FeatureGroupCreate(Strict):
     name: str = Field(max_length=256)
     version: int | None = Field(default=None, ge=1, le=2**31 - 1)
@@ -45,6 +52,11 @@ class FeatureGroupCreate(Strict):
     tags: dict[str, Any] = Field(default_factory=dict)
     statistics_config: dict[str, Any] = Field(default_factory=dict)
     expectation_suite: dict[str, Any] | None = None
+    features: list[FeatureDeclared] | None = Field(
+        default=None,
+        max_length=4096,
+        description="the schema, declared now; without it the first insert fixes it",
+    )
 
 
 class FeatureGroupUpdate(Strict):

@@ -282,3 +282,53 @@ def test_times_that_leave_years_1_to_9999_in_utc_are_400_by_name(group, body, fi
     response = group.http.post(group.path("queries/sql"), json=body)
     assert response.status_code == 400, response.text
     assert response.json()["message"].startswith(f"{field}: "), response.text
+
+
+DECLARED = [
+    {"name": "k", "type": "int64"},
+    {"name": "ts", "type": "timestamp[us, tz=UTC]"},
+    {"name": "v", "type": "double"},
+]
+
+
+def test_a_declared_schema_is_the_groups_from_creation_and_checks_the_first_insert(group):
+    created = group.http.post(group.path("feature-groups"), json={**GROUP, "features": DECLARED})
+    assert created.status_code == 201, created.text
+    assert [(f["name"], f["type"]) for f in created.json()["features"]] == [
+        ("k", "int64"),
+        ("ts", "timestamp[us, tz=UTC]"),
+        ("v", "double"),
+    ]
+    bad = rows().set_column(2, "v", pa.array(["x", "y", "z"]))
+    response = group.http.post(group.path("feature-groups/t/versions/1/rows"), **arrow_body(bad))
+    assert response.status_code == 400
+    assert response.json()["message"] == "feature group 't' v1: column 'v' is string, expected double"
+    response = group.http.post(group.path("feature-groups/t/versions/1/rows"), **arrow_body(rows()))
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    ("features", "message"),
+    [
+        (
+            [{"name": "k", "type": "float64"}],
+            "feature 'k': type 'float64' is stored as 'double'; declare that",
+        ),
+        (
+            [{"name": "k", "type": "int64"}, {"name": "ts", "type": "nope"}],
+            "feature 'ts': unknown type 'nope'",
+        ),
+        ([{"name": "K", "type": "int64"}], "feature 'K' is not lower case"),
+        ([{"name": "k", "type": "int64"}], "key column 'ts' is not among the declared features ['k']"),
+        (
+            [{"name": "k", "type": "int64"}, {"name": "ts", "type": "double"}],
+            "event time column 'ts' is double, expected a timestamp or date",
+        ),
+        ([*DECLARED, {"name": "k", "type": "string"}], "column 'k' appears more than once"),
+    ],
+)
+def test_a_declared_schema_the_store_cannot_hold_is_400_by_feature(group, features, message):
+    response = group.http.post(group.path("feature-groups"), json={**GROUP, "features": features})
+    assert response.status_code == 400, response.text
+    assert message in response.json()["message"]
+    assert group.http.get(group.path("feature-groups/t")).status_code == 404
