@@ -33,7 +33,7 @@ mkdir -p .cache
 PREBUILD=$!
 
 set +e
-"$BIN/pytest" -q "$@"
+"$BIN/pytest" -q --durations=30 "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then
