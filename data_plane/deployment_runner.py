@@ -89,13 +89,29 @@ class DeploymentRunner:
         return self.info(self.catalog.create(**fields))
 
     def start(self, name: str, caller: Principal) -> DeploymentInfo:
+        """Admit the deployment (the quota) and run it. A start that fails (the model's
+        files missing, the cluster refusing its objects) marks it stopped again before
+        the error reaches the caller, so it holds no ``model_deployments`` slot."""
         admit = self.region.quotas.new_deployment(caller)
         record = self.catalog.set_running(name, caller.tenant_id, admit)
+        try:
+            self.launch(record)
+        except BaseException:
+            self.catalog.set_stopped(name)
+            raise
+        return self.info(record)
+
+    def launch(self, record: DeploymentRecord) -> None:
+        """Run a deployment marked to run, here or on the cluster. One the supervisor
+        runs already is left as it is."""
+        name = record.name
         if self.region.kubernetes is not None:
             self._revoke_keys(name)
             _, secret = self.region.keys.create_key(self.project, name=f"deployment {name}")
             self._apply(record, 1, {"GRANARY_API_KEY": secret})
-            return self.info(record)
+            return
+        if (self.project, name) in self.region.deployments:
+            return
         folder = self.region.deployments_dir / self.project / name
         shutil.rmtree(folder, ignore_errors=True)
         model_dir = fetch_model_files(
@@ -130,7 +146,6 @@ class DeploymentRunner:
             folder / "log.txt",
             on_stop=lambda: self.region.keys.revoke(public.key_id),
         )
-        return self.info(record)
 
     def stop(self, name: str) -> DeploymentInfo:
         record = self.catalog.set_stopped(name)

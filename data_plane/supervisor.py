@@ -102,6 +102,11 @@ class ProcessSupervisor:
         for key in [k for k in list(self._children) if k[0] == project]:
             self.stop(key)
 
+    def __contains__(self, key: object) -> bool:
+        """Whether ``key`` is supervised here (running, starting or waiting to restart)."""
+        with self._lock:
+            return key in self._children
+
     def state(self, key: Key) -> tuple[str, int]:
         """(live state, restarts after crashes); ``STOPPED`` when not supervised here."""
         with self._lock:

@@ -56,6 +56,32 @@ def test_the_quota_counts_running_deployments_of_the_tenant(managed, tmp_path):
     print(f"attempts={attempts} refused={attempts}")
 
 
+def test_a_start_that_fails_holds_no_quota_slot(managed, tmp_path):
+    """A deployment whose model's files were never uploaded fails to start: it is marked
+    stopped again, so the tenant's one slot is free for a deployment that works."""
+    tenant, project = _project(managed, "failing", model_deployments=1)
+    broken = {"path": "offset.txt", "size": 2, "sha256": "0" * 64}
+    scope = project.name
+    with managed.dp(managed.key(tenant["admin"], "fraud")) as http:
+        created = http.post(
+            f"/api/v1/projects/{scope}/models",
+            json={"name": "unuploaded", "framework": "python", "artifacts": [broken]},
+        )
+        assert created.status_code == 201, created.text
+        script = PREDICTOR.read_text()
+        body = {"name": "broken", "model_name": "unuploaded", "model_version": 1, "script": script}
+        assert http.post(f"/api/v1/projects/{scope}/deployments", json=body).status_code == 201
+        started = http.post(f"/api/v1/projects/{scope}/deployments/broken/start")
+        assert started.status_code == 404, started.text
+        assert "'offset.txt' was never uploaded" in started.json()["message"]
+        state = http.get(f"/api/v1/projects/{scope}/deployments/broken").json()
+        assert state["desired_state"] == "STOPPED" and state["state"] == "STOPPED"
+    # the failed start left the slot free: a slot it kept would make this a 403
+    working = _model(project, tmp_path).deploy(name="working", script_file=PREDICTOR).start()
+    assert working.predict(inputs=[1])["predictions"] == [11.0]
+    working.stop()
+
+
 def test_a_plan_without_deployments_says_so(managed, tmp_path):
     _, project = _project(managed, "sandboxed")  # the free plan's quotas: model_deployments 0
     deployment = _model(project, tmp_path).deploy(name="echo", script_file=PREDICTOR)
