@@ -17,19 +17,25 @@ the model's files through the REST API itself.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sys
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import select
+
 from data_plane.deployments import RUNNING, DeploymentCatalog, deployment_info, fetch_model_files
 from data_plane.engine import FeatureStoreEngine
 from data_plane.kubernetes_deployments import PredictorSpec
-from data_plane.metadata.models import DeploymentRecord
+from data_plane.metadata.models import DeploymentRecord, HomedProjectRecord, ProjectRecord
 from data_plane.region import Region
+from granary_core.errors import GranaryError
 from granary_core.specs import DeploymentInfo
 from tenancy.scope import Principal
+
+log = logging.getLogger("granary.deployments")
 
 #: The variables of the data plane's environment a predictor process gets.
 PASSED_ENVIRONMENT = frozenset(
@@ -102,8 +108,9 @@ class DeploymentRunner:
         return self.info(record)
 
     def launch(self, record: DeploymentRecord) -> None:
-        """Run a deployment marked to run, here or on the cluster. One the supervisor
-        runs already is left as it is."""
+        """Run a deployment marked to run, here or on the cluster: after a start, and for
+        each of them when the region's data plane starts again (:func:`restore`). One the
+        supervisor runs already is left as it is."""
         name = record.name
         if self.region.kubernetes is not None:
             self._revoke_keys(name)
@@ -117,6 +124,7 @@ class DeploymentRunner:
         model_dir = fetch_model_files(
             self.region.model_registry(self.engine), record.model_name, record.model_version, folder / "model"
         )
+        self._revoke_keys(name)  # a key left by a data plane that stopped without stopping it
         script = folder / "predictor.py"
         script.write_text(record.script)
         public, secret = self.region.keys.create_key(self.project, name=f"deployment {name}")
@@ -162,3 +170,33 @@ class DeploymentRunner:
             self.region.kubernetes.delete(self.project, name)
         self.catalog.delete(name)
         shutil.rmtree(self.region.deployments_dir / self.project / name, ignore_errors=True)
+
+
+def restore(region: Region) -> int:
+    """Run again every deployment marked to run of the projects this region is home to:
+    the data plane supervising them stopped (a restart, a crash) and their processes
+    with it. A standby region restores none (the home region runs them), nor does a
+    region whose cluster keeps running them. Returns how many were started; one that
+    cannot start (its model's files unreadable) is logged and left marked to run, so
+    the next start of the data plane tries it again."""
+    if region.kubernetes is not None:
+        return 0
+    query = (
+        select(ProjectRecord.name, DeploymentRecord.name)
+        .join(DeploymentRecord, DeploymentRecord.project_id == ProjectRecord.id)
+        .join(HomedProjectRecord, HomedProjectRecord.project_id == ProjectRecord.id)
+        .where(DeploymentRecord.desired_state == RUNNING, ProjectRecord.status == "active")
+        .order_by(ProjectRecord.name, DeploymentRecord.name)
+    )
+    with region.session() as session:
+        marked = list(session.execute(query))
+    started = 0
+    for project, name in marked:
+        runner = DeploymentRunner(region, region.engine(project))
+        try:
+            runner.launch(runner.catalog.get(name))
+        except (GranaryError, OSError) as exc:
+            log.warning("deployment '%s' of project '%s' did not start again: %s", name, project, exc)
+            continue
+        started += 1
+    return started

@@ -4,7 +4,7 @@ It builds the script's ``Predict`` once, then answers ``POST /predict`` (a JSON 
 with ``instances`` or ``inputs``, answered with ``{"predictions": ...}``) and
 ``GET /health`` on loopback only: callers reach it through the data plane's REST API,
 which checks their key first (:mod:`data_plane.api.routers.deployments`). The region's
-supervisor started it and restarts it if it dies.
+supervisor started it and restarts it if it dies; it dies with the supervisor.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import asyncio
 import hashlib
 import os
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -74,8 +76,18 @@ def fetch_model(model_dir: Path) -> None:
             target.write_bytes(data)
 
 
+def exit_with_parent(parent: int) -> None:
+    """Exit once the process that started this one is gone: a data plane killed without
+    stopping its deployments leaves no predictor behind, and the next one starts them
+    again (:func:`data_plane.deployment_runner.restore`)."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
 def main(argv: list[str]) -> None:
     script, model_dir, port = Path(argv[0]), argv[1], int(argv[2])
+    threading.Thread(target=exit_with_parent, args=(os.getppid(),), daemon=True).start()
     if not any(Path(model_dir).glob("*")):
         fetch_model(Path(model_dir))
     where = f"deployment '{os.environ.get('GRANARY_DEPLOYMENT', script.stem)}'"

@@ -5,6 +5,7 @@ that comes back after a crash."""
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 
 import joblib
@@ -13,10 +14,13 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
+import granary
 from granary.builtin_transformations import min_max_scaler
 from granary_core import errors
+from tests.remote_stack import free_port, start_data_plane
 
 PREDICTOR = Path(__file__).parent / "predictors" / "fraud_predictor.py"
+ECHO = Path(__file__).parent / "predictors" / "echo_predictor.py"
 
 
 @pytest.fixture
@@ -125,3 +129,28 @@ def test_a_predictor_process_sees_none_of_the_regions_credentials(data_plane, tm
         name for name in seen if name.startswith(("AWS_", "GRANARY_PG", "GRANARY_REDIS", "GRANARY_KAFKA"))
     }
     assert not leaked and "GRANARY_CONTROL_PLANE_TOKEN" not in seen
+
+
+def test_deployments_run_again_after_the_data_plane_restarts(region_env, tmp_path):
+    """The data plane supervising a deployment stops (its predictor with it); the one
+    started next on the region runs the deployment again."""
+    port, namespace = free_port(), f"r{uuid.uuid4().hex[:8]}"
+    plane = start_data_plane(region_env, materializer=False, api_port=port, namespace=namespace)
+    _, key = plane.new_key()
+    project = granary.login(host=plane.api_url, api_key=key)
+    (tmp_path / "offset.txt").write_text("10")
+    model = project.get_model_registry().python.create_model("echo").save(tmp_path / "offset.txt")
+    deployment = model.deploy(name="echo", script_file=ECHO).start()
+    assert deployment.predict(inputs=[1])["predictions"] == [11.0]
+    plane.stop()
+
+    plane = start_data_plane(region_env, materializer=False, api_port=port, namespace=namespace)
+    try:
+        started = time.monotonic()
+        _wait(deployment, lambda s: s.state == "RUNNING")
+        print(f"running again {time.monotonic() - started:.1f} s after the data plane started")
+        assert deployment.predict(inputs=[2])["predictions"] == [12.0]
+        assert deployment.get_logs().count("predictor ready") == 1  # a new folder, a new log
+    finally:
+        deployment.delete()
+        plane.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -21,6 +22,7 @@ from data_plane.api.routers import (
     training_datasets,
 )
 from data_plane.api.schemas import ErrorBody
+from data_plane.deployment_runner import restore
 from data_plane.region import Region
 from data_plane.settings import DataPlaneSettings
 from tenancy import http_errors
@@ -50,6 +52,8 @@ def create_app(settings: DataPlaneSettings, region: Region | None = None) -> Fas
     async def lifespan(app: FastAPI):
         owned = region is None
         app.state.region = region or Region(settings)
+        # this process supervises the region's deployments: run again those marked to run
+        threading.Thread(target=restore, args=(app.state.region,), name="restore", daemon=True).start()
         yield
         if owned:
             app.state.region.close()
