@@ -144,15 +144,14 @@ def prepare_feast(params: dict[str, Any]) -> Prepared:
     return Prepared(call=call, finish=_saver(params), info={"versions": versions})
 
 
-def prepare_granary(params: dict[str, Any]) -> Prepared:
-    """Granary embedded: ingest both groups (untimed), then time training_data."""
+def ingest_granary(data_dir: Path, home: Path) -> tuple[Any, dict[str, float]]:
+    """An embedded project at ``home`` holding both groups and the view ``bench`` v1:
+    (the view, seconds each group's insert took)."""
     import pyarrow.parquet as pq
 
     import granary
 
-    data_dir = Path(params["data_dir"])
-    project = granary.login(home=tempfile.mkdtemp(prefix="granary-", dir=params["workdir"]))
-    fs = project.get_feature_store()
+    fs = granary.login(home=home).get_feature_store()
     ingest_s, groups = {}, {}
     for name in ("user_profile", "user_activity"):
         fg = fs.create_feature_group(name=name, version=1, primary_key=[KEY], event_time=TS)
@@ -161,7 +160,13 @@ def prepare_granary(params: dict[str, Any]) -> Prepared:
         groups[name] = fg
         del table
     query = groups["user_activity"].select_all().join(groups["user_profile"].select_all(), on=[KEY])
-    fv = fs.create_feature_view(name="bench", version=1, query=query, labels=[LABEL])
+    return fs.create_feature_view(name="bench", version=1, query=query, labels=[LABEL]), ingest_s
+
+
+def prepare_granary(params: dict[str, Any]) -> Prepared:
+    """Granary embedded: ingest both groups (untimed), then time training_data."""
+    home = Path(tempfile.mkdtemp(prefix="granary-", dir=params["workdir"]))
+    fv, ingest_s = ingest_granary(Path(params["data_dir"]), home)
     spine = _spine(params, with_row_id=False)
     versions = harness.package_versions(["granary", "duckdb", "pyarrow", "pandas", "polars"])
     return Prepared(

@@ -15,12 +15,17 @@ unique in each):
 - ``spine_100k``    the first 100,000 rows of ``spine`` (the small variant)
 - ``entities``      the 100,000 user ids
 
+FSB-K (``--scale K`` or ``$WORKLOAD_SCALE``) multiplies users, activity rows and spine
+rows by K with the same seed and the same draws in the same order, for curves of cost
+against size; K = 1 is FSB-1 exactly. Each K has its own cache dir (``workload-kK``).
+
 Usage::
 
-    python bench/workload.py [--dir DIR] [--force]
+    python bench/workload.py [--dir DIR] [--scale K] [--force]
 
     import workload
     workload.ensure()                 # generate once into the cache dir
+    workload.ensure(scale=5)          # FSB-5, in its own cache dir
     table = workload.load("spine")    # -> pyarrow.Table
 """
 
@@ -60,23 +65,39 @@ LABEL = "label"
 COUNTRIES = ["US", "DE", "FR", "GB", "JP", "BR", "IN", "CA", "ES", "IT"]
 SEGMENTS = ["free", "basic", "pro", "enterprise"]
 
-EXPECTED_ROWS = {
-    "entities": N_USERS,
-    "user_profile": N_USERS,
-    "user_activity": N_USERS * N_ACT_PER_USER,
-    "spine": N_SPINE,
-    "spine_100k": N_SPINE_SMALL,
-}
+
+def expected_rows(scale: int = 1) -> dict[str, int]:
+    """Rows of every table of FSB-``scale`` (the small spine stays a 100k prefix)."""
+    return {
+        "entities": N_USERS * scale,
+        "user_profile": N_USERS * scale,
+        "user_activity": N_USERS * scale * N_ACT_PER_USER,
+        "spine": N_SPINE * scale,
+        "spine_100k": N_SPINE_SMALL,
+    }
+
+
+EXPECTED_ROWS = expected_rows(1)
 TS_TYPE = pa.timestamp("us", tz="UTC")
 MANIFEST = "manifest.json"
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def default_dir() -> Path:
-    """Cache dir: $FSB_WORKLOAD_DIR, else $REPO/.cache/workload (git-ignored)."""
+def default_scale() -> int:
+    """K of FSB-K: $WORKLOAD_SCALE (as the shared reference generator reads it), else 1."""
+    scale = int(os.environ.get("WORKLOAD_SCALE", "1"))
+    if scale < 1:
+        raise ValueError(f"WORKLOAD_SCALE={scale}: the scale factor must be a positive integer")
+    return scale
+
+
+def default_dir(scale: int = 1) -> Path:
+    """Cache dir: $FSB_WORKLOAD_DIR, else $REPO/.cache/workload (git-ignored); FSB-K
+    for K > 1 in a sibling ``workload-kK``, so every K stays cached beside the others."""
     env = os.environ.get("FSB_WORKLOAD_DIR")
-    return Path(env) if env else REPO / ".cache" / "workload"
+    base = Path(env) if env else REPO / ".cache" / "workload"
+    return base if scale == 1 else base.with_name(f"{base.name}-k{scale}")
 
 
 def _us(ts: str) -> int:
@@ -132,29 +153,31 @@ def _activity(rng: np.random.Generator, user_ids: np.ndarray) -> pa.Table:
     return pa.table(cols)
 
 
-def _spine(rng: np.random.Generator, user_ids: np.ndarray) -> pa.Table:
-    users = user_ids[rng.integers(0, N_USERS, N_SPINE)]
+def _spine(rng: np.random.Generator, user_ids: np.ndarray, scale: int) -> pa.Table:
+    n = N_SPINE * scale
+    users = user_ids[rng.integers(0, len(user_ids), n)]
     ts = _unique_times(rng, users, _us("2025-02-01"), _us("2025-06-01"))
-    label = rng.integers(0, 2, N_SPINE, dtype=np.int64)
+    label = rng.integers(0, 2, n, dtype=np.int64)
     return pa.table({KEY: pa.array(users), EVENT_TIME: _ts_array(ts), LABEL: pa.array(label)})
 
 
-def generate() -> dict[str, pa.Table]:
-    """All FSB-1 tables, in the reference generator's draw order."""
+def generate(scale: int = 1) -> dict[str, pa.Table]:
+    """All FSB-``scale`` tables, in the reference generator's draw order."""
     rng = np.random.default_rng(SEED)
-    user_ids = np.sort(rng.choice(10**9, size=N_USERS, replace=False).astype(np.int64))
+    user_ids = np.sort(rng.choice(10**9, size=N_USERS * scale, replace=False).astype(np.int64))
     tables = {"entities": pa.table({KEY: user_ids})}
     tables["user_profile"] = _profile(rng, user_ids)
     tables["user_activity"] = _activity(rng, user_ids)
-    tables["spine"] = _spine(rng, user_ids)
+    tables["spine"] = _spine(rng, user_ids, scale)
     tables["spine_100k"] = tables["spine"].slice(0, N_SPINE_SMALL)
     return tables
 
 
-def check(name: str, table: pa.Table) -> None:
-    """Fail loudly if a table breaks the FSB-1 contract (rows, types, uniqueness)."""
-    if table.num_rows != EXPECTED_ROWS[name]:
-        raise ValueError(f"{name}: {table.num_rows} rows, expected {EXPECTED_ROWS[name]}")
+def check(name: str, table: pa.Table, scale: int = 1) -> None:
+    """Fail loudly if a table breaks the FSB-K contract (rows, types, uniqueness)."""
+    expected = expected_rows(scale)[name]
+    if table.num_rows != expected:
+        raise ValueError(f"{name}: {table.num_rows} rows, expected {expected}")
     if table.schema.field(KEY).type != pa.int64():
         raise ValueError(f"{name}: {KEY} is {table.schema.field(KEY).type}, expected int64")
     if name == "entities":
@@ -169,39 +192,42 @@ def check(name: str, table: pa.Table) -> None:
         raise ValueError(f"{name}: ({KEY}, {EVENT_TIME}) not unique")
 
 
-def _manifest_ok(directory: Path) -> bool:
-    """True when a finished generation of this format and seed is in directory."""
+def _manifest_ok(directory: Path, scale: int) -> bool:
+    """True when a finished generation of this format, seed and scale is in directory."""
     try:
         manifest = json.loads((directory / MANIFEST).read_text())
     except (OSError, ValueError):
         return False
     if manifest.get("format") != FORMAT_VERSION or manifest.get("seed") != SEED:
         return False
-    for name, rows in EXPECTED_ROWS.items():
+    if manifest.get("scale", 1) != scale:
+        return False
+    for name, rows in expected_rows(scale).items():
         path = directory / f"{name}.parquet"
         if not path.exists() or pq.read_metadata(path).num_rows != rows:
             return False
     return True
 
 
-def ensure(directory: Path | None = None, force: bool = False) -> Path:
-    """Generate the workload into directory unless a complete copy is there.
+def ensure(directory: Path | None = None, force: bool = False, scale: int = 1) -> Path:
+    """Generate FSB-``scale`` into directory unless a complete copy is there.
 
     Writes into a sibling temp dir and renames it into place, so an interrupted run
     never leaves a half-written cache that looks complete.
     """
-    directory = Path(directory) if directory else default_dir()
-    if not force and _manifest_ok(directory):
+    directory = Path(directory) if directory else default_dir(scale)
+    if not force and _manifest_ok(directory, scale):
         return directory
     t0 = time.perf_counter()
-    tables = generate()
+    tables = generate(scale)
     tmp = directory.with_name(directory.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     for name, table in tables.items():
-        check(name, table)
+        check(name, table, scale)
         pq.write_table(table, tmp / f"{name}.parquet")
-    manifest = {"format": FORMAT_VERSION, "seed": SEED, "rows": EXPECTED_ROWS}
+    del tables
+    manifest = {"format": FORMAT_VERSION, "seed": SEED, "scale": scale, "rows": expected_rows(scale)}
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     shutil.rmtree(directory, ignore_errors=True)
     tmp.rename(directory)
@@ -209,24 +235,28 @@ def ensure(directory: Path | None = None, force: bool = False) -> Path:
     return directory
 
 
-def path(name: str, directory: Path | None = None) -> Path:
+def path(name: str, directory: Path | None = None, scale: int = 1) -> Path:
     """Parquet path of one table (generating the workload first if needed)."""
     if name not in EXPECTED_ROWS:
         raise KeyError(f"unknown table {name!r}; one of {sorted(EXPECTED_ROWS)}")
-    return ensure(directory) / f"{name}.parquet"
+    return ensure(directory, scale=scale) / f"{name}.parquet"
 
 
-def load(name: str, directory: Path | None = None) -> pa.Table:
-    """One FSB-1 table as a pyarrow Table."""
-    return pq.read_table(path(name, directory))
+def load(name: str, directory: Path | None = None, scale: int = 1) -> pa.Table:
+    """One FSB-``scale`` table as a pyarrow Table."""
+    return pq.read_table(path(name, directory, scale))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", type=Path, default=None, help="cache dir (default: %(default)s)")
     parser.add_argument("--force", action="store_true", help="regenerate even if complete")
+    parser.add_argument(
+        "--scale", type=int, default=None, help="K of FSB-K (default $WORKLOAD_SCALE, else 1)"
+    )
     args = parser.parse_args(argv)
-    directory = ensure(args.dir, force=args.force)
+    scale = args.scale or default_scale()
+    directory = ensure(args.dir, force=args.force, scale=scale)
     for name in EXPECTED_ROWS:
         p = directory / f"{name}.parquet"
         md = pq.read_metadata(p)
