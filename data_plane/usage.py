@@ -2,12 +2,15 @@
 
 Only the data plane knows how much a project stores, and only the control plane knows a
 tenant's total across projects and regions, so the data plane measures and the control
-plane adds up. A project is measured again only when its feature groups or commits
-changed since the last report: one metadata query per cycle finds those.
+plane adds up. A project is measured again only when its feature groups, commits or
+running deployments changed since the last report: one metadata query per cycle finds
+those.
 
 Measured: ``feature_groups`` (metadata), ``offline_bytes`` (every object under the
 project's offline prefix in S3, old table versions included, since they are stored and
-time travel reads them) and ``online_rows`` (the online store's ``count`` of the project).
+time travel reads them), ``online_rows`` (the online store's ``count`` of the project)
+and ``model_deployments`` (its deployments marked to run, as the quota counts them where
+they start, :meth:`data_plane.deployments.DeploymentCatalog.set_running`).
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ from granary_core.errors import GranaryError
 log = logging.getLogger("granary.usage")
 
 _CHANGES = text(
-    "SELECT p.name, COUNT(DISTINCT fg.id), COUNT(c.id) FROM projects p "
+    "SELECT p.name, COUNT(DISTINCT fg.id), COUNT(c.id), "
+    "(SELECT COUNT(*) FROM deployments d WHERE d.project_id = p.id AND d.desired_state = 'RUNNING') "
+    "FROM projects p "
     "LEFT JOIN feature_groups fg ON fg.project_id = p.id "
-    "LEFT JOIN commits c ON c.feature_group_id = fg.id WHERE p.status = 'active' GROUP BY p.name"
+    "LEFT JOIN commits c ON c.feature_group_id = fg.id WHERE p.status = 'active' GROUP BY p.id, p.name"
 )
 
 
@@ -49,11 +54,12 @@ class UsageReporter:
             raise ValueError("usage reports need a control plane (GRANARY_CONTROL_PLANE_URL)")
         self._region = region
         self._control_plane = region.control_plane
-        self._reported: dict[str, tuple[int, int]] = {}
+        #: project -> (feature groups, commits, running deployments) when last reported
+        self._reported: dict[str, tuple[int, int, int]] = {}
         # Projects the control plane did not know, with what they looked like then: asked
         # again once they change, since the control plane writes a project to the region
         # before it commits its own record (and operator-key projects are never known).
-        self._unknown: dict[str, tuple[int, int]] = {}
+        self._unknown: dict[str, tuple[int, int, int]] = {}
 
     def measure(self, project: str, feature_groups: int) -> dict[str, int]:
         return project_sizes(self._region, project, feature_groups)
@@ -67,7 +73,7 @@ class UsageReporter:
         their groups or commits change.
         """
         with self._region.metadata.connect() as connection:
-            current = {name: (groups, last) for name, groups, last in connection.execute(_CHANGES)}
+            current = {name: tuple(counts) for name, *counts in connection.execute(_CHANGES)}
         reported = 0
         for project, signature in current.items():
             if signature in (self._unknown.get(project), self._reported.get(project)):
@@ -78,7 +84,8 @@ class UsageReporter:
                 self._unknown[project] = signature
                 continue
             self._unknown.pop(project, None)
-            self._control_plane.report_usage(project, **self.measure(project, signature[0]))
+            sizes = self.measure(project, signature[0])
+            self._control_plane.report_usage(project, **sizes, model_deployments=signature[2])
             self._reported[project] = signature
             reported += 1
         return reported

@@ -6,6 +6,7 @@ Everything goes over HTTP with keys the control plane issued, as a notebook woul
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -35,10 +36,25 @@ def _project(managed, name: str, **quotas):
     return tenant, granary.login(host=managed.plane.api_url, api_key=key)
 
 
+def _reported_deployments(managed, admin: dict, running: int) -> int:
+    """The project's ``model_deployments`` gauge once its region reported ``running``
+    (the data plane here reports every 0.3 s); the last value seen after 30 s."""
+    deadline = time.monotonic() + 30
+    while True:
+        usage = managed.http.get("/v1/projects/fraud/usage", headers=admin)
+        assert usage.status_code == 200, usage.text
+        gauge = usage.json()["gauges"]["model_deployments"]
+        if gauge == running or time.monotonic() > deadline:
+            return gauge
+        time.sleep(0.1)
+
+
 def test_the_quota_counts_running_deployments_of_the_tenant(managed, tmp_path):
-    _, project = _project(managed, "deploy", model_deployments=1)
+    tenant, project = _project(managed, "deploy", model_deployments=1)
     model = _model(project, tmp_path)
     first = model.deploy(name="first", script_file=PREDICTOR).start()
+    # the control plane's usage shows it beside the other gauges
+    assert _reported_deployments(managed, tenant["admin"], 1) == 1
     second = model.deploy(name="second", script_file=PREDICTOR)
     attempts = 0
     with pytest.raises(errors.QuotaExceeded) as refused:
@@ -53,6 +69,7 @@ def test_the_quota_counts_running_deployments_of_the_tenant(managed, tmp_path):
     second.start()
     assert second.predict(inputs=[5])["predictions"] == [15.0]
     second.stop()
+    assert _reported_deployments(managed, tenant["admin"], 0) == 0
     print(f"attempts={attempts} refused={attempts}")
 
 
