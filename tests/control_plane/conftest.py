@@ -28,7 +28,7 @@ from control_plane.db import open_database
 from control_plane.regions import Handoff, ProjectLayout, RegionClient, Regions, Residue
 from control_plane.settings import ControlPlaneSettings, Limits, RegionSettings
 from granary_core.errors import BackendUnavailable
-from tests.control_plane.services import CP_PG_PORT, CP_REDIS_PORT, Launched, LaunchedRegion
+from tests.control_plane.services import CP_NAME, CP_PG_PORT, CP_REDIS_PORT, Launched, LaunchedRegion
 
 ADMIN_TOKEN = "admin-" + "a" * 32
 REGION_TOKEN = "region-" + "r" * 32
@@ -40,14 +40,14 @@ TEMPLATE = "cp_template"
 
 @pytest.fixture(scope="session")
 def cp_postgres():
-    launched = Launched("postgres.sh", "cp", CP_PG_PORT).start()
+    launched = Launched("postgres.sh", CP_NAME, CP_PG_PORT).start()
     yield PG_BASE
     launched.stop()
 
 
 @pytest.fixture(scope="session")
 def cp_redis():
-    launched = Launched("redis.sh", "cp", CP_REDIS_PORT).start()
+    launched = Launched("redis.sh", CP_NAME, CP_REDIS_PORT).start()
     yield f"redis://127.0.0.1:{CP_REDIS_PORT}/0"
     launched.stop()
 

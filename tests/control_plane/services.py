@@ -59,6 +59,9 @@ class Launched:
 #: The region the control plane provisions into in tests (ops/regions.conf: cpr 27600);
 #: another name lets two checkouts run their suites side by side.
 CPR = os.environ.get("GRANARY_CP_TEST_REGION", "cpr")
+#: The name of the control plane's own PostgreSQL and Redis (their directory under
+#: .regions/): ``cp``, or one of that other region's, so side-by-side runs do not share it.
+CP_NAME = "cp" if CPR == "cpr" else f"{CPR}-cp"
 
 
 class LaunchedRegion:
