@@ -67,6 +67,13 @@ def _unique(kwargs: dict[str, Any]) -> tuple[str, str]:
     return f"count({column}) - count(DISTINCT {column})", "NULL"
 
 
+def _distinct_in_set(kwargs: dict[str, Any]) -> tuple[str, str]:
+    """Fails when any distinct non-null value is outside ``value_set``; observes the distinct values."""
+    column = _column(kwargs)
+    outside = f"{column} NOT IN {literal(list(kwargs['value_set']))}"
+    return f"count(DISTINCT {column}) FILTER (WHERE {outside})", f"list_sort(list(DISTINCT {column}))"
+
+
 def _row_count(kwargs: dict[str, Any]) -> tuple[str, str]:
     return f"CASE WHEN {_between('count(*)', kwargs)} THEN 1 ELSE 0 END", "count(*)"
 
@@ -84,6 +91,8 @@ CHECKS: dict[str, Check] = {
         lambda c, k: f"NOT regexp_matches(CAST({c} AS VARCHAR), {literal(k['regex'])})"
     ),
     "expect_column_values_to_be_unique": _unique,
+    "expect_column_values_to_be_null": _row_check(lambda c, k: "TRUE"),
+    "expect_column_distinct_values_to_be_in_set": _distinct_in_set,
     "expect_table_row_count_to_be_between": _row_count,
     "expect_column_mean_to_be_between": _aggregate_check("avg"),
     "expect_column_min_to_be_between": _aggregate_check("min"),
@@ -147,7 +156,7 @@ def validate(suite: dict[str, Any], table: pa.Table, now: dt.datetime | None = N
     return {
         "success": failed == 0,
         "evaluation_time": (now or dt.datetime.now(dt.UTC)).isoformat(),
-        "expectation_suite_name": suite.get("expectation_suite_name", ""),
+        "expectation_suite_name": suite.get("expectation_suite_name") or suite.get("name") or "",
         "statistics": {
             "evaluated_expectations": len(results),
             "successful_expectations": len(results) - failed,

@@ -398,6 +398,27 @@ def test_expectation_suites_validate_inserts(fs):
     assert fs.get_feature_group("p", 1).expectation_suite is None
 
 
+def test_a_great_expectations_suite_object_validates_inserts(fs):
+    import great_expectations as gx  # a dev dependency: Granary itself does not import it
+
+    suite = gx.core.ExpectationSuite(name="payments_suite")
+    suite.expectations.append(
+        gx.expectations.ExpectColumnDistinctValuesToBeInSet(column="kind", value_set=["a", "b"])
+    )
+    suite.expectations.append(gx.expectations.ExpectColumnValuesToBeNull(column="amount", mostly=0.4))
+    fg = fs.create_feature_group("p", 1, primary_key=["id"], event_time="ts", expectation_suite=suite)
+    fg.save_expectation_suite(suite, validation_ingestion_policy="STRICT")
+    fg.insert(payments([None, 20.0]))  # half null: enough for mostly=0.4
+    report = fg.get_latest_validation_report()
+    assert report["success"] and report["expectation_suite_name"] == "payments_suite"
+    assert report["results"][0]["result"]["observed_value"] == ["a", "b"]
+    with pytest.raises(errors.ValidationFailed, match=r"expect_column_distinct_values_to_be_in_set\(kind\)"):
+        fg.insert(payments([None, None], kind=("a", "c")))
+    with pytest.raises(errors.ValidationFailed, match=r"expect_column_values_to_be_null\(amount\)"):
+        fg.insert(payments([1.0, 2.0]))
+    assert len(fg.read()) == 2 and fg.read()["amount"].isna().sum() == 1
+
+
 def test_unknown_expectation_types_are_refused_when_attached(fs):
     suite = {"expectations": [{"expectation_type": "expect_column_to_exist", "kwargs": {"column": "x"}}]}
     with pytest.raises(errors.InvalidInput, match="expect_column_to_exist"):
