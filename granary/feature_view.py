@@ -14,7 +14,7 @@ from granary.query import Query, query_from_dict
 from granary.serving import ServingMixin, _train_statistics
 from granary_core.errors import InvalidInput
 from granary_core.frames import from_arrow, to_arrow, to_utc
-from granary_core.specs import FeatureViewInfo, TrainingDatasetInfo, helper_columns
+from granary_core.specs import FeatureGroupInfo, FeatureViewInfo, TrainingDatasetInfo, helper_columns
 
 if TYPE_CHECKING:
     from granary.backend import Backend
@@ -136,17 +136,51 @@ class FeatureView(ServingMixin):
                 )
         drop = set(self.labels) | left_out
         if not primary_key:
-            drop.update(helpers.intersection(keys))
+            drop.update(helpers.intersection(keys) - self._joined_keys())
         if not event_time and time_column in helpers:
             drop.add(time_column)
         features = table.select([c for c in table.column_names if c not in self.labels])
         if transform:
             features = self._transform_features(features, statistics)
-        x = features.select([c for c in features.column_names if c not in drop])
+        x = _unprefix(
+            features.select([c for c in features.column_names if c not in drop]), self._joined_times()
+        )
         if not with_labels:
             return from_arrow(x, dataframe_type), None
         y = table.select([c for c in self.labels if c in table.column_names]) if self.labels else None
         return from_arrow(x, dataframe_type), None if y is None else from_arrow(y, dataframe_type)
+
+    def _joined_times(self) -> dict[str, str]:
+        """``{prefixed: plain}`` names of the joined groups' event times the query selects.
+
+        The plan names such a column ``{group}_{column}`` whenever the root's key or
+        event time has its name, because a read may return that root column. Hopsworks
+        prefixes only a name that is ambiguous in what a read returns, so a read that
+        leaves the root's column out returns the joined one by its plain name
+        (``trans_fg.select([...]).join(aggs_fg.select_all())`` has ``datetime``)."""
+        return self._joined_names()[0]
+
+    def _joined_keys(self) -> set[str]:
+        """Primary key names a joined group's selection names explicitly
+        (``select_all(include_event_time=False)`` does). The plan returns the root's
+        column for them; Hopsworks returns a joined key its query selects whether or not
+        the root's is selected, so a read keeps that column even without ``primary_key=True``."""
+        return self._joined_names()[1]
+
+    def _joined_names(self) -> tuple[dict[str, str], set[str]]:
+        if "_joined_names_cache" not in self.__dict__:
+            times: dict[str, str] = {}
+            keys: set[str] = set()
+            for join in _joins(self._info.query):
+                spec = join["query"]
+                group = self._backend.get_feature_group(spec["fg"]["name"], spec["fg"]["version"])
+                selected = spec.get("features")
+                if group.event_time and (selected is None or group.event_time in selected):
+                    plain = join.get("prefix", "") + group.event_time
+                    times[f"{group.name}_{plain}"] = plain
+                keys.update(k for k in group.primary_key if selected is not None and k in selected)
+            self.__dict__["_joined_names_cache"] = (times, keys)
+        return self.__dict__["_joined_names_cache"]
 
     def _left_out(self, training: bool, asked: bool) -> frozenset[str]:
         """The helper columns a read leaves out, as in hsfs: training reads never return
@@ -479,6 +513,30 @@ class FeatureView(ServingMixin):
             training_helper_columns,
         )
         return xtr, xv, xte, ytr, yv, yte
+
+
+def _joins(query: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every join of a stored query, nested ones too."""
+    joins = list(query.get("joins", []))
+    return joins + [j for join in joins for j in _joins(join["query"])]
+
+
+def view_groups(backend: Backend, query: dict[str, Any]) -> list[FeatureGroupInfo]:
+    """The groups a stored query reads: its root, then every joined one."""
+    specs = [query["fg"], *(j["query"]["fg"] for j in _joins(query))]
+    return [backend.get_feature_group(g["name"], g["version"]) for g in specs]
+
+
+def _unprefix(table: pa.Table, joined_times: dict[str, str]) -> pa.Table:
+    """``table`` with each prefixed joined event time renamed to its plain name when
+    that name is free (see ``FeatureView._joined_times``)."""
+    taken = set(table.column_names)
+    renames = {
+        c: joined_times[c] for c in table.column_names if c in joined_times and joined_times[c] not in taken
+    }
+    if not renames:
+        return table
+    return table.rename_columns([renames.get(c, c) for c in table.column_names])
 
 
 def _split_options(

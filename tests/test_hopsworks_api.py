@@ -64,15 +64,32 @@ def test_selected_keys_are_returned_and_flags_add_the_others(fs, groups):
     ],
     ids=["select_except", "select_all_event_time"],
 )
-def test_a_joined_groups_event_time_is_kept_prefixed(fs, groups, query):
+def test_a_joined_groups_event_time_is_prefixed_only_when_a_read_returns_the_roots(fs, groups, query):
     a, b = groups
     fv = fs.create_feature_view("v", query(a, b), 1, labels=["label"])
+    # b's selection names id and ts: both are returned (id is the join key's value)
     x, _ = fv.training_data()  # was FeatureNameClash on every read
-    assert list(x.columns)[:2] == ["amount", "b_ts"] and "ts" not in x.columns
-    assert (x["b_ts"] == pd.Timestamp("2025-01-01", tz="UTC")).all()
+    assert list(x.columns)[:3] == [
+        "id",
+        "amount",
+        "ts",
+    ]  # no clash: b's event time by its plain name, as hsfs
+    assert (x["ts"] == pd.Timestamp("2025-01-01", tz="UTC")).all()  # b's, not a's (2025-01-02/03)
     x, _ = fv.training_data(event_time=True)
-    assert list(x.columns)[:3] == ["ts", "amount", "b_ts"]
-    assert list(fv.get_batch_data().columns)[:2] == ["amount", "b_ts"]
+    assert list(x.columns)[:4] == ["id", "ts", "amount", "b_ts"]  # a's too: b's takes its group's prefix
+    assert (x["b_ts"] == pd.Timestamp("2025-01-01", tz="UTC")).all()
+    assert list(fv.get_batch_data().columns)[:3] == ["id", "amount", "ts"]
+    assert list(fv.get_batch_data(event_time=True).columns)[:4] == ["id", "ts", "amount", "b_ts"]
+
+
+def test_a_joined_groups_selected_key_is_returned_without_primary_key(fs, groups):
+    a, b = groups
+    fv = fs.create_feature_view(
+        "v", a.select(["amount", "label"]).join(b.select_all(include_event_time=False)), 1, labels=["label"]
+    )
+    x, _ = fv.training_data()  # b's select_all names id: returned, as hsfs does
+    assert list(x.columns) == ["id", "amount", "score"]
+    assert list(fv.get_batch_data().columns) == ["id", "amount", "score"]
 
 
 @pytest.mark.parametrize(
