@@ -156,11 +156,14 @@ class Model:
             target.write_bytes(data)
         return str(folder)
 
-    def get_feature_view(self, init: bool = True) -> FeatureView:
-        """The feature view the model was trained on, ready for serving and batch scoring
+    def get_feature_view(self, init: bool = True, online: bool | None = None) -> FeatureView:
+        """The feature view the model was trained on, ready for batch scoring and serving
         with the statistics of its training dataset version (so model-dependent
-        transformations match training)."""
-        from granary.feature_view import FeatureView
+        transformations match training).
+
+        ``online`` (as in Hopsworks): initialise serving too; by default only when every
+        group of the view is online-enabled, so a batch model's offline view opens."""
+        from granary.feature_view import FeatureView, view_groups
 
         info = self._saved()
         if info.feature_view is None:
@@ -170,7 +173,10 @@ class Model:
             self._backend, self._backend.get_feature_view(info.feature_view, info.feature_view_version)
         )
         if init:
-            view.init_serving(training_dataset_version=info.training_dataset_version)
+            if online is None:
+                online = all(g.online_enabled for g in view_groups(self._backend, view._info.query))
+            if online:
+                view.init_serving(training_dataset_version=info.training_dataset_version)
             view.init_batch_scoring(training_dataset_version=info.training_dataset_version)
         return view
 
