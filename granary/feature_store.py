@@ -126,6 +126,7 @@ class FeatureStore:
         statistics_config: Any = None,
         inference_helper_columns: list[str] | None = None,
         training_helper_columns: list[str] | None = None,
+        logging_enabled: bool = False,
     ) -> FeatureView:
         """Create a view of ``query`` whose ``labels`` are the targets.
 
@@ -141,6 +142,9 @@ class FeatureStore:
         helpers only with ``inference_helper_columns=True``, ``get_inference_helper(s)``
         reads the inference helpers online, and feature vectors have neither. A name
         the query does not select, or a label, is refused (``InvalidInput``).
+
+        ``logging_enabled`` is accepted so Hopsworks notebooks create their view; Granary
+        keeps no feature log, and ``fv.log()`` / ``fv.read_log()`` say what to use instead.
         """
         statistics_config_dict(statistics_config, f"feature view '{name}': statistics_config")
         if not isinstance(query, Query):

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pyarrow as pa
 
+from granary.feature_logging import FeatureLoggingMixin
 from granary.query import Query, query_from_dict
 from granary.serving import ServingMixin, _train_statistics
 from granary_core.errors import InvalidInput
@@ -40,7 +41,7 @@ class TrainingDatasetJob:
         return f"TrainingDatasetJob(version={self.info.version}, state={self.state!r})"
 
 
-class FeatureView(ServingMixin):
+class FeatureView(ServingMixin, FeatureLoggingMixin):
     """Training data, batch data and feature vectors of a query (serving: granary.serving).
 
     With model-dependent transformations, every read of features applies them: files of
@@ -212,6 +213,44 @@ class FeatureView(ServingMixin):
         return self._split_xy(
             splits["train"], primary_key, event_time, dataframe_type, statistics=stats, left_out=left_out
         )
+
+    def training_data_batches(
+        self,
+        start_time: Any = None,
+        end_time: Any = None,
+        spine: Any = None,
+        primary_key: bool = False,
+        event_time: bool = False,
+        training_helper_columns: bool = False,
+        training_dataset_version: int | None = None,
+    ) -> pa.RecordBatchReader:
+        """:meth:`training_data` as Arrow record batches read while the query runs (over
+        Arrow Flight when remote), for training data larger than memory: each batch has X's
+        columns, then the labels. Memory stays at the store's DuckDB limit (``memory_limit``
+        of ``granary.login``, a region's ``GRANARY_QUERY_MEMORY_LIMIT``) and a few batches.
+
+        Nothing is recorded (no training dataset version: its statistics would need every
+        row first), so model-dependent transformations that need statistics take those of
+        ``training_dataset_version`` (default: the latest), as ``get_batch_data`` does.
+        """
+        rows = self._backend.training_batches(
+            self.name, self.version, to_utc(start_time), to_utc(end_time), self._spine(spine)
+        )
+        _, stats = self._training_statistics(training_dataset_version)
+        left_out = self._left_out(training=True, asked=training_helper_columns)
+
+        def shape(batch: pa.RecordBatch) -> pa.RecordBatch:
+            table = pa.Table.from_batches([batch], schema=rows.schema)
+            x, y = self._split_xy(
+                table, primary_key, event_time, "pyarrow", statistics=stats, left_out=left_out
+            )
+            columns = [*x.columns, *([] if y is None else y.columns)]
+            names = [*x.column_names, *([] if y is None else y.column_names)]
+            return pa.RecordBatch.from_arrays([c.combine_chunks() for c in columns], names=names)
+
+        # shaping no rows checks the labels and gives the schema before the first batch
+        schema = shape(pa.RecordBatch.from_pylist([], schema=rows.schema)).schema
+        return pa.RecordBatchReader.from_batches(schema, (shape(b) for b in rows))
 
     def _splits(
         self, options: dict[str, Any], spine: Any, start_time: Any, end_time: Any

@@ -562,3 +562,11 @@ def test_insert_takes_hopsworks_arguments_in_hopsworks_order(fs):
     with pytest.raises(errors.InvalidInput, match="storage 'disk'"):
         g.insert(pd.DataFrame({"id": [4], "ts": ts("2025-01-04"), "v": [4.0]}), storage="disk")
     assert sorted(g.read()["id"]) == [9]
+
+
+def test_feature_logging_is_refused_naming_what_to_use(fs, groups):
+    a, _ = groups
+    fv = fs.create_feature_view("v", a.select(["amount", "label"]), 1, labels=["label"], logging_enabled=True)
+    for call in (lambda: fv.log(pd.DataFrame({"amount": [1.0]})), fv.read_log, fv.pause_logging):
+        with pytest.raises(errors.NotSupported, match="feature group of your own"):
+            call()

@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 TUTORIALS = Path(__file__).parent.parent / "examples" / "hopsworks_tutorials"
 
 
@@ -74,3 +76,17 @@ def test_loan_approval(tmp_path):
         "zip_code": "Zip code",
         "annual_inc": "Self-reported annual income",
     }
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="hsfs' select_all() selects the root's primary key and event time, so training data has "
+    "them (the notebook sorts by 'datetime' and drops 'cc_num'); Granary's select_all() keeps them "
+    "as helpers returned only with primary_key=True / event_time=True",
+)
+def test_fraud_online(tmp_path):
+    summary = run_tutorial("fraud_online", tmp_path)
+    assert summary["train_columns"][-2:] == ["label_encoder_country_", "label_encoder_gender_"]
+    assert summary["split_rows"] == 400
+    assert set(summary["predictions"]) <= {0, 1}
