@@ -39,6 +39,8 @@ type Project struct {
 	Status       string  `json:"status"`
 	LastError    *string `json:"last_error"`
 	DataPlaneURL string  `json:"data_plane_url"`
+	// MetadataScope is the project's name in its region's data plane.
+	MetadataScope string `json:"metadata_scope"`
 }
 
 type Member struct {
@@ -53,4 +55,37 @@ type APIKey struct {
 	Project   *string  `json:"project"`
 	Scopes    []string `json:"scopes"`
 	RevokedAt *string  `json:"revoked_at"`
+}
+
+// The data plane's bodies (data_plane/api/schemas.py).
+
+type Feature struct {
+	Name        string `json:"name"`
+	Type        string `json:"type"`
+	Description string `json:"description"`
+}
+
+type FeatureGroup struct {
+	ID                  string            `json:"id"`
+	Name                string            `json:"name"`
+	Version             int64             `json:"version"`
+	Description         string            `json:"description"`
+	PrimaryKey          []string          `json:"primary_key"`
+	EventTime           *string           `json:"event_time"`
+	OnlineEnabled       bool              `json:"online_enabled"`
+	TTLSeconds          *float64          `json:"ttl_seconds"`
+	Features            []Feature         `json:"features"`
+	FeatureDescriptions map[string]string `json:"feature_descriptions"`
+}
+
+type FeatureView struct {
+	ID      string   `json:"id"`
+	Name    string   `json:"name"`
+	Version int64    `json:"version"`
+	Labels  []string `json:"labels"`
+}
+
+type Column struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -51,11 +52,16 @@ const (
 	asTenant
 )
 
-// do sends one request; out (if not nil) receives the JSON answer of a 2xx.
+// do sends one request to the control plane; out (if not nil) receives the JSON answer of a 2xx.
 func (c *Client) do(ctx context.Context, cred credential, method, path string, in, out any) error {
 	if c.Host == "" {
 		return fmt.Errorf("%s %s: the provider has no host: set `host` or GRANARY_HOST", method, path)
 	}
+	return c.send(ctx, cred, c.Host, method, path, in, out)
+}
+
+// send is do at any base URL: the control plane's, or a project's data plane (dataPlane).
+func (c *Client) send(ctx context.Context, cred credential, base, method, path string, in, out any) error {
 	token, what := c.AdminToken, "`admin_token` (or GRANARY_ADMIN_TOKEN)"
 	if cred == asTenant {
 		token, what = c.APIKey, "`api_key` (or GRANARY_API_KEY)"
@@ -71,7 +77,7 @@ func (c *Client) do(ctx context.Context, cred credential, method, path string, i
 		}
 		body = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.Host+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, base+path, body)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
@@ -82,7 +88,7 @@ func (c *Client) do(ctx context.Context, cred credential, method, path string, i
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s %s: the control plane at %s did not answer: %w", method, path, c.Host, err)
+		return fmt.Errorf("%s %s: %s did not answer: %w", method, path, base, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
@@ -148,3 +154,35 @@ func (c *Client) poll(ctx context.Context, what string, check func() (bool, erro
 }
 
 func esc(s string) string { return url.PathEscape(s) }
+
+// errProjectGone: the project is being deleted, and everything in it with it.
+var errProjectGone = errors.New("the project is being deleted")
+
+// DataPlane is one project's API in its region, reached with the provider's api_key.
+type DataPlane struct {
+	client *Client
+	// Project is the project's name; base is its data plane's /api/v1/projects/<scope>.
+	Project, base string
+}
+
+// dataPlane finds where project lives: the control plane names its region's data plane
+// and the project's scope there, so a project that moved region (failover) is followed.
+func (c *Client) dataPlane(ctx context.Context, project string) (*DataPlane, error) {
+	var p Project
+	if err := c.do(ctx, asTenant, http.MethodGet, projectPath(project), nil, &p); err != nil {
+		return nil, err
+	}
+	if p.Status == "deleting" || p.Status == "deleted" {
+		return nil, fmt.Errorf("project %q: %w", project, errProjectGone)
+	}
+	if p.Status != "ready" || p.DataPlaneURL == "" {
+		return nil, fmt.Errorf("project %q is %s in region %q, not ready for feature groups", project, p.Status, p.Region)
+	}
+	base := strings.TrimRight(p.DataPlaneURL, "/") + "/api/v1/projects/" + esc(p.MetadataScope)
+	return &DataPlane{client: c, Project: project, base: base}, nil
+}
+
+// do sends one request to the project's data plane; path is below the project.
+func (d *DataPlane) do(ctx context.Context, method, path string, in, out any) error {
+	return d.client.send(ctx, asTenant, d.base, method, path, in, out)
+}

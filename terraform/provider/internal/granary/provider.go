@@ -1,5 +1,6 @@
-// Package granary is the Terraform provider of Granary's control plane: tenants (operator
-// API), and a tenant's projects, members and API keys.
+// Package granary is the Terraform provider of Granary: tenants (the control plane's
+// operator API), a tenant's projects, members and API keys, and the feature groups of a
+// project (its region's data plane).
 package granary
 
 import (
@@ -39,7 +40,8 @@ func (p *granaryProvider) Metadata(_ context.Context, _ provider.MetadataRequest
 
 func (p *granaryProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Granary's control plane: tenants, projects, members and API keys as code.",
+		MarkdownDescription: "Granary as code: tenants, projects, members and API keys (the control plane), " +
+			"and the feature groups of a project (its region's data plane, found through the control plane).",
 		Attributes: map[string]schema.Attribute{
 			"host": schema.StringAttribute{
 				Optional:            true,
@@ -99,9 +101,9 @@ func orEnv(v types.String, env string) string {
 }
 
 func (p *granaryProvider) Resources(_ context.Context) []func() resource.Resource {
-	return []func() resource.Resource{NewTenantResource, NewProjectResource, NewMemberResource, NewAPIKeyResource}
+	return []func() resource.Resource{NewTenantResource, NewProjectResource, NewMemberResource, NewAPIKeyResource, NewFeatureGroupResource}
 }
 
 func (p *granaryProvider) DataSources(_ context.Context) []func() datasource.DataSource {
-	return []func() datasource.DataSource{NewProjectDataSource, NewRegionsDataSource}
+	return []func() datasource.DataSource{NewProjectDataSource, NewRegionsDataSource, NewFeatureViewSchemaDataSource}
 }
