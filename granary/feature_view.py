@@ -29,6 +29,39 @@ class ViewColumn(NamedTuple):
     type: str
 
 
+_HOPSWORKS_TYPES = {
+    "BIGINT": "bigint",
+    "INTEGER": "int",
+    "SMALLINT": "smallint",
+    "TINYINT": "tinyint",
+    "HUGEINT": "bigint",
+    "UBIGINT": "bigint",
+    "UINTEGER": "bigint",
+    "USMALLINT": "int",
+    "UTINYINT": "smallint",
+    "DOUBLE": "double",
+    "FLOAT": "float",
+    "VARCHAR": "string",
+    "BOOLEAN": "boolean",
+    "DATE": "date",
+    "TIMESTAMP": "timestamp",
+    "TIMESTAMP WITH TIME ZONE": "timestamp",
+    "TIMESTAMP_NS": "timestamp",
+    "TIMESTAMP_MS": "timestamp",
+    "TIMESTAMP_S": "timestamp",
+    "BLOB": "binary",
+}
+
+
+def hopsworks_type(duckdb_type: str) -> str:
+    """The offline (Hive) type name Hopsworks shows for a DuckDB column type:
+    ``BIGINT`` is ``bigint``, ``VARCHAR`` ``string``, ``DOUBLE[]`` ``array<double>``,
+    ``DECIMAL(10,2)`` ``decimal(10,2)``; a type with no Hive name is lower-cased."""
+    if duckdb_type.endswith("[]"):
+        return f"array<{hopsworks_type(duckdb_type[:-2])}>"
+    return _HOPSWORKS_TYPES.get(duckdb_type, duckdb_type.lower())
+
+
 class TrainingDatasetJob:
     """What ``create_training_data`` started; embedded writes finish before it returns."""
 
@@ -94,9 +127,11 @@ class FeatureView(ServingMixin, FeatureLoggingMixin):
 
     @property
     def schema(self) -> list[ViewColumn]:
-        """(feature name, DuckDB type) of every column the query returns; each item also
-        has ``.name`` and ``.type``, as Hopsworks' training dataset features do."""
-        return [ViewColumn(*c) for c in self._backend.feature_view_schema(self.name, self.version)]
+        """(feature name, type) of every column the query returns, typed as Hopsworks
+        shows them (``bigint``, ``double``, ``string``, ``timestamp``: :func:`hopsworks_type`);
+        each item also has ``.name`` and ``.type``, as Hopsworks' training dataset features do."""
+        columns = self._backend.feature_view_schema(self.name, self.version)
+        return [ViewColumn(name, hopsworks_type(typ)) for name, typ in columns]
 
     @property
     def features(self) -> list[ViewColumn]:
@@ -245,8 +280,11 @@ class FeatureView(ServingMixin, FeatureLoggingMixin):
                 table, primary_key, event_time, "pyarrow", statistics=stats, left_out=left_out
             )
             columns = [*x.columns, *([] if y is None else y.columns)]
-            names = [*x.column_names, *([] if y is None else y.column_names)]
-            return pa.RecordBatch.from_arrays([c.combine_chunks() for c in columns], names=names)
+            both = pa.Table.from_arrays(
+                columns, names=[*x.column_names, *([] if y is None else y.column_names)]
+            )
+            batches = both.to_batches()  # one batch in, one out, not copied
+            return batches[0] if batches else pa.RecordBatch.from_pylist([], schema=both.schema)
 
         # shaping no rows checks the labels and gives the schema before the first batch
         schema = shape(pa.RecordBatch.from_pylist([], schema=rows.schema)).schema

@@ -570,3 +570,20 @@ def test_feature_logging_is_refused_naming_what_to_use(fs, groups):
     for call in (lambda: fv.log(pd.DataFrame({"amount": [1.0]})), fv.read_log, fv.pause_logging):
         with pytest.raises(errors.NotSupported, match="feature group of your own"):
             call()
+
+
+def test_view_schema_types_are_named_as_hopsworks_shows_them(fs, groups):
+    a, b = groups
+    b.insert(pd.DataFrame({"id": [3], "ts": ts("2025-01-01"), "score": [1.0], "kind": ["x"], "ok": [True]}))
+    fv = fs.create_feature_view(
+        "v", a.select_all().join(b.select(["score", "kind", "ok"])), 1, labels=["label"]
+    )
+    assert [(f.name, f.type) for f in fv.schema] == [
+        ("id", "bigint"),
+        ("ts", "timestamp"),
+        ("amount", "double"),
+        ("label", "bigint"),
+        ("score", "double"),
+        ("kind", "string"),
+        ("ok", "boolean"),
+    ]
