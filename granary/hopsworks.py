@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import granary
 from granary import hsfs, hsml, model_schema
@@ -30,6 +31,7 @@ from granary.hsfs import (
 from granary.hsfs.client import exceptions
 from granary.project import Project
 from granary.transformations import udf
+from granary_core.errors import InvalidInput
 
 __all__ = ["hsfs", "login", "udf"]
 
@@ -45,17 +47,36 @@ def login(
 ) -> Project:
     """``hopsworks.login`` with its keyword names, opening a Granary project.
 
-    ``api_key_file`` is read for the key; ``port`` is appended to ``host``. Options of
-    Hopsworks' client that have no meaning here (``hostname_verification``,
-    ``trust_store_path``, ``engine``) are accepted and ignored. Without ``host`` (nor
-    ``GRANARY_HOST``) the project is embedded, as :func:`granary.login`.
+    ``api_key_file`` is read for the key; ``host`` and ``port`` make the URL as
+    :func:`url` says. Options of Hopsworks' client that have no meaning here
+    (``hostname_verification``, ``trust_store_path``, ``engine``) are accepted and
+    ignored. Without ``host`` (nor ``GRANARY_HOST``) the project is embedded, as
+    :func:`granary.login`.
     """
     if api_key_value is None and api_key_file is not None:
         api_key_value = Path(api_key_file).read_text().strip()
     host = host or os.environ.get("GRANARY_HOST")
-    if host and port is not None and "://" in host and host.count(":") == 1:
-        host = f"{host}:{port}"
-    return granary.login(host=host, api_key=api_key_value, project=project, home=home)
+    return granary.login(
+        host=url(host, port) if host else None, api_key=api_key_value, project=project, home=home
+    )
+
+
+def url(host: str, port: int | None = None) -> str:
+    """The URL ``hopsworks.login(host=, port=)`` reaches.
+
+    A bare host name is reached over HTTPS on ``port`` (default 443), as Hopsworks'
+    client does: ``("c.app.hopsworks.ai", 443)`` is ``https://c.app.hopsworks.ai:443``.
+    A host given as a URL keeps its scheme and takes ``port`` unless it names one; a
+    URL naming another port than ``port`` is refused, naming both.
+    """
+    parsed = urlsplit(host if "://" in host else f"https://{host}")
+    if not parsed.hostname:
+        raise InvalidInput(f"login: host {host!r} names no host")
+    if parsed.port is not None and port is not None and parsed.port != port:
+        raise InvalidInput(f"login: host {host!r} names port {parsed.port}, and port={port} another")
+    chosen = parsed.port or port or (443 if parsed.scheme == "https" else None)
+    netloc = parsed.hostname if chosen is None else f"{parsed.hostname}:{chosen}"
+    return urlunsplit((parsed.scheme, netloc, parsed.path.rstrip("/"), "", ""))
 
 
 def _bind(names: dict[str, ModuleType]) -> None:

@@ -108,3 +108,37 @@ def test_model_schema_imports_of_hsml(tmp_path):
         tmp_path,
     )
     assert out.strip() == "{'columnar_schema': [{'name': 'amount', 'type': 'double'}]}"
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "expected"),
+    [
+        ("c.app.hopsworks.ai", None, "https://c.app.hopsworks.ai:443"),  # Hopsworks' defaults
+        ("c.app.hopsworks.ai", 8181, "https://c.app.hopsworks.ai:8181"),
+        ("http://127.0.0.1", 9000, "http://127.0.0.1:9000"),
+        ("http://127.0.0.1:9000/", None, "http://127.0.0.1:9000"),
+    ],
+)
+def test_login_host_and_port_make_the_url(host, port, expected):
+    from granary import hopsworks
+
+    assert hopsworks.url(host, port) == expected
+
+
+def test_login_refuses_a_host_naming_another_port():
+    from granary import hopsworks
+
+    with pytest.raises(errors.InvalidInput, match="names port 9000, and port=9001"):
+        hopsworks.url("http://127.0.0.1:9000", 9001)
+
+
+def test_login_honours_port_against_a_data_plane(data_plane):
+    from urllib.parse import urlsplit
+
+    from granary import hopsworks
+
+    _, key = data_plane.new_key()
+    where = urlsplit(data_plane.api_url)
+    project = hopsworks.login(host=f"{where.scheme}://{where.hostname}", port=where.port, api_key_value=key)
+    fg = project.get_feature_store().create_feature_group("reached", 1, primary_key=["id"])
+    assert fg.name == "reached"
