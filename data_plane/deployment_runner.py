@@ -5,7 +5,9 @@ Starting one: the quota is checked and the deployment marked to run (one transac
 against their SHA-256) are written to a folder of its own; a key bound to the project
 is minted for it, so ``granary.login()`` in the predictor reaches this data plane
 (``GRANARY_HOST``, ``GRANARY_API_KEY``); then the supervisor runs the process. The key
-is revoked when the deployment stops. The process gets none of the data plane's own
+is the tenant's (issued by the control plane, held by the user who started it, read
+only), so what the predictor reads is metered and limited as the tenant's reads are;
+it is revoked when the deployment stops. The process gets none of the data plane's own
 environment but what runs Python (:data:`PASSED_ENVIRONMENT`): a tenant's script must
 not find the region's database, Kafka, Redis or S3 credentials there.
 
@@ -67,10 +69,29 @@ class DeploymentRunner:
             return self.region.deployments.endpoint((self.project, name))
         return kube.endpoint(self.project, name) if kube.state(self.project, name).state == RUNNING else None
 
-    def _revoke_keys(self, name: str) -> None:
+    def _new_key(self, record: DeploymentRecord, user_id: str | None) -> str:
+        """A key for the predictor to read the project with; the deployment's earlier keys
+        are revoked. A deployment a tenant started reads with a key of the tenant that the
+        control plane issues (``project:read``, held by ``user_id``, the user who started
+        it): its reads are the tenant's, metered and limited by its plan like any other.
+        Only one an operator key started reads with a key of the region."""
+        control_plane = self.region.control_plane
+        if record.tenant_id is not None and control_plane is not None:
+            return control_plane.issue_deployment_key(self.project, record.name, user_id)
+        self._revoke_keys(record)
+        return self.region.keys.create_key(self.project, name=f"deployment {record.name}")[1]
+
+    def _revoke_keys(self, record: DeploymentRecord) -> None:
+        """Revoke the keys its predictors were given. One the control plane cannot revoke
+        now is logged: the deployment's next key revokes it, as does the tenant's end."""
         for key in self.region.keys.list_keys(self.project):
-            if key.name == f"deployment {name}":
+            if key.name == f"deployment {record.name}":
                 self.region.keys.revoke(key.key_id)
+        if record.tenant_id is not None and self.region.control_plane is not None:
+            try:
+                self.region.control_plane.revoke_deployment_keys(self.project, record.name)
+            except GranaryError as exc:
+                log.warning("%s: its key is not revoked yet: %s", self.catalog.where(record.name), exc)
 
     def _apply(self, record: DeploymentRecord, replicas: int, secrets: dict[str, str]) -> None:
         assert self.region.kubernetes is not None and self.region.settings.kubernetes is not None
@@ -101,21 +122,19 @@ class DeploymentRunner:
         admit = self.region.quotas.new_deployment(caller)
         record = self.catalog.set_running(name, caller.tenant_id, admit)
         try:
-            self.launch(record)
+            self.launch(record, caller.user_id)
         except BaseException:
             self.catalog.set_stopped(name)
             raise
         return self.info(record)
 
-    def launch(self, record: DeploymentRecord) -> None:
+    def launch(self, record: DeploymentRecord, user_id: str | None = None) -> None:
         """Run a deployment marked to run, here or on the cluster: after a start, and for
         each of them when the region's data plane starts again (:func:`restore`). One the
         supervisor runs already is left as it is."""
         name = record.name
         if self.region.kubernetes is not None:
-            self._revoke_keys(name)
-            _, secret = self.region.keys.create_key(self.project, name=f"deployment {name}")
-            self._apply(record, 1, {"GRANARY_API_KEY": secret})
+            self._apply(record, 1, {"GRANARY_API_KEY": self._new_key(record, user_id)})
             return
         if (self.project, name) in self.region.deployments:
             return
@@ -124,10 +143,9 @@ class DeploymentRunner:
         model_dir = fetch_model_files(
             self.region.model_registry(self.engine), record.model_name, record.model_version, folder / "model"
         )
-        self._revoke_keys(name)  # a key left by a data plane that stopped without stopping it
         script = folder / "predictor.py"
         script.write_text(record.script)
-        public, secret = self.region.keys.create_key(self.project, name=f"deployment {name}")
+        secret = self._new_key(record, user_id)  # revokes a key left by a data plane stopped meanwhile
         settings = self.region.settings
         host = "127.0.0.1" if settings.api_host in ("0.0.0.0", "::") else settings.api_host
         env = predictor_environment(
@@ -152,14 +170,14 @@ class DeploymentRunner:
             ],
             env,
             folder / "log.txt",
-            on_stop=lambda: self.region.keys.revoke(public.key_id),
+            on_stop=lambda: self._revoke_keys(record),
         )
 
     def stop(self, name: str) -> DeploymentInfo:
         record = self.catalog.set_stopped(name)
         if self.region.kubernetes is not None:
             self._apply(record, 0, {})
-            self._revoke_keys(name)
+            self._revoke_keys(record)
         else:
             self.region.deployments.stop((self.project, name))
         return self.info(record)

@@ -1,5 +1,5 @@
 """The data plane's calls to the control plane (region token): key checks, quota
-checks of sizes and counts, usage reports.
+checks of sizes and counts, usage reports, and the keys of deployments.
 
 Key checks run on every request, so their answers are cached per (key, project) for
 ``cache_seconds``; :class:`tenancy.authn.AccessEvents` drops them early when the
@@ -105,6 +105,7 @@ class ControlPlaneClient:
             tenant_id=body["tenant_id"],
             permissions=frozenset(body["permissions"]),
             quotas=Quotas.model_validate(body["quotas"]),
+            user_id=body["user_id"],
         )
         with self._lock:
             if len(self._cache) > 10_000:
@@ -150,6 +151,17 @@ class ControlPlaneClient:
         except NotFound:
             return False
         return True
+
+    def issue_deployment_key(self, project_id: str, deployment: str, user_id: str | None) -> str:
+        """A tenant key for the deployment's predictor (``project:read`` on its project,
+        held by ``user_id``, or, None, by the user of its last key); its earlier keys
+        are revoked. Returns the key's plaintext."""
+        body = {"project_id": project_id, "deployment": deployment, "user_id": user_id}
+        return self._post("/v1/internal/deployment-keys", body)["api_key"]
+
+    def revoke_deployment_keys(self, project_id: str, deployment: str) -> None:
+        body = {"project_id": project_id, "deployment": deployment}
+        self._post("/v1/internal/deployment-keys/revoke", body)
 
     def _post(self, path: str, body: dict[str, Any]) -> Any:
         return self._send("POST", path, body)

@@ -26,6 +26,9 @@ class Principal:
     #: Permissions granted on ``project``; None means all (operator keys).
     permissions: frozenset[str] | None = None
     quotas: Quotas | None = None
+    #: The control plane's id of the key's user (None for operator keys): whom a
+    #: deployment this caller starts reads for.
+    user_id: str | None = None
 
     def require(self, permission: str) -> None:
         if self.permissions is not None and permission not in self.permissions:

@@ -14,8 +14,10 @@ import pytest
 import granary
 from granary_core import errors
 from tests.control_plane.test_managed import managed_service
+from tests.test_deployments import _save_model
 
 PREDICTOR = Path(__file__).parent.parent / "predictors" / "echo_predictor.py"
+FRAUD = Path(__file__).parent.parent / "predictors" / "fraud_predictor.py"
 
 
 @pytest.fixture(scope="module")
@@ -133,3 +135,48 @@ def test_predict_needs_the_permission_and_the_tenants_own_key(managed, tmp_path)
             refused += 1
     print(f"attempts=2 refused={refused}")
     deployment.stop()
+
+
+def _metered_reads(managed, admin: dict) -> float:
+    usage = managed.http.get("/v1/projects/fraud/usage", headers=admin)
+    assert usage.status_code == 200, usage.text
+    return usage.json()["metered"].get("online_reads_per_second", 0.0)
+
+
+def test_a_predictor_reads_features_as_its_tenant(managed, tmp_path):
+    """The predictor reads feature vectors through the data plane with a key of its
+    tenant, not one of the region: its reads are metered to the tenant's project, the
+    key reads only and dies with the deployment, and another tenant's key reaches
+    neither the deployment nor the features it reads."""
+    tenant, project = _project(managed, "reader", model_deployments=1)
+    saved, _ = _save_model(project, tmp_path)
+    deployment = saved.deploy(name="fraud", script_file=FRAUD).start()
+    assert _metered_reads(managed, tenant["admin"]) == 0.0
+    answer = deployment.predict(inputs=[3, 39])["predictions"]
+    assert answer["vectors"] == [[pytest.approx(3 / 39)], [1.0]]
+    assert _metered_reads(managed, tenant["admin"]) == 2.0  # two entries read by the predictor
+    deployment.predict(inputs=[5])
+    assert _metered_reads(managed, tenant["admin"]) == 3.0
+
+    keys = managed.http.get("/v1/keys", headers=tenant["admin"]).json()
+    (key,) = [k for k in keys if k["name"] == "deployment fraud"]
+    assert key["scopes"] == ["project:read"] and key["revoked_at"] is None
+
+    outsider, _ = _project(managed, "outsider", model_deployments=1)
+    scope = project.name
+    refused = 0
+    with managed.dp(managed.key(outsider["admin"], "fraud")) as http:
+        for path, body in [
+            ("deployments/fraud/predict", {"instances": [3]}),
+            ("feature-views/fraud/versions/1/vectors", {"entries": [{"cc": 3}]}),
+        ]:
+            response = http.post(f"/api/v1/projects/{scope}/{path}", json=body)
+            assert response.status_code == 403, response.text
+            assert response.json()["code"] == "permission_denied"
+            refused += 1
+    print(f"attempts=2 refused={refused}")
+
+    deployment.stop()
+    keys = managed.http.get("/v1/keys", headers=tenant["admin"]).json()
+    (key,) = [k for k in keys if k["name"] == "deployment fraud"]
+    assert key["revoked_at"] is not None

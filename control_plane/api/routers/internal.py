@@ -1,5 +1,5 @@
 """Calls from the regions' data planes (region token): authenticate keys, report usage,
-check count quotas and take rate tokens.
+check count quotas, take rate tokens, and issue and revoke the keys of deployments.
 
 A data plane may instead call :mod:`tenancy.quotas` directly against the shared Redis
 for rates (no HTTP hop on the read path); these endpoints are the remote form.
@@ -16,13 +16,13 @@ from sqlalchemy import select
 from control_plane.api.access import RegionDep
 from control_plane.api.deps import InfoDep, ServicesDep, UowDep
 from control_plane.auth import authenticate_key, require_active
-from control_plane.handlers import GAUGES, record_gauges, tenant_total
-from control_plane.models import Membership, Project, Tenant, UsageGauge
+from control_plane.handlers import GAUGES, issue_key, record_gauges, tenant_total, utcnow
+from control_plane.models import ApiKey, Membership, Project, Tenant, UsageGauge
 from control_plane.schemas import QuotaCheck, RateConsume, UsageReport
 from granary_core.errors import InvalidInput, NotFound, PermissionDenied
 from tenancy.plans import RATE_QUOTAS, Plan, Quotas
 from tenancy.quotas import check_count
-from tenancy.roles import ALL_SCOPES, Role, allows
+from tenancy.roles import ALL_SCOPES, READ, Role, allows
 
 router = APIRouter(prefix="/v1/internal", tags=["internal"])
 
@@ -167,4 +167,94 @@ def consume_rate(body: RateConsume, _: RegionDep, uow: UowDep, services: Service
     services.limiter.check_and_consume(
         tenant.id, body.quota, amount=body.amount, rate=plan.quotas.limit(body.quota), project=project.id
     )
+    return Response(status_code=204)
+
+
+class DeploymentKeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    project_id: Annotated[str, StringConstraints(max_length=32)]
+    deployment: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    #: The user who started the deployment, whom its predictor reads for. Omitted (a
+    #: region running its deployments again after a restart): the user of its last key.
+    user_id: Annotated[str, StringConstraints(max_length=64)] | None = None
+
+
+class DeploymentKeyOut(BaseModel):
+    key_id: str
+    api_key: str
+
+
+def _deployment_keys(uow, project: Project, deployment: str) -> list[ApiKey]:
+    """The deployment's keys, newest first."""
+    name = f"deployment {deployment}"[:128]
+    query = select(ApiKey).where(ApiKey.project_id == project.id, ApiKey.name == name)
+    return list(uow.session.scalars(query.order_by(ApiKey.created_at.desc(), ApiKey.id.desc())))
+
+
+def _revoke(uow, info, tenant: Tenant, keys: list[ApiKey]) -> None:
+    for key in keys:
+        if key.revoked_at is None:
+            key.revoked_at = utcnow()
+            uow.audit(
+                info.event(
+                    actor="region", action="key.revoke", tenant_id=tenant.id, target=key.key_id, status=204
+                )
+            )
+
+
+@router.post("/deployment-keys", status_code=201, response_model=DeploymentKeyOut)
+def issue_deployment_key(body: DeploymentKeyIn, _: RegionDep, uow: UowDep, info: InfoDep) -> DeploymentKeyOut:
+    """A key for a deployment's predictor to read its project with: a key of the tenant,
+    bound to the project, ``project:read`` only, held by the user who started it. Its
+    reads are then the tenant's, metered and limited by its plan like any other, and
+    stop when the tenant or the user loses access. The deployment's earlier keys are
+    revoked: one deployment has one live key."""
+    project, tenant = _project(uow, body.project_id)
+    require_active(tenant)
+    previous = _deployment_keys(uow, project, body.deployment)
+    user_id = body.user_id or (previous[0].user_id if previous else None)
+    if user_id is None:
+        raise NotFound(
+            f"deployment '{body.deployment}' of project '{project.name}' has no key to take its user "
+            "from: start it again"
+        )
+    _revoke(uow, info, tenant, previous)
+    created = issue_key(
+        uow.session,
+        tenant=tenant,
+        user_id=user_id,
+        project=project,
+        scopes=[READ],
+        name=f"deployment {body.deployment}"[:128],
+    )
+    uow.audit(
+        info.event(
+            actor="region",
+            action="key.create",
+            tenant_id=tenant.id,
+            target=project.name,
+            status=201,
+            key_id=created.key_id,
+            detail={"deployment": body.deployment, "user_id": user_id},
+        )
+    )
+    uow.commit()
+    return DeploymentKeyOut(key_id=created.key_id, api_key=created.api_key)
+
+
+class DeploymentKeyRevoke(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    project_id: Annotated[str, StringConstraints(max_length=32)]
+    deployment: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+@router.post("/deployment-keys/revoke", status_code=204)
+def revoke_deployment_keys(body: DeploymentKeyRevoke, _: RegionDep, uow: UowDep, info: InfoDep) -> Response:
+    """Revoke the deployment's keys (it stopped or was deleted); the data planes hear
+    of it at once, as of any revocation."""
+    project, tenant = _project(uow, body.project_id)
+    _revoke(uow, info, tenant, _deployment_keys(uow, project, body.deployment))
+    uow.commit()
     return Response(status_code=204)
