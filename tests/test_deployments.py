@@ -8,10 +8,12 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sklearn.linear_model import LogisticRegression
 
 import granary
@@ -154,3 +156,42 @@ def test_deployments_run_again_after_the_data_plane_restarts(region_env, tmp_pat
     finally:
         deployment.delete()
         plane.stop()
+
+
+PREDICT_ROUTE = "/projects/{project}/deployments/{name}/predict"
+
+
+def _predict_metrics(plane, status: str) -> tuple[float, float]:
+    """(requests, seconds in total) of the predict route answered with ``status``."""
+    text = httpx.get(f"{plane.api_url}/metrics").text
+    values = {"_count": 0.0, "_sum": 0.0}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = sample.labels
+            if labels.get("route") == PREDICT_ROUTE and labels.get("status") == status:
+                suffix = sample.name.removeprefix("granary_http_request_duration_seconds")
+                if suffix in values:
+                    values[suffix] += sample.value
+    return values["_count"], values["_sum"]
+
+
+def test_predict_requests_and_their_latency_are_in_the_metrics(data_plane, tmp_path):
+    project = data_plane.login()
+    (tmp_path / "offset.txt").write_text("10")
+    model = project.get_model_registry().python.create_model("echo").save(tmp_path / "offset.txt")
+    deployment = model.deploy(name="echo", script_file=ECHO).start()
+    requests, seconds = _predict_metrics(data_plane, "200")
+    refused_before, _ = _predict_metrics(data_plane, "400")
+    started = time.perf_counter()
+    for i in range(5):
+        assert deployment.predict(inputs=[i])["predictions"] == [i + 10.0]
+    elapsed = time.perf_counter() - started
+    with pytest.raises(errors.InvalidInput):
+        deployment.predict(data={"instances": [1], "inputs": [1]})
+    after, seconds_after = _predict_metrics(data_plane, "200")
+    deployment.delete()
+    served = (seconds_after - seconds) * 1000
+    print(f"5 predicts: {elapsed * 1000:.1f} ms by the client, {served:.1f} ms served")
+    assert after - requests == 5
+    assert 0 < seconds_after - seconds <= elapsed
+    assert _predict_metrics(data_plane, "400")[0] - refused_before == 1
