@@ -28,7 +28,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from data_plane.deployments import RUNNING, DeploymentCatalog, deployment_info, fetch_model_files
+from data_plane.deployments import (
+    RUNNING,
+    DeploymentCatalog,
+    check_resources,
+    deployment_info,
+    fetch_model_files,
+)
 from data_plane.engine import FeatureStoreEngine
 from data_plane.kubernetes_deployments import PredictorSpec
 from data_plane.metadata.models import DeploymentRecord, HomedProjectRecord, ProjectRecord
@@ -108,12 +114,13 @@ class DeploymentRunner:
                 env,
                 replicas,
                 secrets,
+                dict(record.resources or {}),
             )
         )
 
     def create(self, **fields: Any) -> DeploymentInfo:
         self.region.model_registry(self.engine).get(fields["model_name"], fields["model_version"])
-        return self.info(self.catalog.create(**fields))
+        return self.info(self.catalog.create(**fields, limited=self.region.kubernetes is not None))
 
     def start(self, name: str, caller: Principal) -> DeploymentInfo:
         """Admit the deployment (the quota) and run it. A start that fails (the model's
@@ -138,6 +145,8 @@ class DeploymentRunner:
             return
         if (self.project, name) in self.region.deployments:
             return
+        # one made where deployments ran on Kubernetes may give resources processes ignore
+        check_resources(record.resources or {}, self.catalog.where(name), limited=False)
         folder = self.region.deployments_dir / self.project / name
         shutil.rmtree(folder, ignore_errors=True)
         model_dir = fetch_model_files(

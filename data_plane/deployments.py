@@ -7,6 +7,11 @@ environment says where), and whose ``predict(self, inputs)`` answers one request
 The embedded store runs it in the calling process; a region runs each started
 deployment as a process of its own (:mod:`data_plane.supervisor`), every one in the
 data plane's own Python environment: a script imports only what that has installed.
+
+``resources`` are ``{"cpu": cores, "memory": MiB}``, the pod's limits on a region whose
+deployments run on Kubernetes. Processes of one machine (a region without Kubernetes,
+the embedded store) cannot be held to them, so there a deployment giving any is
+refused rather than run without them.
 """
 
 from __future__ import annotations
@@ -28,12 +33,41 @@ from sqlalchemy.orm import Session
 from data_plane.catalog import Catalog
 from data_plane.metadata.models import DeploymentRecord
 from data_plane.model_registry import ModelRegistry
-from granary_core.errors import AlreadyExists, ChecksumMismatch, DeploymentNotFound, InvalidInput
+from granary_core.errors import (
+    AlreadyExists,
+    ChecksumMismatch,
+    DeploymentNotFound,
+    InvalidInput,
+    NotSupported,
+)
 from granary_core.specs import DeploymentInfo
 from granary_core.wire import to_jsonable
 
 RUNNING, STOPPED, STARTING, FAILED = "RUNNING", "STOPPED", "STARTING", "FAILED"
 MAX_SCRIPT_BYTES = 1024 * 1024
+#: What ``resources`` may name, with what each means.
+RESOURCES = {"cpu": "cores, e.g. 0.5", "memory": "MiB, e.g. 512"}
+
+
+def check_resources(resources: dict[str, Any], where: str, limited: bool) -> dict[str, float]:
+    """The deployment's ``resources``, checked: known names, positive numbers, and a
+    backend that holds its processes to them (``limited``)."""
+    unknown = sorted(set(resources) - set(RESOURCES))
+    if unknown:
+        known = ", ".join(f"'{k}' ({meaning})" for k, meaning in RESOURCES.items())
+        raise InvalidInput(f"{where}: resources {unknown} are not known; give {known}")
+    for key, value in resources.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            raise InvalidInput(
+                f"{where}: resources '{key}' is {value!r}; give a positive number of {RESOURCES[key]}"
+            )
+    if resources and not limited:
+        raise NotSupported(
+            f"{where}: resources {sorted(resources)} cannot be held to here: its predictor runs as a "
+            "process of this machine, which takes no cpu or memory limit (a region running "
+            "deployments on Kubernetes does); leave resources out"
+        )
+    return dict(resources)
 
 
 class DeploymentCatalog:
@@ -54,15 +88,23 @@ class DeploymentCatalog:
         return record
 
     def create(
-        self, name: str, model_name: str, model_version: int, script: str, resources: dict[str, Any]
+        self,
+        name: str,
+        model_name: str,
+        model_version: int,
+        script: str,
+        resources: dict[str, Any],
+        limited: bool = False,
     ) -> DeploymentRecord:
-        """Record a deployment (stopped) of a model version that exists."""
+        """Record a deployment (stopped) of a model version that exists; ``limited``: its
+        processes will be held to ``resources`` (see :func:`check_resources`)."""
         if not name or not name.replace("_", "").isalnum() or not name.isascii():
             raise InvalidInput(f"deployment name {name!r}: use ASCII letters, digits and underscores")
         if len(script.encode()) > MAX_SCRIPT_BYTES:
             raise InvalidInput(f"{self.where(name)}: the predictor script is over {MAX_SCRIPT_BYTES} bytes")
         if "class Predict" not in script:
             raise InvalidInput(f"{self.where(name)}: the predictor script defines no class Predict")
+        resources = check_resources(resources, self.where(name), limited)
         try:
             with self.catalog.session() as session:
                 record = DeploymentRecord(
@@ -71,7 +113,7 @@ class DeploymentCatalog:
                     model_name=model_name,
                     model_version=model_version,
                     script=script,
-                    resources=dict(resources),
+                    resources=resources,
                     desired_state=STOPPED,
                 )
                 session.add(record)

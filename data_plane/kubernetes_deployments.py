@@ -71,6 +71,18 @@ class PredictorSpec:
     env: dict[str, str]
     replicas: int = 1
     secrets: dict[str, str] = field(default_factory=dict)
+    #: ``{"cpu": cores, "memory": MiB}``, checked (:func:`data_plane.deployments.check_resources`)
+    resources: dict[str, float] = field(default_factory=dict)
+
+
+def container_resources(resources: dict[str, float]) -> dict[str, dict[str, str]]:
+    """The pod's requests and limits (the same: the predictor gets what it asked for)."""
+    quantities = {}
+    if "cpu" in resources:
+        quantities["cpu"] = f"{round(resources['cpu'] * 1000)}m"
+    if "memory" in resources:
+        quantities["memory"] = f"{round(resources['memory'])}Mi"
+    return {"requests": quantities, "limits": quantities} if quantities else {}
 
 
 @dataclass(frozen=True)
@@ -140,6 +152,7 @@ class KubernetesDeployments:
                 for k in sorted(spec.secrets)
             ],
             "readinessProbe": {"httpGet": {"path": "/health", "port": PREDICTOR_PORT}},
+            "resources": container_resources(spec.resources),
             "volumeMounts": [{"name": "predictor", "mountPath": "/granary/predictor"}],
         }
         return [

@@ -183,7 +183,12 @@ class Model:
     def deploy(
         self, name: str | None = None, script_file: str | Path | None = None, resources: dict | None = None
     ) -> Deployment:
-        """A deployment of this version (stopped; ``deployment.start()`` runs it)."""
+        """A deployment of this version (stopped; ``deployment.start()`` runs it).
+
+        ``resources`` (``{"cpu": cores, "memory": MiB}``) are the predictor's limits where a
+        region runs deployments on Kubernetes; where it runs them as processes (and
+        embedded) they cannot be held to, and giving any is refused (``NotSupported``).
+        """
         from granary.deployment import ModelServing
 
         self._saved()

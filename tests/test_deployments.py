@@ -75,7 +75,12 @@ def _wait(deployment, done, seconds: float = 60.0):
 
 def test_deploy_start_predict_stop_delete(project, model):
     saved, trained = model
-    deployment = saved.deploy(name="fraud", script_file=PREDICTOR, resources={"cpus": 1})
+    with pytest.raises(errors.InvalidInput, match=r"resources \['cpus'\] are not known; give 'cpu'"):
+        saved.deploy(name="fraud", script_file=PREDICTOR, resources={"cpus": 1})
+    # a process of this machine takes no limits: refused, not run without them
+    with pytest.raises(errors.NotSupported, match=r"resources \['cpu', 'memory'\] cannot be held to here"):
+        saved.deploy(name="fraud", script_file=PREDICTOR, resources={"cpu": 1, "memory": 512})
+    deployment = saved.deploy(name="fraud", script_file=PREDICTOR)
     assert deployment.get_state().state == "STOPPED"
     with pytest.raises(errors.BackendUnavailable, match=r"deployment 'fraud' .* is not running"):
         deployment.predict(inputs=[3])

@@ -122,7 +122,9 @@ def test_a_region_on_kubernetes_runs_deployments_as_objects(kube_plane, tmp_path
     (tmp_path / "model.bin").write_bytes(b"weights")
     model = project.get_model_registry().python.create_model("m").save(tmp_path / "model.bin")
     (tmp_path / "predictor.py").write_text(SCRIPT)
-    deployment = model.deploy(name="scorer", script_file=tmp_path / "predictor.py")
+    deployment = model.deploy(
+        name="scorer", script_file=tmp_path / "predictor.py", resources={"cpu": 0.5, "memory": 256}
+    )
     kube = kube_plane.region.kubernetes
 
     # started through the REST API: applied, and STARTING for good (no kubelet runs the pod)
@@ -133,6 +135,12 @@ def test_a_region_on_kubernetes_runs_deployments_as_objects(kube_plane, tmp_path
         "Deployment",
         "Secret",
         "Service",
+    }
+    applied = kube._dynamic.get(kube._kinds["Deployment"], name=object_id, namespace=kube.config.namespace)
+    limits = applied.spec.template.spec.containers[0].resources.to_dict()
+    assert limits == {
+        "limits": {"cpu": "500m", "memory": "256Mi"},
+        "requests": {"cpu": "500m", "memory": "256Mi"},
     }
     secret = kube._dynamic.get(kube._kinds["Secret"], name=object_id, namespace=kube.config.namespace)
     pod_key = base64.b64decode(secret.data["GRANARY_API_KEY"]).decode()
