@@ -60,9 +60,9 @@ def stop_deployment(name: DeploymentName, deployments: DeploymentWriter) -> Any:
 def deployment_logs(
     name: DeploymentName, deployments: DeploymentReader, tail: Annotated[int, Query(ge=1, le=10_000)] = 200
 ) -> Any:
-    """The last ``tail`` lines its processes wrote (every restart appends)."""
-    deployments.catalog.get(name)
-    return deployments.region.deployments.logs((deployments.project, name), tail)
+    """The last ``tail`` lines its processes wrote (every restart appends), or, on
+    Kubernetes, each of its pods."""
+    return deployments.logs(name, tail)
 
 
 @router.delete("/{name}", status_code=204)
