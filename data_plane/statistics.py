@@ -12,6 +12,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.dataset as ds
 
 from data_plane.query.plan import quote
 
@@ -19,9 +20,16 @@ HISTOGRAM_BINS = 10
 TOP_VALUES = 10
 
 
-def statistics(table: pa.Table) -> dict[str, dict[str, Any]]:
-    """Per-column statistics from DuckDB's SUMMARIZE (min, max, mean, std, quartiles)."""
-    con = duckdb.connect()
+def statistics(
+    table: pa.Table | ds.Dataset, con: duckdb.DuckDBPyConnection | None = None
+) -> dict[str, dict[str, Any]]:
+    """Per-column statistics from DuckDB's SUMMARIZE (min, max, mean, std, quartiles).
+
+    ``table`` may be a ``pyarrow.dataset`` (a written file), which DuckDB scans without
+    loading it; ``con`` (closed here) runs the scan, e.g. an engine's cursor so its memory
+    limit holds (default: a connection of its own).
+    """
+    con = con or duckdb.connect()
     con.register("t", table)
     summary = con.sql("SUMMARIZE t").to_arrow_table().to_pylist()
     stats: dict[str, dict[str, Any]] = {}

@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -34,6 +35,9 @@ from granary_core.storage_types import type_from_string
 
 FORMATS = ("parquet", "csv")
 MEMORY = "memory"  # a version recorded by in-memory training data: no files
+# Rows per streamed training batch: 16k rows of 50 float features are ~7 MB, so a reader
+# holds little beside DuckDB's own limit however wide the view.
+TRAINING_BATCH_ROWS = 16 * 1024
 
 
 @dataclass
@@ -125,6 +129,20 @@ def training_table(
     return engine.run_query(view.query, spine, start_time, end_time, include_keys=True)
 
 
+def training_stream(
+    engine: FeatureStoreEngine,
+    view: FeatureViewInfo,
+    start_time: dt.datetime | None = None,
+    end_time: dt.datetime | None = None,
+    spine: pa.Table | None = None,
+) -> pa.RecordBatchReader:
+    """:func:`training_table` as record batches handed out while DuckDB produces them:
+    memory stays at the engine's DuckDB limit and a few batches, whatever the rows."""
+    return engine.stream_query(
+        view.query, spine, start_time, end_time, include_keys=True, batch_rows=TRAINING_BATCH_ROWS
+    )
+
+
 def _random_split(table: pa.Table, options: SplitOptions, order: list[str]) -> dict[str, pa.Table]:
     sizes = {"test": options.test_size or 0.0, "validation": options.validation_size or 0.0}
     if sizes["test"] + sizes["validation"] >= 1.0:
@@ -204,6 +222,11 @@ def create_training_dataset(
     """Write the splits under ``root`` (a local folder, or with ``filesystem`` a URI
     such as ``s3://bucket/prefix`` on that filesystem) and record the version.
 
+    A split that is a query of its own (no split, or time ranges) streams to its file
+    batch by batch and its statistics are read back from the file, so memory is bounded
+    by the engine's DuckDB limit (``QueryMemory``), not by the rows written. A random
+    split is cut in memory: its seeded permutation is over every row.
+
     ``data_format="memory"`` writes no files: it records what in-memory training data
     (``fv.train_test_split`` and friends) was read, with the statistics of its splits,
     as Hopsworks does, so ``init_serving(training_dataset_version=n)`` finds them.
@@ -212,8 +235,8 @@ def create_training_dataset(
     if data_format not in (*FORMATS, MEMORY):
         raise InvalidInput(f"data_format {data_format!r} is not one of {', '.join((*FORMATS, MEMORY))}")
     options = options or SplitOptions()
-    splits = split_tables(engine, view, options, start_time, end_time, spine)
     if data_format == MEMORY:
+        splits = split_tables(engine, view, options, start_time, end_time, spine)
         return record_memory_read(engine, view, options, start_time, end_time, spine, splits, description)
     version = engine.catalog.next_training_dataset_version(view.name, view.version)
     if filesystem is None:
@@ -222,15 +245,14 @@ def create_training_dataset(
         location = f"{root.rstrip('/')}/{view.name}_v{view.version}/{version}"
     fs, folder = _filesystem(location, filesystem)
     fs.create_dir(folder, recursive=True)
-    for name, table in splits.items():
+    rows, stats, schema = {}, {}, None
+    for name, split in split_streams(engine, view, options, start_time, end_time, spine).items():
+        reader = split() if callable(split) else split
         path = f"{folder}/{name}.{data_format}"
-        if data_format == "parquet":
-            pq.write_table(table, path, filesystem=fs)
-        else:
-            with fs.open_output_stream(path) as out:
-                pacsv.write_csv(table, out)
+        rows[name] = _write(reader, fs, path, data_format)
+        schema = schema or reader.schema
+        stats[name] = statistics(_dataset(fs, path, data_format, reader.schema), engine.cursor())
     with fs.open_output_stream(f"{folder}/schema.json") as out:
-        schema = next(iter(splits.values())).schema
         out.write(json.dumps([{"name": f.name, "type": str(f.type)} for f in schema]).encode())
     return _record(
         engine,
@@ -243,8 +265,31 @@ def create_training_dataset(
         start_time,
         end_time,
         spine,
-        splits,
+        rows,
+        stats,
     )
+
+
+def _write(source: pa.Table | pa.RecordBatchReader, fs: pafs.FileSystem, path: str, data_format: str) -> int:
+    """Write a split to one file a batch at a time; the rows written."""
+    batches = source.to_batches() if isinstance(source, pa.Table) else source
+    rows = 0
+    with fs.open_output_stream(path) as out:
+        writer_type = pq.ParquetWriter if data_format == "parquet" else pacsv.CSVWriter
+        with writer_type(out, source.schema) as writer:
+            for batch in batches:
+                writer.write_batch(batch)
+                rows += batch.num_rows
+    return rows
+
+
+def _dataset(fs: pafs.FileSystem, path: str, data_format: str, schema: pa.Schema) -> ds.Dataset:
+    """A written split as a dataset DuckDB can scan (CSV read back with its own types)."""
+    if data_format == "parquet":
+        return ds.dataset(path, filesystem=fs, format="parquet")
+    types = dict(zip(schema.names, schema.types, strict=True))
+    options = pacsv.ConvertOptions(column_types=types, strings_can_be_null=True)
+    return ds.dataset(path, filesystem=fs, schema=schema, format=ds.CsvFileFormat(convert_options=options))
 
 
 def record_memory_read(
@@ -268,19 +313,10 @@ def record_memory_read(
     """
     version = engine.catalog.next_training_dataset_version(view.name, view.version)
     transformed = sorted({f for t in view.transformations for f in t.get("features") or []})
+    rows = {name: t.num_rows for name, t in splits.items()}
+    stats = {name: _statistics(t, transformed) for name, t in splits.items()}
     return _record(
-        engine,
-        view,
-        version,
-        description,
-        MEMORY,
-        "",
-        options,
-        start_time,
-        end_time,
-        spine,
-        splits,
-        transformed,
+        engine, view, version, description, MEMORY, "", options, start_time, end_time, spine, rows, stats
     )
 
 
@@ -295,16 +331,16 @@ def _record(
     start_time: dt.datetime | None,
     end_time: dt.datetime | None,
     spine: pa.Table | None,
-    splits: dict[str, pa.Table],
-    described: list[str] | None = None,
+    rows: dict[str, int],
+    stats: dict[str, Any],
 ) -> TrainingDatasetInfo:
-    """``described``: the columns whose statistics are kept (None: every column)."""
+    """Record a version: the rows and statistics of each split."""
     recorded = {
         "splits": options.to_dict(),
         "start_time": start_time.isoformat() if start_time else None,
         "end_time": end_time.isoformat() if end_time else None,
         "spine_rows": None if spine is None else spine.num_rows,
-        "rows": {name: t.num_rows for name, t in splits.items()},
+        "rows": rows,
     }
     sql = engine.query_sql(view.query, start_time, end_time)
     return engine.catalog.create_training_dataset(
@@ -316,13 +352,11 @@ def _record(
         location=location,
         query_sql=sql,
         options=recorded,
-        statistics={name: _statistics(t, described) for name, t in splits.items()},
+        statistics=stats,
     )
 
 
-def _statistics(table: pa.Table, columns: list[str] | None) -> dict[str, Any]:
-    if columns is None:
-        return statistics(table)
+def _statistics(table: pa.Table, columns: list[str]) -> dict[str, Any]:
     kept = [c for c in columns if c in table.column_names]
     return statistics(table.select(kept)) if kept else {}
 
