@@ -54,7 +54,7 @@ def test_the_files_read_as_tensorflow_examples(tmp_path):
     assert len(records) == 3
     first, second = records[0], records[1]
     assert first["user"].tolist() == [1] and first["amount"].tolist() == [1.5]
-    assert first["city"] == "Oslo".encode() and first["tags"].tolist() == [1, 2, 3]
+    assert first["city"] == b"Oslo" and first["tags"].tolist() == [1, 2, 3]
     assert first["ts"].tolist() == [1_735_689_600_000_000]  # epoch microseconds, UTC
     assert second["day"].tolist() == [-1]  # days since the epoch
     assert second["amount"].tolist() == [] and second["city"].tolist() == []  # a null has no values
