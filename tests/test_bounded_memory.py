@@ -1,11 +1,13 @@
-"""Training data larger than a query memory limit streams in bounded memory.
+"""Training data larger than a query memory limit streams in bounded memory, as record
+batches and as training dataset files.
 
-The read runs in a process of its own, so its peak resident memory (VmHWM, reset once
-the data is in and the spine built) is the read's alone. The answer is ~20 times the
-DuckDB limit and several times the bound asserted on the process's growth: a read that
-held the answer, as ``training_data`` does, could not stay under it. Every value is
-checked: feature ``f{j}`` of user ``u`` at hour ``k`` is ``u * 100 + k + j / 64``
-(exact in float64), so the newest row at a spine time tells the expected values.
+The reads run in a process of their own, whose peak resident memory (VmHWM) is reset
+once the data is in and the spine built, and again between the two reads, so each peak
+is that read's alone. The answer is ~13 times the DuckDB limit and more than three
+times the bound asserted on the process's growth: a read that held the answer, as
+``training_data`` does, could not stay under it. Every value is checked: feature
+``f{j}`` of user ``u`` at hour ``k`` is ``u * 100 + k + j / 64`` (exact in float64), so
+the newest row at a spine time tells the expected values.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 import granary
@@ -62,28 +65,46 @@ def _wrong_rows(batch: pa.RecordBatch) -> int:
     return int(bad.sum())
 
 
+def _reset_peak() -> float:
+    """VmHWM := VmRSS, so the peak from here on is what follows; the RSS now."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    return _rss_mib("VmRSS")
+
+
 def read_in_bounded_memory(home: Path) -> dict[str, float]:
-    """The measured process: stream the view's training data for the spine under LIMIT."""
+    """The measured process: the view's training data for the spine under LIMIT, streamed
+    as batches, then written as a training dataset file and read back a batch at a time."""
     project = granary.login(home=home, memory_limit=LIMIT)
     fs = project.get_feature_store()
     group = fs.create_feature_group("wide", version=1, primary_key=["user_id"], event_time="ts")
     group.insert(_group())
     view = fs.create_feature_view("wide", version=1, query=group.select_all(), labels=["label"])
     spine = _spine()
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")  # VmHWM := VmRSS: the peak from here on is the read's
-    before = _rss_mib("VmRSS")
+    before = _reset_peak()
     rows = wrong = answer = 0
     for batch in view.training_data_batches(spine=spine, primary_key=True, event_time=True):
         rows += batch.num_rows
         answer += batch.nbytes
         wrong += _wrong_rows(batch)
+    growth = _rss_mib("VmHWM") - before
+    before = _reset_peak()
+    version, _ = view.create_training_data(spine=spine)
+    file_growth = _rss_mib("VmHWM") - before
+    info = view.get_training_dataset(version)
+    file = pq.ParquetFile(Path(info.location) / "train.parquet")
+    file_wrong = sum(_wrong_rows(b) for b in file.iter_batches(batch_size=64 * 1024))
     limit = project.backend.engine.cursor().sql("SELECT current_setting('memory_limit')").fetchall()[0][0]
     return {
         "rows": rows,
         "wrong_rows": wrong,
         "answer_mib": answer / 2**20,
-        "growth_mib": _rss_mib("VmHWM") - before,
+        "growth_mib": growth,
+        "file_rows": file.metadata.num_rows,
+        "file_recorded_rows": info.options["rows"]["train"],
+        "file_f0_count": info.statistics["train"]["f0"]["count"],
+        "file_wrong_rows": file_wrong,
+        "file_growth_mib": file_growth,
         "duckdb_limit": limit,
         "spilled_files": sum(1 for _ in (home / "tmp").rglob("*")) if (home / "tmp").exists() else 0,
     }
@@ -110,3 +131,7 @@ def test_training_data_batches_stay_within_the_memory_limit(tmp_path):
     # The answer is ~13 times the DuckDB limit; the process grew by the limit, a few
     # batches of ~28 MB and the allocator's slack, a third of the answer at most.
     assert found["growth_mib"] < found["answer_mib"] / 3, found
+    # The same rows written to a file: streamed to it, statistics read back from it.
+    assert found["file_rows"] == found["file_recorded_rows"] == found["file_f0_count"] == SPINE_ROWS, found
+    assert found["file_wrong_rows"] == 0, found
+    assert found["file_growth_mib"] < found["answer_mib"] / 3, found
