@@ -111,7 +111,7 @@ def read_in_bounded_memory(home: Path) -> dict[str, float]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux's VmHWM reset")
-def test_training_data_batches_stay_within_the_memory_limit(tmp_path):
+def test_training_data_larger_than_the_memory_limit_streams_in_bounded_memory(tmp_path):
     script = "import json, sys; from tests.test_bounded_memory import read_in_bounded_memory as r; "
     script += "print(json.dumps(r(__import__('pathlib').Path(sys.argv[1]))))"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
