@@ -11,6 +11,7 @@ import datetime as dt
 import functools
 import json
 import numbers
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from data_plane import tfrecords
 from data_plane.catalog import Catalog
 from data_plane.engine import FeatureStoreEngine
 from data_plane.offline.s3 import delete_tree
@@ -33,7 +35,7 @@ from granary_core.frames import to_utc
 from granary_core.specs import FeatureViewInfo, TrainingDatasetInfo
 from granary_core.storage_types import type_from_string
 
-FORMATS = ("parquet", "csv")
+FORMATS = ("parquet", "csv", "tfrecord")
 MEMORY = "memory"  # a version recorded by in-memory training data: no files
 # Rows per streamed training batch: 16k rows of 50 float features are ~7 MB, so a reader
 # holds little beside DuckDB's own limit however wide the view.
@@ -249,8 +251,15 @@ def create_training_dataset(
     for name, split in split_streams(engine, view, options, start_time, end_time, spine).items():
         reader = split() if callable(split) else split
         path = f"{folder}/{name}.{data_format}"
-        rows[name] = _write(reader, fs, path, data_format)
         schema = schema or reader.schema
+        if data_format == "tfrecord":
+            where = f"training dataset {view.name} v{view.version} #{version}, split {name}"
+            with tempfile.TemporaryDirectory() as scratch:
+                copy = f"{scratch}/{name}.parquet"
+                rows[name] = _write_tfrecord(reader, fs, path, copy, where)
+                stats[name] = statistics(ds.dataset(copy, format="parquet"), engine.cursor())
+            continue
+        rows[name] = _write(reader, fs, path, data_format)
         stats[name] = statistics(_dataset(fs, path, data_format, reader.schema), engine.cursor())
     with fs.open_output_stream(f"{folder}/schema.json") as out:
         out.write(json.dumps([{"name": f.name, "type": str(f.type)} for f in schema]).encode())
@@ -281,6 +290,22 @@ def _write(source: pa.Table | pa.RecordBatchReader, fs: pafs.FileSystem, path: s
                 writer.write_batch(batch)
                 rows += batch.num_rows
     return rows
+
+
+def _write_tfrecord(
+    source: pa.Table | pa.RecordBatchReader, fs: pafs.FileSystem, path: str, copy: str, where: str
+) -> int:
+    """Write a split as TFRecord a batch at a time, and the same batches to ``copy``, a
+    local Parquet file: DuckDB cannot scan TFRecord, and the statistics read the copy."""
+    batches = source.to_batches() if isinstance(source, pa.Table) else source
+    with fs.open_output_stream(path) as out, pq.ParquetWriter(copy, source.schema) as described:
+
+        def teed() -> Iterator[pa.RecordBatch]:
+            for batch in batches:
+                described.write_batch(batch)
+                yield batch
+
+        return tfrecords.write(teed(), source.schema, out, where)
 
 
 def _dataset(fs: pafs.FileSystem, path: str, data_format: str, schema: pa.Schema) -> ds.Dataset:
@@ -424,7 +449,7 @@ def open_training_dataset(
         raise InvalidInput(f"training dataset files are missing at {info.location}")
     with fs.open_input_stream(f"{folder}/schema.json") as stream:
         fields = json.loads(stream.read())
-    opener = _open_parquet if info.data_format == "parquet" else _open_csv
+    opener = {"parquet": _open_parquet, "csv": _open_csv, "tfrecord": _open_tfrecord}[info.data_format]
     return {
         name: functools.partial(opener, fs, f"{folder}/{name}.{info.data_format}", fields, batch_rows)
         for name in info.options["rows"]
@@ -446,6 +471,17 @@ def _open_parquet(
             yield from file.iter_batches(batch_size=batch_rows)
 
     return pa.RecordBatchReader.from_batches(file.schema_arrow, batches())
+
+
+def _open_tfrecord(
+    fs: pafs.FileSystem, path: str, fields: list[dict[str, str]], batch_rows: int
+) -> pa.RecordBatchReader:
+    """A TFRecord split, typed by the schema written beside it. Read whole: the ``tfrecord``
+    reader takes a local file, and TFRecord files feed TensorFlow more than they feed back."""
+    schema = pa.schema([(f["name"], type_from_string(f["type"])) for f in fields])
+    with fs.open_input_stream(path) as stream:
+        table = tfrecords.read(stream, schema, path)
+    return pa.RecordBatchReader.from_batches(schema, table.to_batches(max_chunksize=batch_rows))
 
 
 def _open_csv(
