@@ -60,6 +60,9 @@ class Drill:
     out_dir: Path
     #: Seconds the fault lasts before the heal.
     window_s: float = 3.0
+    #: Longest wait after the workload for the regions to hold every acknowledged write
+    #: and agree; what they hold then is what the checks judge.
+    settle_s: float = 180.0
     clock: Clock = field(default_factory=Clock)
     timeline: list[tuple[float, str]] = field(default_factory=list)
     fault: tuple[float, float] | None = None
@@ -251,7 +254,7 @@ class Drill:
         acknowledged write, serves its newest rows online, and all regions agree
         (bounded: what they hold then is what the checks judge)."""
         acknowledged = {op.key for op in ops if op.kind == "write" and op.ok} | set(range(10))
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + self.settle_s
         while True:
             offline: dict[str, dict[int, float]] = {}
             online: dict[str, dict[int, float | None]] = {}

@@ -66,7 +66,8 @@ def test_an_unfenced_old_home_is_caught_as_split_brain(drill_world, broken, tmp_
 
 def test_writes_acknowledged_but_dropped_are_caught_as_lost(drill_world, broken, tmp_path):
     broken("drop-writes")
-    outcome = Drill(drill_world, SCENARIOS["slow-link"], tmp_path, window_s=2.0).run()
+    # the dropped writes never arrive: no need to wait the usual 180 s for them to
+    outcome = Drill(drill_world, SCENARIOS["slow-link"], tmp_path, window_s=2.0, settle_s=20.0).run()
     print(outcome.summary())
     lost = [v for v in outcome.violations if v.startswith("acknowledged write") and v.endswith("is lost")]
     assert lost, "\n".join(outcome.violations)
