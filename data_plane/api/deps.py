@@ -38,7 +38,7 @@ async def get_region(request: Request) -> Region:
 RegionDep = Annotated[Region, Depends(get_region)]
 
 
-def _key(credentials: HTTPAuthorizationCredentials | None) -> str | None:
+def api_key(credentials: HTTPAuthorizationCredentials | None) -> str | None:
     return credentials.credentials if credentials else None
 
 
@@ -48,7 +48,7 @@ async def get_caller(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """The caller, who must be a member of ``project``; FastAPI resolves it once per request."""
-    return region.auth.authenticate(_key(credentials), project, None)
+    return region.auth.authenticate(api_key(credentials), project, None)
 
 
 CallerDep = Annotated[Principal, Depends(get_caller)]
@@ -59,7 +59,7 @@ async def get_whoami(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     project: Annotated[str | None, Query(pattern=PROJECT_PATTERN)] = None,
 ) -> Principal:
-    return region.auth.authenticate(_key(credentials), project, None)
+    return region.auth.authenticate(api_key(credentials), project, None)
 
 
 WhoAmIDep = Annotated[Principal, Depends(get_whoami)]
@@ -87,7 +87,7 @@ def read_access(
     key, 403 for another project's key or one without ``project:read``. The same checks,
     in the same order, as ``ProjectEngine`` + ``CallerDep``; the vectors fast path
     (``data_plane.api.fast_vectors``) calls it too."""
-    caller = region.auth.authenticate(_key(credentials), project, roles.READ)
+    caller = region.auth.authenticate(api_key(credentials), project, roles.READ)
     return ProjectAccess(caller, region, region.engine(caller.project))
 
 

@@ -20,11 +20,11 @@ import json
 import re
 from typing import Any
 
-from fastapi.routing import APIRoute
 from starlette.requests import Request
+from starlette.responses import Response
 
-from data_plane.api.asgi_bodies import read_body, replay
 from data_plane.api.deps import bearer_credentials, read_access
+from data_plane.api.fast_path import PROJECT, FastPath
 from data_plane.api.routers.serving import MAX_ENTRIES, vectors_response
 from granary_core.errors import GranaryError
 from granary_core.wire import ARROW_STREAM
@@ -33,63 +33,40 @@ from tenancy.http_errors import granary_error_response
 # What FastAPI's path parameters accept (``deps.PROJECT_PATTERN``, ``Name``, ``Version``),
 # or less: a path this does not match goes to the route, which says what is wrong.
 _VECTORS_PATH = re.compile(
-    r"/api/v1/projects/(?P<project>[A-Za-z0-9_.\-]{1,128})/feature-views/(?P<name>[^/]{1,256})"
+    rf"/api/v1/projects/{PROJECT}/feature-views/(?P<name>[^/]{{1,256}})"
     r"/versions/(?P<version>[1-9][0-9]{0,9})/vectors"
 )
 _MAX_VERSION = 2**31 - 1
 
 
-class FastVectorsMiddleware:
-    """Answers usual vectors requests; passes everything else to ``app`` unchanged.
+class FastVectorsMiddleware(FastPath):
+    """Answers usual vectors requests; passes everything else to ``app`` unchanged."""
 
-    Sits inside the metrics and body-limit middlewares (so both still apply) and sets
-    ``scope["route"]`` to the FastAPI route, so metrics label it as before.
-    """
+    def match(self, scope: dict) -> tuple[str, str, int] | None:
+        """(project, feature view name, version) of a vectors POST the route would accept."""
+        match = _VECTORS_PATH.fullmatch(scope["path"])
+        if match is None or int(match["version"]) > _MAX_VERSION:
+            return None
+        return match["project"], match["name"], int(match["version"])
 
-    def __init__(self, app: Any, route: APIRoute) -> None:
-        self.app = app
-        self.route = route
+    def usual(self, body: bytes) -> tuple[list[dict[str, Any]], bool] | None:
+        return _usual(body)
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        path = _vectors_path(scope)
-        if path is None:
-            await self.app(scope, receive, send)
-            return
-        request = Request(scope, receive)  # for its headers, read as the route reads them
-        if request.headers.get("content-type") != "application/json":
-            await self.app(scope, receive, send)
-            return
-        scope["route"] = self.route  # for the metrics' route label, as FastAPI sets it
-        try:
-            body = await read_body(receive)
-        except GranaryError as exc:  # over the size limit, counted as it streamed: 413
-            await granary_error_response(exc)(scope, receive, send)
-            return
-        if body is None:  # the client went away: nobody to answer
-            return
-        usual = _usual(body)
-        if usual is None:
-            await self.app(scope, replay(body, receive), send)
-            return
-        project, name, version = path
+    async def answer(
+        self,
+        request: Request,
+        matched: tuple[str, str, int],
+        usual: tuple[list[dict[str, Any]], bool],
+        body: bytes,
+    ) -> Response:
+        project, name, version = matched
         entries, allow_missing = usual
         try:
-            access = read_access(scope["app"].state.region, await bearer_credentials(request), project)
+            access = read_access(request.app.state.region, await bearer_credentials(request), project)
             arrow = ARROW_STREAM in request.headers.get("accept", "")
-            response = vectors_response(access, name, version, entries, allow_missing, arrow)
+            return vectors_response(access, name, version, entries, allow_missing, arrow)
         except GranaryError as exc:
-            response = granary_error_response(exc)
-        await response(scope, receive, send)
-
-
-def _vectors_path(scope: dict) -> tuple[str, str, int] | None:
-    """(project, feature view name, version) of a vectors POST the route would accept."""
-    if scope["type"] != "http" or scope["method"] != "POST":
-        return None
-    match = _VECTORS_PATH.fullmatch(scope["path"])
-    if match is None or int(match["version"]) > _MAX_VERSION:
-        return None
-    return match["project"], match["name"], int(match["version"])
+            return granary_error_response(exc)
 
 
 def _usual(body: bytes) -> tuple[list[dict[str, Any]], bool] | None:
