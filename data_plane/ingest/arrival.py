@@ -55,8 +55,7 @@ class Arrivals:
         here: a look taken before the fence could see the row a re-seed deletes a moment
         later, and the records would then be skipped as a deleted project's."""
         mirrored = not topic.startswith(self._layout.group_topic_prefix)
-        groups_known = project_known and self._known(set(group_ids))
-        if project_known and (groups_known or not mirrored):
+        if project_known and (not mirrored or self._known(set(group_ids))):
             self._since.pop(topic, None)
             return False
         first = self._since.setdefault(topic, self._clock())
