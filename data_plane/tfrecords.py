@@ -41,10 +41,15 @@ def _epoch_microseconds(t: dt.datetime) -> int:
     return ((t if t.tzinfo else t.replace(tzinfo=dt.UTC)) - _EPOCH) // dt.timedelta(microseconds=1)
 
 
+def _listed(kind: pa.DataType) -> bool:
+    """Whether a column holds lists: their values go in one feature."""
+    return pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)
+
+
 def _kind(field: pa.Field, where: str) -> tuple[str, Callable[[Any], Any]]:
     """The TFRecord value kind of a column and how one of its Python values converts."""
     kind = field.type
-    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+    if _listed(kind):
         inner, convert = _kind(pa.field(field.name, kind.value_type), where)
         return inner, lambda values: [convert(v) for v in values if v is not None]
     if pa.types.is_boolean(kind) or pa.types.is_integer(kind):
@@ -99,8 +104,7 @@ def _as_written(kind: pa.DataType, wire: pa.DataType) -> pa.DataType:
 
 
 def _column(values: list, field: pa.Field, kind: str) -> pa.Array:
-    listed = pa.types.is_list(field.type) or pa.types.is_large_list(field.type)
-    listed = listed or pa.types.is_fixed_size_list(field.type)
+    listed = _listed(field.type)
     inner = field.type.value_type if listed else field.type
     wire, meant = _WIRE[kind], _as_written(inner, _WIRE[kind])
     if listed:
@@ -116,7 +120,7 @@ def read(source: BinaryIO, schema: pa.Schema, where: str) -> pa.Table:
     schema recorded beside the file gives them back; floats come back from float32)."""
     kinds = {field.name: _kind(field, where)[0] for field in schema}
     columns: dict[str, list] = {name: [] for name in schema.names}
-    listed = {f.name for f in schema if pa.types.is_list(f.type) or pa.types.is_large_list(f.type)}
+    listed = {f.name for f in schema if _listed(f.type)}
     with tempfile.NamedTemporaryFile(suffix=".tfrecord") as local:  # the reader takes a path
         shutil.copyfileobj(source, local)
         local.flush()
