@@ -86,24 +86,34 @@ def split_brain(ops: Iterable[Op]) -> list[str]:
     return problems
 
 
-def longest_outage(ops: Iterable[Op], kind: str) -> float:
+def longest_outage(ops: Iterable[Op], kind: str, pauses: Iterable[tuple[float, float]] = ()) -> float:
     """The longest time (seconds) the clients went without a success of ``kind``: between
     two successes with only failures in between, or one success that took that long (a
-    request that hangs is as unavailable as one that fails)."""
+    request that hangs is as unavailable as one that fails). Time the clients' own process
+    stood still (``pauses``: a collector, a starved machine) is not the service's and is
+    taken out."""
+    pauses = list(pauses)
+
+    def span(start: float, end: float) -> float:
+        stood_still = sum(max(0.0, min(end, b) - max(start, a)) for a, b in pauses)
+        return end - start - stood_still
+
     longest, last_ok, failed_since = 0.0, None, False
     for op in sorted((op for op in ops if op.kind == kind), key=lambda op: op.start):
         if op.ok:
             if failed_since and last_ok is not None:
-                longest = max(longest, op.end - last_ok)
-            longest = max(longest, op.end - op.start)
+                longest = max(longest, span(last_ok, op.end))
+            longest = max(longest, span(op.start, op.end))
             last_ok, failed_since = op.end, False
         else:
             failed_since = True
     return longest
 
 
-def availability_violations(ops: Iterable[Op], kind: str, allowed_s: float) -> list[str]:
-    outage = longest_outage(ops, kind)
+def availability_violations(
+    ops: Iterable[Op], kind: str, allowed_s: float, pauses: Iterable[tuple[float, float]] = ()
+) -> list[str]:
+    outage = longest_outage(ops, kind, pauses)
     if outage > allowed_s:
         return [
             f"{kind} operations went {outage:.2f} s at a stretch without a success, more than the "

@@ -308,9 +308,10 @@ class Drill:
         allowed = self.scenario.online_gap_s
         if self.scenario.online_down_in_window and self.fault:
             allowed += self.fault[1] - self.fault[0]
-        violations += checks.availability_violations(ops, "online", allowed)
+        pauses = self.workload.pauses
+        violations += checks.availability_violations(ops, "online", allowed, pauses)
         if self.scenario.writes_continue:
-            violations += checks.availability_violations(ops, "write", self.scenario.write_gap_s)
+            violations += checks.availability_violations(ops, "write", self.scenario.write_gap_s, pauses)
         violations += [f"replication: {p}" for p in self.replication_problems()]
         violations += [f"left behind: {leak}" for leak in self.leaks]
         figures = self.figures(ops, present, bound)
@@ -346,9 +347,10 @@ class Drill:
             acknowledged=sum(op.ok for op in writes),
             lost=len(checks.lost_writes(ops, present)),
             rto_s=rto,
-            write_gap_s=checks.longest_outage(ops, "write"),
-            online_gap_s=checks.longest_outage(ops, "online"),
-            offline_gap_s=checks.longest_outage(ops, "offline"),
+            write_gap_s=checks.longest_outage(ops, "write", self.workload.pauses),
+            online_gap_s=checks.longest_outage(ops, "online", self.workload.pauses),
+            offline_gap_s=checks.longest_outage(ops, "offline", self.workload.pauses),
+            client_paused_s=max((b - a for a, b in self.workload.pauses), default=0.0),
             bound_s=bound,
             catalog_lag_ms=(self.failover or {}).get("lag_ms"),
             errors=dict(Counter(op.error for op in ops if not op.ok)),

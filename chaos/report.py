@@ -37,6 +37,9 @@ class Figures:
     #: Acknowledged writes the standby did not hold yet when the fault was healed (for
     #: the faults that let writes go on): how far replication had fallen behind.
     behind_at_heal: int | None = None
+    #: The longest time the drill's own client process stood still (left out of the
+    #: stretches above: the clients could not measure the service then).
+    client_paused_s: float = 0.0
 
 
 def _seconds(value: float | None) -> str:
@@ -71,6 +74,7 @@ def write_report(
         f"| longest stretch without a successful write | {_seconds(figures.write_gap_s)} |",
         f"| longest stretch without a successful online read | {_seconds(figures.online_gap_s)} |",
         f"| longest stretch without a successful offline read | {_seconds(figures.offline_gap_s)} |",
+        f"| longest pause of the clients' process (left out above) | {_seconds(figures.client_paused_s)} |",
         f"| loss bound (lost region copied until, drill time) | {_seconds(figures.bound_s)} |",
         f"| catalog lag at failover | {lag} |",
         f"| catalog rows only the lost region had | {figures.catalog_rows_lost} |",

@@ -77,10 +77,12 @@ class Workload:
         self._threads: list[threading.Thread] = []
         self.ops: list[Op] = []
         self._ops_lock = threading.Lock()
+        #: (start, end) on the drill's clock of each time this process stood still.
+        self.pauses: list[tuple[float, float]] = []
 
     # lifecycle --------------------------------------------------------------------
     def start(self) -> Workload:
-        targets = [self._write] * self._writers + [self._read_online, self._read_offline]
+        targets = [self._write] * self._writers + [self._read_online, self._read_offline, self._watch]
         self._threads = [
             threading.Thread(target=t, daemon=True, name=f"drill-{i}") for i, t in enumerate(targets)
         ]
@@ -106,6 +108,17 @@ class Workload:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the workload did not get {n} writes acknowledged within {timeout:.0f} s")
             time.sleep(0.05)
+
+    def _watch(self, tick_s: float = 0.05, late_s: float = 0.25) -> None:
+        """Note when this process stood still (a ``tick_s`` sleep woke more than ``late_s``
+        late: a garbage collection, a starved machine): the clients could not measure the
+        service then, and the availability checks leave that time out."""
+        while not self._stop.is_set():
+            before = self.clock()
+            time.sleep(tick_s)
+            woke = self.clock()
+            if woke - before > tick_s + late_s:
+                self.pauses.append((before + tick_s, woke))
 
     # clients ----------------------------------------------------------------------
     def _log(self, op: Op) -> None:

@@ -4,6 +4,8 @@ after the move, a read outage or stall, diverged stores) and one that keeps it."
 
 from __future__ import annotations
 
+import pytest
+
 from chaos import checks
 from chaos.checks import Op
 
@@ -71,6 +73,14 @@ def test_the_longest_read_outage_is_measured_between_successes():
 def test_a_read_that_hangs_is_an_outage_too():
     reads = [Op("online", 0.0, 0.1, True), Op("online", 0.2, 3.2, True), Op("online", 3.3, 3.4, True)]
     assert checks.longest_outage(reads, "online") == 3.0
+
+
+def test_time_the_clients_stood_still_is_not_counted_against_the_service():
+    reads = [Op("online", 0.0, 0.1, True), Op("online", 0.2, 3.2, True), Op("online", 3.3, 3.4, True)]
+    assert checks.longest_outage(reads, "online", pauses=[(1.0, 3.0)]) == pytest.approx(1.0)
+    # a pause outside the stretch changes nothing
+    assert checks.longest_outage(reads, "online", pauses=[(5.0, 9.0)]) == 3.0
+    assert checks.availability_violations(reads, "online", 2.0, pauses=[(1.0, 3.0)]) == []
 
 
 def test_diverged_stores_are_found():
