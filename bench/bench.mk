@@ -4,7 +4,7 @@
 
 BENCH_PY ?= .venv/bin/python
 
-.PHONY: bench-env bench-workload bench-offline bench-offline-small bench-offline-all bench-online
+.PHONY: bench-env bench-workload bench-offline bench-offline-small bench-offline-all bench-offline-scale bench-online
 
 bench-env:
 	bash bench/setup_env.sh
@@ -20,6 +20,9 @@ bench-offline-small: bench-env
 
 bench-offline-all: bench-env
 	$(BENCH_PY) bench/offline_pit.py --with-feast-file
+
+bench-offline-scale:
+	$(BENCH_PY) bench/offline_scale.py --scales 1,5,10
 
 bench-online: bench-env
 	$(BENCH_PY) bench/online.py

@@ -170,6 +170,7 @@ class Drill:
             self.tenant, self.key = self._tenant(cp)
             project = cp.get("/v1/projects/drill", headers={"authorization": f"Bearer {self.key}"}).json()
             self.scope, self.s3_prefixes = project["metadata_scope"], project["s3_prefixes"]
+            self.online_prefix = project["redis_key_prefix"]
         fs = self.connect()
         group = fs.get_or_create_feature_group(
             name="spend", version=1, primary_key=["user"], event_time="ts", online_enabled=True
@@ -206,20 +207,30 @@ class Drill:
         return self.check(ops, offline, online)
 
     def tear_down(self) -> list[str]:
-        """Delete the drill's tenant (once), the copies of its topics in the other
-        region too (the control plane deletes a project in its home region only), and
-        say what is left of it, or of the processes the drill found running."""
+        """Delete the drill's tenant (once), then what the control plane leaves of it in
+        the other regions (it deletes a project in its home region only: the standby's
+        copies of its topics, tables and online rows stay), as an operator would, through
+        each region's admin API; and say what is left of it anywhere, or of the processes
+        the drill found running."""
         if self.leaks is not None:
             return self.leaks
         with httpx.Client(base_url=self.world.control_plane, timeout=300) as cp:
             answer = cp.delete(f"/v1/admin/tenants/{self.tenant}", headers=self._admin())
         if answer.status_code != 204:
             return [f"deleting the drill's tenant answered {answer.status_code}: {answer.text[:300]}"]
-        copies = leaks.delete_topics(self.world, self.group_id)
-        self.note(f"tenant deleted; {copies} copies of its topic deleted in other regions")
+        home = self.world.standby if self.moved else self.world.home
+        region = {"authorization": f"Bearer {self.world.secrets()['REGION_ADMIN_TOKEN']}"}
+        for name, plane in self.world.planes.items():
+            if name != home:
+                copies = leaks.count_objects(self.world, name, self.s3_prefixes)
+                httpx.delete(f"{plane}/admin/v1/projects/{self.scope}", headers=region, timeout=300)
+                self.note(f"standby copies in {name} deleted by the operator: {copies} objects")
+        topics = leaks.delete_topics(self.world, self.group_id)
+        self.note(f"tenant deleted; {topics} copies of its topic deleted in other regions")
         return [
             *leaks.topics_left(self.world, self.group_id),
             *leaks.objects_left(self.world, self.s3_prefixes),
+            *leaks.online_left(self.world, self.online_prefix),
             *leaks.processes_left(self.processes, leaks.processes(self.world)),
         ]
 

@@ -1,6 +1,7 @@
 """What a drill may leave behind, checked after it deleted its tenant: topics of its
 feature group in any region's Kafka (the group's own or a mirrored copy), objects under
-its project's prefixes in any region's S3, and processes of the world's kinds that were
+its project's prefixes in any region's S3, online rows under its key prefix in any
+region's Redis, and processes of the world's kinds that were
 not running before it."""
 
 from __future__ import annotations
@@ -8,8 +9,10 @@ from __future__ import annotations
 import os
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import boto3
+import redis
 from kafka import KafkaAdminClient
 
 from chaos.world import World
@@ -99,20 +102,48 @@ def topics_left(world: World, group_id: str) -> list[str]:
     return left
 
 
+def s3_client(world: World, region: str) -> tuple[Any, str]:
+    """The region's S3 client and the bucket its data plane keeps everything in."""
+    env = world.env[region]
+    client = boto3.client(
+        "s3",
+        endpoint_url=env["GRANARY_S3_ENDPOINT"],
+        aws_access_key_id=env["GRANARY_S3_ACCESS_KEY"],
+        aws_secret_access_key=env["GRANARY_S3_SECRET_KEY"],
+        region_name=env["GRANARY_S3_REGION"],
+    )
+    return client, env.get("GRANARY_S3_BUCKET", "granary")
+
+
+def _objects(world: World, region: str, prefixes: list[str]) -> list[str]:
+    """Keys under the project's prefixes (key prefixes in the region's bucket)."""
+    s3, bucket = s3_client(world, region)
+    keys = []
+    for prefix in prefixes:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            keys += [f"{bucket}/{o['Key']}" for o in page.get("Contents", [])]
+    return keys
+
+
+def count_objects(world: World, region: str, prefixes: list[str]) -> int:
+    return len(_objects(world, region, prefixes))
+
+
 def objects_left(world: World, prefixes: list[str]) -> list[str]:
-    """Objects under the project's prefixes (``bucket/key prefix``) in any region's S3."""
+    """Objects under the project's prefixes in any region's S3."""
+    return [
+        f"object {key} in {region}" for region in world.planes for key in _objects(world, region, prefixes)
+    ]
+
+
+def online_left(world: World, key_prefix: str) -> list[str]:
+    """Online rows (Redis keys) under the project's key prefix in any region."""
     left = []
     for region in world.planes:
-        env = world.env[region]
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=env["GRANARY_S3_ENDPOINT"],
-            aws_access_key_id=env["GRANARY_S3_ACCESS_KEY"],
-            aws_secret_access_key=env["GRANARY_S3_SECRET_KEY"],
-            region_name=env["GRANARY_S3_REGION"],
-        )
-        for prefix in prefixes:
-            bucket, _, key = prefix.partition("/")
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
-                left += [f"object {bucket}/{o['Key']} in {region}" for o in page.get("Contents", [])]
+        client = redis.Redis.from_url(world.env[region]["GRANARY_REDIS_URL"])
+        try:
+            keys = list(client.scan_iter(match=f"{key_prefix}*", count=1000))
+        finally:
+            client.close()
+        left += [f"{len(keys)} online keys under {key_prefix} in {region}"] if keys else []
     return left

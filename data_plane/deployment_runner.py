@@ -75,6 +75,14 @@ class DeploymentRunner:
             return self.region.deployments.endpoint((self.project, name))
         return kube.endpoint(self.project, name) if kube.state(self.project, name).state == RUNNING else None
 
+    def logs(self, name: str, tail: int) -> str:
+        """The last ``tail`` lines its predictors wrote: every run's, here; each pod's, on
+        the cluster."""
+        self.catalog.get(name)
+        if self.region.kubernetes is not None:
+            return self.region.kubernetes.logs(self.project, name, tail)
+        return self.region.deployments.logs((self.project, name), tail)
+
     def _new_key(self, record: DeploymentRecord, user_id: str | None) -> str:
         """A key for the predictor to read the project with; the deployment's earlier keys
         are revoked. A deployment a tenant started reads with a key of the tenant that the

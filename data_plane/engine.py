@@ -23,6 +23,7 @@ from data_plane.catalog import Catalog, Checkpoint
 from data_plane.group_metadata import check_updates
 from data_plane.layout import group_location
 from data_plane.offline.base import OfflineStore, SupportsCompaction, WriteResult
+from data_plane.query.memory import QueryMemory
 from data_plane.query.plan import SPINE, output_columns, to_sql
 from data_plane.query.resolve import Resolver, duckdb_type
 from data_plane.statistics import describe
@@ -62,7 +63,10 @@ class FeatureStoreEngine:
         offline_root: str,
         online: Any | None = None,
         on_insert: OnInsert | None = None,
+        memory: QueryMemory | None = None,
     ) -> None:
+        """``memory``: DuckDB's memory limit and spill directory for this engine's queries
+        (default: DuckDB's, 80% of the machine's memory)."""
         self.catalog = catalog
         self.offline = offline
         self.offline_root = offline_root
@@ -71,7 +75,7 @@ class FeatureStoreEngine:
         # Nothing runs on this connection itself: a DuckDB connection serves one call at a
         # time ("connection is busy" to the others), so every call takes a cursor of its own.
         # GLOBAL, so that cursors answer in UTC too whatever the machine's time zone.
-        self._database = duckdb.connect()
+        self._database = (memory or QueryMemory()).connect()
         self._database.execute("SET GLOBAL TimeZone = 'UTC'")
         self._write_lock = threading.Lock()
 

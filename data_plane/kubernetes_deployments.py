@@ -11,18 +11,20 @@ with their owner (``granary.io/project``, ``granary.io/deployment``,
 one field manager, so applying again is idempotent and a changed script rolls the
 pods (a checksum annotation changes the pod template, hence the generation). Stopping
 scales to zero replicas; deleting removes every object with the owner labels. The
-live state is read back from the Deployment's status.
+live state is read back from the Deployment's status, the logs from its pods.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import NotFoundError
 
@@ -246,6 +248,24 @@ class KubernetesDeployments:
             found += [(kind, item.metadata.name) for item in items.items]
         return found
 
+    def logs(self, project: str, name: str, tail: int) -> str:
+        """The last ``tail`` lines of the predictor in each of the deployment's pods, under
+        the pod's name; a pod with none to give (not scheduled, not started) says why."""
+        core = k8s.CoreV1Api(self._api)
+        selector = f"granary.io/deployment={object_name(project, name)}"
+        pods = core.list_namespaced_pod(self.config.namespace, label_selector=selector).items
+        parts = []
+        for pod in sorted(pods, key=lambda p: p.metadata.name):
+            try:
+                text = core.read_namespaced_pod_log(
+                    pod.metadata.name, self.config.namespace, container="predictor", tail_lines=tail
+                )
+                text = (text or "").rstrip() or f"(no lines yet: the pod is {pod.status.phase})"
+            except ApiException as exc:
+                text = f"(no logs: the pod is {pod.status.phase}: {_message(exc)})"
+            parts.append(f"== pod {pod.metadata.name} ==\n{text}")
+        return "\n".join(parts)
+
     def endpoint(self, project: str, name: str) -> str:
         """The deployment's Service inside the cluster (where the data plane sends predicts)."""
         return f"http://{object_name(project, name)}.{self.config.namespace}.svc:{PREDICTOR_PORT}"
@@ -255,3 +275,11 @@ class KubernetesDeployments:
         for kind, object_id in self.owned(project, name):
             with contextlib.suppress(NotFoundError):
                 self._dynamic.delete(self._kinds[kind], name=object_id, namespace=self.config.namespace)
+
+
+def _message(exc: ApiException) -> str:
+    """What the API server said (its Status ``message``), else the HTTP reason."""
+    try:
+        return json.loads(exc.body)["message"]
+    except (TypeError, ValueError, KeyError):
+        return f"{exc.status} {exc.reason}"

@@ -35,6 +35,7 @@ from data_plane.offline.registry import open_offline_store
 from data_plane.offline.s3 import S3Config, ensure_bucket
 from data_plane.online.base import OnlineStore
 from data_plane.online.registry import open_online_store, split_spec
+from data_plane.query.memory import QueryMemory
 from data_plane.quotas import QuotaGate
 from data_plane.settings import DataPlaneSettings
 from data_plane.supervisor import ProcessSupervisor
@@ -143,6 +144,12 @@ class Region:
         #: The cluster running them instead, when ``GRANARY_KUBERNETES`` names one.
         self.kubernetes = _kubernetes(settings)
         self.deployments_dir = Path(tempfile.gettempdir()) / "granary-deployments" / settings.namespace
+        #: Every project's DuckDB limit and spill directory (``GRANARY_QUERY_MEMORY_LIMIT``).
+        self.query_memory = QueryMemory(
+            settings.query_memory_limit,
+            settings.query_temp_directory
+            or str(Path(tempfile.gettempdir()) / "granary-duckdb" / settings.namespace),
+        )
 
     def engine(self, project: str) -> FeatureStoreEngine:
         """The project's engine; the caller has already authorized ``project``."""
@@ -165,6 +172,7 @@ class Region:
                     self.offline,
                     offline_root=self.s3.uri(self.layout.offline_root()),
                     online=self.online_store(project),
+                    memory=self.query_memory,
                 )
                 self._live[project] = engine
             self._engines[project] = engine

@@ -88,6 +88,13 @@ class DataPlaneSettings(BaseSettings):
     #: sizes, seconds of work. JSON, e.g. ``GRANARY_OPERATOR_LIMITS='{"max_request_seconds": 600}'``;
     #: tenants' keys get their plan's.
     operator_limits: CostLimits = Field(default_factory=CostLimits)
+    #: Memory each project's DuckDB may hold for queries (a DuckDB size: ``"2GB"``); beyond
+    #: it, joins and sorts spill to ``query_temp_directory``, so streamed reads (Flight,
+    #: training dataset files) stay within it whatever the answer's size. Unset: DuckDB's
+    #: default, 80% of the machine's memory, per project.
+    query_memory_limit: str | None = None
+    #: Where DuckDB spills; unset, ``<system temp>/granary-duckdb/<namespace>``.
+    query_temp_directory: str | None = None
     #: How long ``wait=True`` writes wait for the materializer, in seconds.
     write_wait_seconds: float = 120.0
     #: The materializer compacts a group's offline table (``fg.compact()``) after this many

@@ -12,18 +12,34 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.dataset as ds
 
 from data_plane.query.plan import quote
 
 HISTOGRAM_BINS = 10
+# Columns per SUMMARIZE: its sketches (distinct counts, quantiles) are held per column
+# and thread outside what DuckDB can spill, so a wide table under a small memory limit
+# (53 columns, 48 MB) is described a slice of columns at a time.
+SUMMARIZE_COLUMNS = 8
 TOP_VALUES = 10
 
 
-def statistics(table: pa.Table) -> dict[str, dict[str, Any]]:
-    """Per-column statistics from DuckDB's SUMMARIZE (min, max, mean, std, quartiles)."""
-    con = duckdb.connect()
+def statistics(
+    table: pa.Table | ds.Dataset, con: duckdb.DuckDBPyConnection | None = None
+) -> dict[str, dict[str, Any]]:
+    """Per-column statistics from DuckDB's SUMMARIZE (min, max, mean, std, quartiles).
+
+    ``table`` may be a ``pyarrow.dataset`` (a written file), which DuckDB scans without
+    loading it; ``con`` (closed here) runs the scan, e.g. an engine's cursor so its memory
+    limit holds (default: a connection of its own).
+    """
+    con = con or duckdb.connect()
     con.register("t", table)
-    summary = con.sql("SUMMARIZE t").to_arrow_table().to_pylist()
+    names = [quote(name) for name in table.schema.names]
+    summary = []
+    for first in range(0, len(names), SUMMARIZE_COLUMNS):
+        columns = ", ".join(names[first : first + SUMMARIZE_COLUMNS])
+        summary += con.sql(f"SUMMARIZE SELECT {columns} FROM t").to_arrow_table().to_pylist()
     stats: dict[str, dict[str, Any]] = {}
     numeric_prefixes = ("BIGINT", "DOUBLE", "INTEGER", "FLOAT", "DECIMAL", "UBIGINT", "SMALLINT")
     for row in summary:

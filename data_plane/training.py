@@ -11,6 +11,7 @@ import datetime as dt
 import functools
 import json
 import numbers
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +21,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from data_plane import tfrecords
 from data_plane.catalog import Catalog
 from data_plane.engine import FeatureStoreEngine
 from data_plane.offline.s3 import delete_tree
@@ -32,8 +35,11 @@ from granary_core.frames import to_utc
 from granary_core.specs import FeatureViewInfo, TrainingDatasetInfo
 from granary_core.storage_types import type_from_string
 
-FORMATS = ("parquet", "csv")
+FORMATS = ("parquet", "csv", "tfrecord")
 MEMORY = "memory"  # a version recorded by in-memory training data: no files
+# Rows per streamed training batch: 16k rows of 50 float features are ~7 MB, so a reader
+# holds little beside DuckDB's own limit however wide the view.
+TRAINING_BATCH_ROWS = 16 * 1024
 
 
 @dataclass
@@ -125,6 +131,20 @@ def training_table(
     return engine.run_query(view.query, spine, start_time, end_time, include_keys=True)
 
 
+def training_stream(
+    engine: FeatureStoreEngine,
+    view: FeatureViewInfo,
+    start_time: dt.datetime | None = None,
+    end_time: dt.datetime | None = None,
+    spine: pa.Table | None = None,
+) -> pa.RecordBatchReader:
+    """:func:`training_table` as record batches handed out while DuckDB produces them:
+    memory stays at the engine's DuckDB limit and a few batches, whatever the rows."""
+    return engine.stream_query(
+        view.query, spine, start_time, end_time, include_keys=True, batch_rows=TRAINING_BATCH_ROWS
+    )
+
+
 def _random_split(table: pa.Table, options: SplitOptions, order: list[str]) -> dict[str, pa.Table]:
     sizes = {"test": options.test_size or 0.0, "validation": options.validation_size or 0.0}
     if sizes["test"] + sizes["validation"] >= 1.0:
@@ -204,6 +224,11 @@ def create_training_dataset(
     """Write the splits under ``root`` (a local folder, or with ``filesystem`` a URI
     such as ``s3://bucket/prefix`` on that filesystem) and record the version.
 
+    A split that is a query of its own (no split, or time ranges) streams to its file
+    batch by batch and its statistics are read back from the file, so memory is bounded
+    by the engine's DuckDB limit (``QueryMemory``), not by the rows written. A random
+    split is cut in memory: its seeded permutation is over every row.
+
     ``data_format="memory"`` writes no files: it records what in-memory training data
     (``fv.train_test_split`` and friends) was read, with the statistics of its splits,
     as Hopsworks does, so ``init_serving(training_dataset_version=n)`` finds them.
@@ -212,8 +237,8 @@ def create_training_dataset(
     if data_format not in (*FORMATS, MEMORY):
         raise InvalidInput(f"data_format {data_format!r} is not one of {', '.join((*FORMATS, MEMORY))}")
     options = options or SplitOptions()
-    splits = split_tables(engine, view, options, start_time, end_time, spine)
     if data_format == MEMORY:
+        splits = split_tables(engine, view, options, start_time, end_time, spine)
         return record_memory_read(engine, view, options, start_time, end_time, spine, splits, description)
     version = engine.catalog.next_training_dataset_version(view.name, view.version)
     if filesystem is None:
@@ -222,15 +247,21 @@ def create_training_dataset(
         location = f"{root.rstrip('/')}/{view.name}_v{view.version}/{version}"
     fs, folder = _filesystem(location, filesystem)
     fs.create_dir(folder, recursive=True)
-    for name, table in splits.items():
+    rows, stats, schema = {}, {}, None
+    for name, split in split_streams(engine, view, options, start_time, end_time, spine).items():
+        reader = split() if callable(split) else split
         path = f"{folder}/{name}.{data_format}"
-        if data_format == "parquet":
-            pq.write_table(table, path, filesystem=fs)
-        else:
-            with fs.open_output_stream(path) as out:
-                pacsv.write_csv(table, out)
+        schema = schema or reader.schema
+        if data_format == "tfrecord":
+            where = f"training dataset {view.name} v{view.version} #{version}, split {name}"
+            with tempfile.TemporaryDirectory() as scratch:
+                copy = f"{scratch}/{name}.parquet"
+                rows[name] = _write_tfrecord(reader, fs, path, copy, where)
+                stats[name] = statistics(ds.dataset(copy, format="parquet"), engine.cursor())
+            continue
+        rows[name] = _write(reader, fs, path, data_format)
+        stats[name] = statistics(_dataset(fs, path, data_format, reader.schema), engine.cursor())
     with fs.open_output_stream(f"{folder}/schema.json") as out:
-        schema = next(iter(splits.values())).schema
         out.write(json.dumps([{"name": f.name, "type": str(f.type)} for f in schema]).encode())
     return _record(
         engine,
@@ -243,8 +274,47 @@ def create_training_dataset(
         start_time,
         end_time,
         spine,
-        splits,
+        rows,
+        stats,
     )
+
+
+def _write(source: pa.Table | pa.RecordBatchReader, fs: pafs.FileSystem, path: str, data_format: str) -> int:
+    """Write a split to one file a batch at a time; the rows written."""
+    batches = source.to_batches() if isinstance(source, pa.Table) else source
+    rows = 0
+    with fs.open_output_stream(path) as out:
+        writer_type = pq.ParquetWriter if data_format == "parquet" else pacsv.CSVWriter
+        with writer_type(out, source.schema) as writer:
+            for batch in batches:
+                writer.write_batch(batch)
+                rows += batch.num_rows
+    return rows
+
+
+def _write_tfrecord(
+    source: pa.Table | pa.RecordBatchReader, fs: pafs.FileSystem, path: str, copy: str, where: str
+) -> int:
+    """Write a split as TFRecord a batch at a time, and the same batches to ``copy``, a
+    local Parquet file: DuckDB cannot scan TFRecord, and the statistics read the copy."""
+    batches = source.to_batches() if isinstance(source, pa.Table) else source
+    with fs.open_output_stream(path) as out, pq.ParquetWriter(copy, source.schema) as described:
+
+        def teed() -> Iterator[pa.RecordBatch]:
+            for batch in batches:
+                described.write_batch(batch)
+                yield batch
+
+        return tfrecords.write(teed(), source.schema, out, where)
+
+
+def _dataset(fs: pafs.FileSystem, path: str, data_format: str, schema: pa.Schema) -> ds.Dataset:
+    """A written split as a dataset DuckDB can scan (CSV read back with its own types)."""
+    if data_format == "parquet":
+        return ds.dataset(path, filesystem=fs, format="parquet")
+    types = dict(zip(schema.names, schema.types, strict=True))
+    options = pacsv.ConvertOptions(column_types=types, strings_can_be_null=True)
+    return ds.dataset(path, filesystem=fs, schema=schema, format=ds.CsvFileFormat(convert_options=options))
 
 
 def record_memory_read(
@@ -268,19 +338,10 @@ def record_memory_read(
     """
     version = engine.catalog.next_training_dataset_version(view.name, view.version)
     transformed = sorted({f for t in view.transformations for f in t.get("features") or []})
+    rows = {name: t.num_rows for name, t in splits.items()}
+    stats = {name: _statistics(t, transformed) for name, t in splits.items()}
     return _record(
-        engine,
-        view,
-        version,
-        description,
-        MEMORY,
-        "",
-        options,
-        start_time,
-        end_time,
-        spine,
-        splits,
-        transformed,
+        engine, view, version, description, MEMORY, "", options, start_time, end_time, spine, rows, stats
     )
 
 
@@ -295,16 +356,16 @@ def _record(
     start_time: dt.datetime | None,
     end_time: dt.datetime | None,
     spine: pa.Table | None,
-    splits: dict[str, pa.Table],
-    described: list[str] | None = None,
+    rows: dict[str, int],
+    stats: dict[str, Any],
 ) -> TrainingDatasetInfo:
-    """``described``: the columns whose statistics are kept (None: every column)."""
+    """Record a version: the rows and statistics of each split."""
     recorded = {
         "splits": options.to_dict(),
         "start_time": start_time.isoformat() if start_time else None,
         "end_time": end_time.isoformat() if end_time else None,
         "spine_rows": None if spine is None else spine.num_rows,
-        "rows": {name: t.num_rows for name, t in splits.items()},
+        "rows": rows,
     }
     sql = engine.query_sql(view.query, start_time, end_time)
     return engine.catalog.create_training_dataset(
@@ -316,13 +377,11 @@ def _record(
         location=location,
         query_sql=sql,
         options=recorded,
-        statistics={name: _statistics(t, described) for name, t in splits.items()},
+        statistics=stats,
     )
 
 
-def _statistics(table: pa.Table, columns: list[str] | None) -> dict[str, Any]:
-    if columns is None:
-        return statistics(table)
+def _statistics(table: pa.Table, columns: list[str]) -> dict[str, Any]:
     kept = [c for c in columns if c in table.column_names]
     return statistics(table.select(kept)) if kept else {}
 
@@ -390,7 +449,7 @@ def open_training_dataset(
         raise InvalidInput(f"training dataset files are missing at {info.location}")
     with fs.open_input_stream(f"{folder}/schema.json") as stream:
         fields = json.loads(stream.read())
-    opener = _open_parquet if info.data_format == "parquet" else _open_csv
+    opener = {"parquet": _open_parquet, "csv": _open_csv, "tfrecord": _open_tfrecord}[info.data_format]
     return {
         name: functools.partial(opener, fs, f"{folder}/{name}.{info.data_format}", fields, batch_rows)
         for name in info.options["rows"]
@@ -412,6 +471,17 @@ def _open_parquet(
             yield from file.iter_batches(batch_size=batch_rows)
 
     return pa.RecordBatchReader.from_batches(file.schema_arrow, batches())
+
+
+def _open_tfrecord(
+    fs: pafs.FileSystem, path: str, fields: list[dict[str, str]], batch_rows: int
+) -> pa.RecordBatchReader:
+    """A TFRecord split, typed by the schema written beside it. Read whole: the ``tfrecord``
+    reader takes a local file, and TFRecord files feed TensorFlow more than they feed back."""
+    schema = pa.schema([(f["name"], type_from_string(f["type"])) for f in fields])
+    with fs.open_input_stream(path) as stream:
+        table = tfrecords.read(stream, schema, path)
+    return pa.RecordBatchReader.from_batches(schema, table.to_batches(max_chunksize=batch_rows))
 
 
 def _open_csv(

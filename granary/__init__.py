@@ -32,6 +32,7 @@ def login(
     project: str | None = None,
     home: str | Path | None = None,
     online_store: str | None = None,
+    memory_limit: str | None = None,
 ) -> Project:
     """Open a project.
 
@@ -44,6 +45,10 @@ def login(
     SQLite and features in Parquet under ``home`` (``$GRANARY_HOME``, else
     ``./granary-data``). Its online store is SQLite in the same folder unless
     ``online_store`` (else ``$GRANARY_ONLINE_STORE``) is a ``redis://host:port/db`` URL.
+    ``memory_limit`` (else ``$GRANARY_MEMORY_LIMIT``; a DuckDB size such as ``"2GB"``)
+    bounds what its queries hold in memory: beyond it they spill under ``home``, so
+    ``fv.training_data_batches`` and ``fv.create_training_data`` handle answers larger
+    than memory. (A remote project's limit is its region's setting.)
     """
     host = host or os.environ.get("GRANARY_HOST")
     if host:
@@ -58,7 +63,8 @@ def login(
     home = Path(home or os.environ.get("GRANARY_HOME") or DEFAULT_HOME)
     online_store = online_store or os.environ.get("GRANARY_ONLINE_STORE") or None
     project = project or os.environ.get("GRANARY_PROJECT") or "default"
-    return Project(EmbeddedBackend(home, project, online=online_store))
+    memory_limit = memory_limit or os.environ.get("GRANARY_MEMORY_LIMIT") or None
+    return Project(EmbeddedBackend(home, project, online=online_store, memory_limit=memory_limit))
 
 
 def __getattr__(name: str) -> Any:

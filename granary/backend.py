@@ -112,6 +112,18 @@ class Backend(Protocol):
         end_time: dt.datetime | None,
         spine: pa.Table | None,
     ) -> dict[str, pa.Table]: ...
+    def training_batches(
+        self,
+        name: str,
+        version: int,
+        start_time: dt.datetime | None,
+        end_time: dt.datetime | None,
+        spine: pa.Table | None,
+    ) -> pa.RecordBatchReader:
+        """Training data of the view (every column, keys and labels too, no split) as
+        record batches produced while the query runs."""
+        ...
+
     def read_training_splits(
         self,
         name: str,

@@ -33,6 +33,7 @@ from data_plane.model_registry import ModelRegistry
 from data_plane.offline.delta import DeltaOfflineStore
 from data_plane.online import OnlineStore
 from data_plane.online import connect as connect_online
+from data_plane.query.memory import QueryMemory
 from data_plane.serving import FeatureServer
 from granary.backend import SupportsVectorRows
 from granary_core.errors import BackendUnavailable, NotSupported
@@ -48,8 +49,14 @@ from granary_core.specs import (
 
 class EmbeddedBackend(SupportsVectorRows):
     def __init__(
-        self, home: str | Path, project: str = "default", online: OnlineStore | str | None = None
+        self,
+        home: str | Path,
+        project: str = "default",
+        online: OnlineStore | str | None = None,
+        memory_limit: str | None = None,
     ) -> None:
+        """``memory_limit``: what DuckDB may hold for queries (``"2GB"``; default 80% of the
+        machine's memory); beyond it, it spills under ``home/tmp``."""
         self.home = Path(home).resolve()
         self.home.mkdir(parents=True, exist_ok=True)
         self.project_name = project
@@ -61,6 +68,7 @@ class EmbeddedBackend(SupportsVectorRows):
             DeltaOfflineStore(),
             offline_root=str(self.home / "offline"),
             online=online,
+            memory=QueryMemory(memory_limit, str(self.home / "tmp")),
         )
         self.serving = FeatureServer(self.engine.catalog, online)
         self.models = ModelRegistry(
@@ -202,6 +210,17 @@ class EmbeddedBackend(SupportsVectorRows):
         view = self.get_feature_view(name, version)
         split = training.SplitOptions.from_dict(options)
         return training.split_tables(self.engine, view, split, start_time, end_time, spine)
+
+    def training_batches(
+        self,
+        name: str,
+        version: int,
+        start_time: dt.datetime | None,
+        end_time: dt.datetime | None,
+        spine: pa.Table | None,
+    ) -> pa.RecordBatchReader:
+        view = self.engine.catalog.get_view(name, version)
+        return training.training_stream(self.engine, view, start_time, end_time, spine)
 
     def read_training_splits(
         self,

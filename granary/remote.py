@@ -13,9 +13,10 @@ moved to another region, which is then used instead).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -249,29 +250,68 @@ class RemoteBackend:
         return self._following(lambda: self._fetch_here(kind, spine, **fields))
 
     def _fetch_here(self, kind: str, spine: pa.Table | None = None, **fields: Any) -> dict[str, pa.Table]:
-        command = json.dumps(wire.to_jsonable({"kind": kind, "project": self.project_name, **fields}))
         try:
-            if spine is None:
-                reader = self._flight.do_get(flight.Ticket(command.encode()), self._options)
-                return self._parts(reader)
-            descriptor = flight.FlightDescriptor.for_command(command.encode())
-            writer, reader = self._flight.do_exchange(descriptor, self._options)
-            with writer:
-                writer.begin(spine.schema)
-                try:
-                    # in batches, so a server that refuses the spine (over a limit)
-                    # stops reading after one; it ended the call, and the read says why
-                    writer.write_table(spine, max_chunksize=SPINE_BATCH_ROWS)
-                    writer.done_writing()
-                except (flight.FlightError, OSError):
-                    pass
+            reader, writer = self._start(kind, spine, fields)
+            with writer or contextlib.nullcontext():
                 return self._parts(reader)
         except flight.FlightError as exc:
-            error = _flight_error(exc)
-            if isinstance(exc, flight.FlightUnavailableError) and type(error) is BackendUnavailable:
-                # no answer of the server's own (those carry a code): it could not be reached
-                raise Unreachable(f"cannot reach the Arrow Flight server {self.flight_uri}: {exc}") from None
-            raise error from None
+            raise self._translate(exc) from None
+
+    def _stream(self, kind: str, spine: pa.Table | None = None, **fields: Any) -> pa.RecordBatchReader:
+        """A Flight command's batches as they arrive (one part), so the client holds one
+        batch at a time; a region that cannot be reached when the call starts is left as
+        for :meth:`_fetch`. Errors of the server's while streaming are raised by the reader."""
+        return self._following(lambda: self._stream_here(kind, spine, **fields))
+
+    def _stream_here(self, kind: str, spine: pa.Table | None, **fields: Any) -> pa.RecordBatchReader:
+        try:
+            reader, writer = self._start(kind, spine, fields)
+            schema = reader.schema  # the server's first message: planning errors come here
+        except flight.FlightError as exc:
+            raise self._translate(exc) from None
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            with writer or contextlib.nullcontext():
+                while True:
+                    try:
+                        chunk = reader.read_chunk()
+                    except StopIteration:
+                        return
+                    except flight.FlightError as exc:
+                        raise self._translate(exc) from None
+                    yield chunk.data
+
+        return pa.RecordBatchReader.from_batches(schema, batches())
+
+    def _start(self, kind: str, spine: pa.Table | None, fields: dict[str, Any]) -> tuple[Any, Any]:
+        """Start a Flight command: its reader, and the writer that sent the spine (None
+        without one), which the caller closes once it has read the answer."""
+        command = json.dumps(wire.to_jsonable({"kind": kind, "project": self.project_name, **fields}))
+        if spine is None:
+            return self._flight.do_get(flight.Ticket(command.encode()), self._options), None
+        descriptor = flight.FlightDescriptor.for_command(command.encode())
+        writer, reader = self._flight.do_exchange(descriptor, self._options)
+        try:
+            writer.begin(spine.schema)
+            try:
+                # in batches, so a server that refuses the spine (over a limit)
+                # stops reading after one; it ended the call, and the read says why
+                writer.write_table(spine, max_chunksize=SPINE_BATCH_ROWS)
+                writer.done_writing()
+            except (flight.FlightError, OSError):
+                pass
+        except BaseException:
+            writer.close()
+            raise
+        return reader, writer
+
+    def _translate(self, exc: flight.FlightError) -> Exception:
+        """The SDK's error for a Flight error; a server that gave no answer of its own
+        (those carry a code) could not be reached."""
+        error = _flight_error(exc)
+        if isinstance(exc, flight.FlightUnavailableError) and type(error) is BackendUnavailable:
+            return Unreachable(f"cannot reach the Arrow Flight server {self.flight_uri}: {exc}")
+        return error
 
     @staticmethod
     def _parts(reader: Any) -> dict[str, pa.Table]:
@@ -460,6 +500,25 @@ class RemoteBackend:
             name=name,
             version=version,
             options=options,
+            start_time=start_time,
+            end_time=end_time,
+        )
+
+    def training_batches(
+        self,
+        name: str,
+        version: int,
+        start_time: dt.datetime | None,
+        end_time: dt.datetime | None,
+        spine: pa.Table | None,
+    ) -> pa.RecordBatchReader:
+        """The view's training data (no split) as the data plane streams it over Flight."""
+        return self._stream(
+            "training_splits",
+            spine,
+            name=name,
+            version=version,
+            options={},
             start_time=start_time,
             end_time=end_time,
         )

@@ -9,6 +9,11 @@
 #             so a change to the provider's sources rebuilds it and nothing else does.
 #   docs      both, then terraform/docs rendered from the provider's schema
 #             (ops/terraform_docs.py; a test fails when the checked-in pages differ).
+#   test-build  compiles the provider's Go tests (terraform-plugin-testing; minutes the
+#             first time, then cached), so that `test` only runs them.
+#   test      the provider's Go tests, acceptance tests included: TF_ACC=1, with OpenTofu as
+#             TF_ACC_TERRAFORM_PATH; GRANARY_HOST, GRANARY_API_KEY and GRANARY_TEST_PROJECT
+#             come from the caller (tests/control_plane/test_terraform_acceptance.py).
 #
 # No provider registry is reachable from here, which is the air-gapped user's situation:
 # the tests install the provider through a CLI config with `dev_overrides` (see
@@ -89,10 +94,22 @@ render_docs() {
   "${PYTHON:-python3}" "$OPS_DIR/terraform_docs.py" "$work/schema.json" "$REPO/terraform/docs"
 }
 
+# run_tests: the provider's Go tests with the acceptance tests on, driving the built
+# OpenTofu; the provider is served in the test process (TF_REATTACH_PROVIDERS), so nothing
+# is installed.
+run_tests() {
+  local tofu
+  tofu=$(build_tofu)
+  ( cd "$PROVIDER_SRC" && TF_ACC=1 TF_ACC_TERRAFORM_PATH="$tofu" TF_ACC_PROVIDER_HOST=registry.opentofu.org \
+      TF_ACC_PROVIDER_NAMESPACE=granary CHECKPOINT_DISABLE=1 go_env go test -count=1 -v ./... )
+}
+
 case "${1:-}" in
   tofu) build_tofu ;;
   provider) build_provider ;;
   all) build_tofu; build_provider ;;
   docs) render_docs ;;
-  *) echo "usage: $(basename "$0") tofu|provider|all|docs" >&2; exit 2 ;;
+  test-build) ( cd "$PROVIDER_SRC" && go_env go test -count=1 -run '^$' ./... >/dev/null ) ;;
+  test) run_tests ;;
+  *) echo "usage: $(basename "$0") tofu|provider|all|docs|test-build|test" >&2; exit 2 ;;
 esac

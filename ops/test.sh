@@ -24,12 +24,12 @@ trap cleanup EXIT
 # A region that cannot start fails the run here, with the script's own output.
 bash ops/region up "$GRANARY_TEST_REGION"
 
-# The Go tools of the Terraform and Kubernetes tests (OpenTofu and the provider,
+# The Go tools of the Terraform and Kubernetes tests (OpenTofu, the provider and its Go tests,
 # kube-apiserver) build in the background while the tests before them run: many minutes on
 # a fresh machine, nothing once cached. The tests' fixtures wait on the same build locks,
 # and report a failed build themselves.
 mkdir -p .cache
-(bash ops/terraform.sh all && bash ops/kube.sh build) >.cache/prebuild.log 2>&1 &
+(bash ops/terraform.sh all && bash ops/kube.sh build && bash ops/terraform.sh test-build) >.cache/prebuild.log 2>&1 &
 PREBUILD=$!
 
 set +e

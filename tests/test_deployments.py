@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sklearn.linear_model import LogisticRegression
 
 import granary
+from data_plane.api.routers import deployments as deployments_router
 from granary.builtin_transformations import min_max_scaler
 from granary_core import errors
 from tests.remote_stack import free_port, start_data_plane
@@ -200,3 +201,58 @@ def test_predict_requests_and_their_latency_are_in_the_metrics(data_plane, tmp_p
     assert after - requests == 5
     assert 0 < seconds_after - seconds <= elapsed
     assert _predict_metrics(data_plane, "400")[0] - refused_before == 1
+
+
+def _route_was_used(request):
+    raise RuntimeError("the predict route was used")
+
+
+def test_the_predict_fast_path_answers_as_the_route_does(data_plane, tmp_path, monkeypatch):
+    """Usual predicts skip FastAPI (data_plane.api.fast_predict); a content type the fast
+    path does not take goes to the route. Both must answer every request alike."""
+    project_name, key = data_plane.new_key()
+    _, other_key = data_plane.new_key()
+    project = granary.login(host=data_plane.api_url, api_key=key)
+    (tmp_path / "offset.txt").write_text("10")
+    model = project.get_model_registry().python.create_model("echo").save(tmp_path / "offset.txt")
+    deployment = model.deploy(name="echo", script_file=ECHO).start()
+    url = f"{data_plane.api_url}/api/v1/projects/{project_name}/deployments/echo/predict"
+    fast, route = "application/json", "application/json; charset=utf-8"
+
+    def both(body: bytes, key: str | None = key) -> tuple[httpx.Response, httpx.Response]:
+        auth = {"authorization": f"Bearer {key}"} if key else {}
+        return tuple(
+            httpx.post(url, content=body, headers={"content-type": kind, **auth}, timeout=60)
+            for kind in (fast, route)
+        )
+
+    cases = {
+        "usual": b'{"inputs": [1, 2.5]}',
+        "instances": b'{"instances": [3]}',
+        "an extra field": b'{"inputs": [1], "extra": true}',
+        "both fields": b'{"inputs": [1], "instances": [1]}',
+        "null": b'{"inputs": null}',
+        "not JSON": b"{inputs",
+        "the predictor fails": b'{"inputs": ["a"]}',
+    }
+    try:
+        for what, body in cases.items():
+            by_fast_path, by_route = both(body)
+            assert by_fast_path.status_code == by_route.status_code, what
+            assert by_fast_path.json() == by_route.json(), what
+        assert both(cases["usual"])[0].json() == {"predictions": [11.0, 12.5]}
+        with monkeypatch.context() as patched:  # the route can no longer reach a predictor
+            patched.setattr(deployments_router, "_client", _route_was_used)
+            by_fast_path, by_route = both(cases["usual"])
+            assert (by_fast_path.status_code, by_route.status_code) == (200, 500)
+        for what, refused in {"no key": None, "another project's key": other_key}.items():
+            by_fast_path, by_route = both(cases["usual"], refused)
+            assert by_fast_path.status_code == by_route.status_code in (401, 403), what
+            assert by_fast_path.json()["code"] == by_route.json()["code"], what
+        deployment.stop()
+        by_fast_path, by_route = both(cases["usual"])
+        assert by_fast_path.status_code == by_route.status_code == 503
+        assert by_fast_path.json() == by_route.json()
+        assert "not running (state STOPPED): start it first" in by_fast_path.json()["message"]
+    finally:
+        deployment.delete()

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from data_plane.api.fast_predict import FastPredictMiddleware
 from data_plane.api.fast_vectors import FastVectorsMiddleware
 from data_plane.api.middleware import BodyLimitMiddleware, InternalErrorMiddleware, RoutingEpochMiddleware
 from data_plane.api.routers import (
@@ -75,8 +76,9 @@ def create_app(settings: DataPlaneSettings, region: Region | None = None) -> Fas
         app.include_router(module.router, prefix=API_PREFIX, responses=_ERRORS)
     app.include_router(health.router)
     app.include_router(admin.router, responses={k: _ERRORS[k] for k in (401, 409, 422)})
-    # Innermost first: the vectors fast path runs inside the body limit and the metrics.
+    # Innermost first: the fast paths run inside the body limit and the metrics.
     app.add_middleware(FastVectorsMiddleware, route=serving.vectors_route())
+    app.add_middleware(FastPredictMiddleware, route=deployments.predict_route())
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(RoutingEpochMiddleware)
     app.add_middleware(InternalErrorMiddleware)

@@ -23,6 +23,7 @@ from typing import Any
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 
+from data_plane.api.asgi_bodies import read_body, replay
 from data_plane.api.deps import bearer_credentials, read_access
 from data_plane.api.routers.serving import MAX_ENTRIES, vectors_response
 from granary_core.errors import GranaryError
@@ -60,7 +61,7 @@ class FastVectorsMiddleware:
             return
         scope["route"] = self.route  # for the metrics' route label, as FastAPI sets it
         try:
-            body = await _read_body(receive)
+            body = await read_body(receive)
         except GranaryError as exc:  # over the size limit, counted as it streamed: 413
             await granary_error_response(exc)(scope, receive, send)
             return
@@ -68,7 +69,7 @@ class FastVectorsMiddleware:
             return
         usual = _usual(body)
         if usual is None:
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replay(body, receive), send)
             return
         project, name, version = path
         entries, allow_missing = usual
@@ -91,18 +92,6 @@ def _vectors_path(scope: dict) -> tuple[str, str, int] | None:
     return match["project"], match["name"], int(match["version"])
 
 
-async def _read_body(receive: Any) -> bytes | None:
-    """The whole body (the body-limit middleware counts it), or None on disconnect."""
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
 def _usual(body: bytes) -> tuple[list[dict[str, Any]], bool] | None:
     """(entries, allow_missing) when ``VectorsRequest`` would take the body as it is,
     else None. Parsed with ``json.loads``, as the route parses it: orjson is faster but
@@ -120,13 +109,3 @@ def _usual(body: bytes) -> tuple[list[dict[str, Any]], bool] | None:
     if not all(type(entry) is dict for entry in entries):
         return None
     return entries, allow_missing
-
-
-def _replay(body: bytes, receive: Any) -> Any:
-    """``receive`` with the body already read handed out again first."""
-    pending = [{"type": "http.request", "body": body, "more_body": False}]
-
-    async def replayed() -> dict:
-        return pending.pop() if pending else await receive()
-
-    return replayed

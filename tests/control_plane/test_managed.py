@@ -91,13 +91,18 @@ def managed(region_env, cp_postgres, cp_template, cp_redis, smtp_sink):
 
 
 @contextlib.contextmanager
-def managed_service(region_env, cp_postgres, cp_template, cp_redis, smtp_sink) -> Iterator[Managed]:
-    """The control plane and a data plane on the test region (other modules' fixtures too)."""
+def managed_service(
+    region_env, cp_postgres, cp_template, cp_redis, smtp_sink, region_names: tuple[str, ...] = ("local",)
+) -> Iterator[Managed]:
+    """The control plane and a data plane on the test region (other modules' fixtures too).
+
+    The control plane knows the data plane under each of ``region_names``: tests of
+    placement in two regions get real provisioning in both without a second data plane."""
     api_port, namespace = free_port(), f"m{uuid.uuid4().hex[:8]}"
     region = RegionSettings(url=f"http://127.0.0.1:{api_port}", token=REGION_ADMIN_TOKEN)
     with _clone(cp_postgres, cp_template) as url:
         settings = make_settings(url, cp_redis, smtp_sink[0])
-        settings = settings.model_copy(update={"regions": {"local": region}})
+        settings = settings.model_copy(update={"regions": dict.fromkeys(region_names, region)})
         with LiveServer(settings, real_regions=True) as cp:
             plane = start_data_plane(
                 region_env,

@@ -1,17 +1,26 @@
 """The Terraform provider (terraform/provider) driven by a real OpenTofu CLI against a real
 control plane: create, no change on a second plan, update in place, drift, import,
-destroy, and refusals that name what is wrong."""
+destroy, and refusals that name what is wrong.
+
+The control plane's regions are a real data plane on the test region (PostgreSQL, Kafka,
+Redis, S3), linked to it as in production: the projects ``tofu apply`` makes are
+provisioned there, and after every destroy the region's admin API is asked what is left
+of each. The regions ``local`` and ``eu-1`` are the same data plane under two names (one
+plane started, not two): placement in two regions is the control plane's bookkeeping,
+and the provisioning under either name is real."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
 
-import httpx
 import pytest
 
+from control_plane.regions import AdminApiRegion
+from control_plane.settings import RegionSettings
 from tests.control_plane import tofu
-from tests.control_plane.conftest import ADMIN, ADMIN_TOKEN, add_user, bearer, make_tenant
+from tests.control_plane.conftest import ADMIN, ADMIN_TOKEN, REGION_ADMIN_TOKEN, add_user, bearer, make_tenant
+from tests.control_plane.test_managed import Managed, managed_service
 
 MEMBER_PASSWORD = "pass-" + "w" * 10
 
@@ -31,18 +40,54 @@ def cli_config(binaries, tmp_path_factory):
     return tofu.cli_config(binaries, tmp_path_factory.mktemp("tofu"))
 
 
-@pytest.fixture
-def http(live_server):
-    with httpx.Client(base_url=live_server.url, timeout=30) as client:
-        yield client
+@pytest.fixture(scope="module")
+def managed(region_env, cp_postgres, cp_template, cp_redis, smtp_sink):
+    regions = ("local", "eu-1")
+    with managed_service(region_env, cp_postgres, cp_template, cp_redis, smtp_sink, regions) as service:
+        yield service
 
 
 @pytest.fixture
-def workspace(binaries, cli_config, live_server, tmp_path):
+def http(managed):
+    return managed.http
+
+
+@pytest.fixture
+def workspace(binaries, cli_config, managed, tmp_path):
     """A configuration directory; host and operator token come from GRANARY_* variables."""
     return tofu.Workspace(
-        binaries, cli_config, tmp_path, {"GRANARY_HOST": live_server.url, "GRANARY_ADMIN_TOKEN": ADMIN_TOKEN}
+        binaries, cli_config, tmp_path, {"GRANARY_HOST": managed.cp.url, "GRANARY_ADMIN_TOKEN": ADMIN_TOKEN}
     )
+
+
+def scopes(http, admin: dict[str, str]) -> dict[str, str]:
+    """The tenant's projects' scopes in their region, by project name."""
+    return {p["name"]: p["metadata_scope"] for p in http.get("/v1/projects", headers=admin).json()}
+
+
+def assert_nothing_left(
+    managed: Managed, tenant: str, credentials: list[dict[str, str]], project_scopes: list[str]
+) -> None:
+    """After a destroy: the control plane knows neither the tenant nor its keys, and the
+    region holds nothing of its projects, checked as the control plane's own clean-up
+    checks before it calls a project deleted (the admin API's residue of each). Nothing
+    is waited for here: destroy returns once each project's region is clean."""
+    http = managed.http
+    assert http.get(f"/v1/admin/tenants/{tenant}", headers=ADMIN).status_code == 404
+    assert tenant not in [t["name"] for t in http.get("/v1/admin/tenants", headers=ADMIN).json()]
+    refused = [http.get("/v1/projects", headers=headers).status_code for headers in credentials]
+    assert refused == [401] * len(credentials), refused
+    left = residue(managed, project_scopes)
+    assert project_scopes and left == dict.fromkeys(project_scopes, "nothing"), left
+
+
+def residue(managed: Managed, project_scopes: list[str]) -> dict[str, str]:
+    """What the region holds of each project, as its admin API answers the control plane."""
+    region = AdminApiRegion("local", RegionSettings(url=managed.plane.api_url, token=REGION_ADMIN_TOKEN))
+    try:
+        return {scope: str(region.residue(scope)) for scope in project_scopes}
+    finally:
+        region.close()
 
 
 def enterprise(
@@ -118,7 +163,7 @@ output "ci_key" {{
 """
 
 
-def test_apply_shows_no_change_then_updates_in_place_and_destroys(workspace, http, live_server, mailbox):
+def test_apply_shows_no_change_then_updates_in_place_and_destroys(workspace, http, managed, mailbox):
     workspace.write(enterprise("acme"))
     workspace.init()
     changes = workspace.plan_changes()
@@ -134,6 +179,9 @@ def test_apply_shows_no_change_then_updates_in_place_and_destroys(workspace, htt
     ci_key = workspace.run("output", "-raw", "ci_key").stdout
     assert http.get("/v1/projects/fraud", headers=bearer(ci_key)).status_code == 200
     assert http.get("/v1/projects/fraud-eu", headers=bearer(ci_key)).status_code == 403
+    project_scopes = scopes(http, admin)
+    provisioned = residue(managed, list(project_scopes.values()))
+    assert "nothing" not in provisioned.values(), provisioned  # what destroy must remove
     plan_text = workspace.run("plan", "-input=false").stdout
     assert "No changes" in plan_text and ci_key not in plan_text
 
@@ -172,16 +220,11 @@ def test_apply_shows_no_change_then_updates_in_place_and_destroys(workspace, htt
 
     workspace.write(enterprise("acme", member="ds@acme.example.com", projects=5, role="viewer"))
     workspace.destroy()
-    assert http.get("/v1/admin/tenants/acme", headers=ADMIN).status_code == 404
-    assert http.get("/v1/projects", headers=admin).status_code == 401
-    regions = live_server.app.state.services.regions
-    left = {name: regions.get(name).projects for name in ("local", "eu-1")}
-    assert all(status == "deleted" for projects in left.values() for status in projects.values()), left
-    assert sorted(len(p) for p in left.values()) == [1, 1]
+    assert_nothing_left(managed, "acme", [admin, bearer(ci_key)], list(project_scopes.values()))
     print(f"tofu runs={workspace.runs}")
 
 
-def test_changes_made_out_of_band_show_in_the_plan_and_apply_restores_them(workspace, http, mailbox):
+def test_changes_made_out_of_band_show_in_the_plan_and_apply_restores_them(workspace, http, managed, mailbox):
     workspace.write(enterprise("drift", member="ds@drift.example.com"))
     workspace.init()
     workspace.run("apply", "-auto-approve", "-target=granary_tenant.acme")
@@ -189,6 +232,7 @@ def test_changes_made_out_of_band_show_in_the_plan_and_apply_restores_them(works
     add_user(http, mailbox, admin, "ds@drift.example.com", MEMBER_PASSWORD)
     workspace.apply()
     key_id = workspace.state("granary_api_key.ci")["id"]
+    deleted_out_of_band = scopes(http, admin)["fraud-eu"]
 
     http.patch("/v1/admin/tenants/drift", json={"quotas": {"projects": 9}}, headers=ADMIN).raise_for_status()
     http.post("/v1/admin/tenants/drift/suspend", headers=ADMIN).raise_for_status()
@@ -198,6 +242,8 @@ def test_changes_made_out_of_band_show_in_the_plan_and_apply_restores_them(works
     ).raise_for_status()
     http.delete(f"/v1/keys/{key_id}", headers=admin).raise_for_status()
     assert http.delete("/v1/projects/fraud-eu", headers=admin).status_code == 202
+    managed.cp.settle()  # the control plane's delete reaches the region
+    assert residue(managed, [deleted_out_of_band]) == {deleted_out_of_band: "nothing"}
 
     changes = workspace.plan_changes()
     assert changes == {
@@ -211,11 +257,13 @@ def test_changes_made_out_of_band_show_in_the_plan_and_apply_restores_them(works
     assert http.get("/v1/admin/tenants/drift", headers=ADMIN).json()["plan"]["quotas"]["projects"] == 3
     assert http.get("/v1/projects/fraud-eu", headers=admin).json()["status"] == "ready"
     assert workspace.state("granary_api_key.ci")["id"] != key_id
+    project_scopes = list(scopes(http, admin).values())
+    assert deleted_out_of_band not in project_scopes  # made again, not revived
     workspace.destroy()
-    assert http.get("/v1/admin/tenants/drift", headers=ADMIN).status_code == 404
+    assert_nothing_left(managed, "drift", [admin], project_scopes)
 
 
-def test_import_adopts_what_exists_and_the_next_plan_changes_nothing_else(workspace, http, mailbox):
+def test_import_adopts_what_exists_and_the_next_plan_changes_nothing_else(workspace, http, managed, mailbox):
     body = make_tenant(
         http, "adopted", projects=3, sla_tier="premium", quotas={"projects": 3, "online_rows": 5000000}
     )
@@ -262,11 +310,12 @@ def test_import_adopts_what_exists_and_the_next_plan_changes_nothing_else(worksp
     bad = workspace.run("import", "granary_member.ds", "no-slash", check=False)
     assert bad.returncode == 1 and "expected PROJECT/EMAIL" in said(bad), bad.stderr
     workspace.run("import", "granary_member.ds", "fraud/ds@adopted.example.com")
+    project_scopes = list(scopes(http, admin).values())
     workspace.destroy()
-    assert http.get("/v1/admin/tenants/adopted", headers=ADMIN).status_code == 404
+    assert_nothing_left(managed, "adopted", [admin, bearer(key["api_key"])], project_scopes)
 
 
-def test_refusals_name_what_is_wrong_and_change_nothing(workspace, http):
+def test_refusals_name_what_is_wrong_and_change_nothing(workspace, http, managed):
     """Plan-time refusals (the schema) and apply-time ones (the service), each one
     checked to leave the control plane as it was."""
     attempts = refused = 0
@@ -313,13 +362,14 @@ def test_refusals_name_what_is_wrong_and_change_nothing(workspace, http):
         result
     )
     workspace.env["GRANARY_ADMIN_TOKEN"] = ADMIN_TOKEN
+    project_scopes = list(scopes(http, admin).values())
     workspace.destroy()
-    assert http.get("/v1/admin/tenants", headers=ADMIN).json() == []
+    assert_nothing_left(managed, "acme", [admin], project_scopes)
     print(f"attempts={attempts} refused={refused}")
     assert refused == attempts
 
 
-def test_the_enterprise_example_applies_plans_no_change_and_destroys(workspace, http, live_server, mailbox):
+def test_the_enterprise_example_applies_plans_no_change_and_destroys(workspace, http, managed, mailbox):
     example = tofu.REPO / "terraform" / "examples" / "enterprise" / "main.tf"
     workspace.write(example.read_text())
     workspace.init()
@@ -337,8 +387,17 @@ def test_the_enterprise_example_applies_plans_no_change_and_destroys(workspace, 
     assert projects == {"fraud": "local", "fraud-eval": "eu-1"}
     keys = [k["name"] for k in http.get("/v1/keys", headers=admin).json() if k["revoked_at"] is None]
     assert sorted(keys) == ["admin", "ci-fraud", "ci-fraud-eval"]
+    project_scopes = scopes(http, admin)
+    for name, scope in project_scopes.items():  # the group, in the project's data plane
+        dp = f"{managed.plane.api_url}/api/v1/projects/{scope}/feature-groups/transactions"
+        group = http.get(dp, params={"version": 1}, headers=admin)
+        assert group.status_code == 200, (name, group.text)
+        features = [(f["name"], f["type"]) for f in group.json()["features"]]
+        assert features == [("cc_num", "int64"), ("ts", "timestamp[us, tz=UTC]"), ("amount", "double")]
+    ci_keys = json.loads(workspace.run("output", "-json", "ci_keys").stdout).values()
     workspace.run("destroy", "-auto-approve", "-input=false", *regions, *members)
-    assert http.get("/v1/admin/tenants/acme", headers=ADMIN).status_code == 404
+    credentials = [admin, *map(bearer, ci_keys)]
+    assert_nothing_left(managed, "acme", credentials, list(project_scopes.values()))
 
 
 def test_the_checked_in_reference_is_what_the_provider_schema_says(workspace, tmp_path):

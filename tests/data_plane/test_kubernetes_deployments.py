@@ -15,6 +15,7 @@ import uuid
 
 import httpx
 import pytest
+from kubernetes import client as k8s
 
 from data_plane.kubernetes_deployments import (
     KubernetesConfig,
@@ -149,6 +150,20 @@ def test_a_region_on_kubernetes_runs_deployments_as_objects(kube_plane, tmp_path
     assert httpx.get(models_url, headers={"authorization": f"Bearer {pod_key}"}).status_code == 200
     with pytest.raises(errors.BackendUnavailable, match=r"not running \(state STARTING\)"):
         deployment.predict(inputs=[1])
+
+    # its logs are its pods': no kubelet runs one here, so the test makes the pod its
+    # ReplicaSet would (and the ServiceAccount a controller manager would have made)
+    core, namespace, pod = k8s.CoreV1Api(kube._api), kube.config.namespace, f"{object_id}-0"
+    core.create_namespaced_service_account(namespace, {"metadata": {"name": "default"}})
+    labels = {"granary.io/deployment": object_id}
+    container = {"name": "predictor", "image": kube.config.image}
+    core.create_namespaced_pod(
+        namespace, {"metadata": {"name": pod, "labels": labels}, "spec": {"containers": [container]}}
+    )
+    logs = deployment.get_logs()
+    print(logs)
+    assert logs.startswith(f"== pod {pod} ==\n(no l") and "the pod is Pending" in logs, logs
+    core.delete_namespaced_pod(pod, namespace)
 
     assert deployment.stop().get_state().state == "STOPPED"
     assert kube.state(project.name, "scorer").replicas == 0

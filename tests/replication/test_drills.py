@@ -4,12 +4,15 @@ the workload runs through the fault and the heal, and every invariant holds. The
 
 And the checkers can fail on a live run: with the standby's data plane deliberately
 broken (``GRANARY_TEST_ONLY_BREAK``), a switchover without fencing is split brain, and
-writes acknowledged but never produced are lost."""
+writes acknowledged but never produced are lost; and what a tenant leaves in a region
+is found."""
 
 from __future__ import annotations
 
 import pytest
+import redis
 
+from chaos import leaks
 from chaos.drill import Drill, replicated
 from chaos.scenarios import SCENARIOS
 from chaos.world import World
@@ -68,3 +71,25 @@ def test_writes_acknowledged_but_dropped_are_caught_as_lost(drill_world, broken,
     lost = [v for v in outcome.violations if v.startswith("acknowledged write") and v.endswith("is lost")]
     assert lost, "\n".join(outcome.violations)
     assert outcome.figures.lost == len(lost) > 0
+
+
+def test_what_a_tenant_leaves_in_any_region_is_found(drill_world):
+    """The leak checks look where the stores keep a project's data: an object under its
+    prefix in the standby's bucket and an online key under its key prefix are reported."""
+    region, scope = drill_world.standby, "p_leakcheck0000000"
+    s3, bucket = leaks.s3_client(drill_world, region)
+    online = redis.Redis.from_url(drill_world.env[region]["GRANARY_REDIS_URL"])
+    prefix, key_prefix = f"granary/offline/{scope}/", f"granary.{scope}:"
+    assert leaks.objects_left(drill_world, [prefix]) == []
+    assert leaks.online_left(drill_world, key_prefix) == []
+    s3.put_object(Bucket=bucket, Key=f"{prefix}g_v1/part-0.parquet", Body=b"x")
+    online.set(f"{key_prefix}g:1", b"x")
+    try:
+        assert leaks.objects_left(drill_world, [prefix]) == [
+            f"object {bucket}/{prefix}g_v1/part-0.parquet in {region}"
+        ]
+        assert leaks.online_left(drill_world, key_prefix) == [f"1 online keys under {key_prefix} in {region}"]
+    finally:
+        s3.delete_object(Bucket=bucket, Key=f"{prefix}g_v1/part-0.parquet")
+        online.delete(f"{key_prefix}g:1")
+        online.close()

@@ -1,7 +1,8 @@
-# An enterprise tenant with a project in each of two regions, members, and a key per
-# project for a CI pipeline. The operator token comes from GRANARY_ADMIN_TOKEN and the
-# control plane's URL from GRANARY_HOST; the tenant's own calls use the admin key the
-# tenant was made with (kept, sensitive, in the state).
+# An enterprise tenant with a project in each of two regions, members, a key per
+# project for a CI pipeline, and a feature group in each project. The operator token
+# comes from GRANARY_ADMIN_TOKEN and the control plane's URL from GRANARY_HOST; the
+# tenant's own calls use the admin key the tenant was made with (kept, sensitive, in the
+# state).
 
 terraform {
   required_providers {
@@ -73,6 +74,25 @@ resource "granary_api_key" "ci" {
   name     = "ci-${each.key}"
   project  = each.value.name
   scopes   = ["project:read", "feature_groups:write"]
+}
+
+# The same feature group in each project, made in the project's region with its schema
+# declared: the SDK's inserts are checked against it.
+resource "granary_feature_group" "transactions" {
+  for_each    = granary_project.this
+  project     = each.value.name
+  name        = "transactions"
+  version     = 1
+  description = "card transactions"
+  primary_key = ["cc_num"]
+  event_time  = "ts"
+  online      = true
+  ttl_seconds = 86400
+  features = [
+    { name = "cc_num", type = "int64" },
+    { name = "ts", type = "timestamp[us, tz=UTC]" },
+    { name = "amount", type = "double", description = "in EUR" },
+  ]
 }
 
 data "granary_project" "fraud" {

@@ -185,13 +185,11 @@ func (r *featureGroupResource) ModifyPlan(ctx context.Context, req resource.Modi
 	if !plan.Project.Equal(state.Project) || !plan.Name.Equal(state.Name) || !plan.Version.Equal(state.Version) {
 		return // a replacement: a new group, any schema
 	}
-	where := fmt.Sprintf("feature group %q v%d in project %q", state.Name.ValueString(),
-		state.Version.ValueInt64(), state.Project.ValueString())
 	refuse := func(attribute, change string) {
 		resp.Diagnostics.AddAttributeError(path.Root(attribute), "Granary: a version's schema is fixed",
 			fmt.Sprintf("%s exists, and the store cannot change its %s (%s). Change `version` too to make "+
 				"a new version (the plan then replaces this one, deleting its data), or keep %s as stored.",
-				where, attribute, change, attribute))
+				state.where(), attribute, change, attribute))
 	}
 	stored, _ := state.features(ctx, &resp.Diagnostics)
 	declared, known := plan.features(ctx, &resp.Diagnostics)
