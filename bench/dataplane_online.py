@@ -70,7 +70,13 @@ def ingest_granary(services: dps.Services) -> tuple[str, str, dict[str, Any]]:
             "rows_per_s": int(table.num_rows / seconds),
         }
         groups[name] = fg
-    query = groups["user_activity"].select_all().join(groups["user_profile"].select_all(), on=[KEY])
+    query = (
+        groups["user_activity"]
+        .select_all(include_primary_key=False, include_event_time=False)
+        .join(
+            groups["user_profile"].select_all(include_primary_key=False, include_event_time=False), on=[KEY]
+        )
+    )
     fs.create_feature_view("bench", version=1, query=query)
     return project, key, timings
 

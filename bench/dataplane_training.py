@@ -43,7 +43,13 @@ def build(project: Any) -> Any:
         for offset in range(0, table.num_rows, 200_000):
             fg.insert(table.slice(offset, 200_000))
         groups[name] = fg
-    query = groups["user_activity"].select_all().join(groups["user_profile"].select_all(), on=[KEY])
+    query = (
+        groups["user_activity"]
+        .select_all(include_primary_key=False, include_event_time=False)
+        .join(
+            groups["user_profile"].select_all(include_primary_key=False, include_event_time=False), on=[KEY]
+        )
+    )
     return fs.create_feature_view("pit", version=1, query=query, labels=[workload.LABEL])
 
 

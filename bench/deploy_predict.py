@@ -145,7 +145,9 @@ def setup(services: dps.Services, workdir: Path) -> tuple[str, str, Path, Any]:
         "users", version=1, primary_key=[KEY], event_time="ts", online_enabled=True
     )
     group.insert(frame, wait=True)
-    view = fs.create_feature_view(VIEW[0], version=VIEW[1], query=group.select_all())
+    view = fs.create_feature_view(
+        VIEW[0], version=VIEW[1], query=group.select_all(include_primary_key=False, include_event_time=False)
+    )
     view.init_serving()
     deadline = time.monotonic() + 60  # the online store is written by the materializer
     while view.get_feature_vector({KEY: USERS - 1}, allow_missing=True)[0] is None:

@@ -159,7 +159,13 @@ def ingest_granary(data_dir: Path, home: Path) -> tuple[Any, dict[str, float]]:
         ingest_s[name], _ = harness.timed(lambda fg=fg, table=table: fg.insert(table))
         groups[name] = fg
         del table
-    query = groups["user_activity"].select_all().join(groups["user_profile"].select_all(), on=[KEY])
+    query = (
+        groups["user_activity"]
+        .select_all(include_primary_key=False, include_event_time=False)
+        .join(
+            groups["user_profile"].select_all(include_primary_key=False, include_event_time=False), on=[KEY]
+        )
+    )
     return fs.create_feature_view(name="bench", version=1, query=query, labels=[LABEL]), ingest_s
 
 

@@ -252,7 +252,13 @@ def _granary_serving(params: dict[str, Any], online_store: str | None) -> Servin
         seconds, _ = harness.timed(lambda fg=fg, table=table: fg.insert(table))
         ingest[name] = {"rows": table.num_rows, "seconds": seconds, "rows_per_s": table.num_rows / seconds}
         groups[name] = fg
-    query = groups["user_activity"].select_all().join(groups["user_profile"].select_all(), on=[KEY])
+    query = (
+        groups["user_activity"]
+        .select_all(include_primary_key=False, include_event_time=False)
+        .join(
+            groups["user_profile"].select_all(include_primary_key=False, include_event_time=False), on=[KEY]
+        )
+    )
     fv = fs.create_feature_view(name="bench", version=1, query=query)
     missing = [m for m in ("init_serving", "get_feature_vector", "get_feature_vectors") if not hasattr(fv, m)]
     if missing:

@@ -135,7 +135,11 @@ def _granary(home: str, online_store: str | None, frames: tuple[Any, Any]) -> tu
         groups.append(fg)
     seconds = time.perf_counter() - t0
     fv = fs.create_feature_view(
-        name="bench", version=1, query=groups[0].select_all().join(groups[1].select_all(), on=[KEY])
+        name="bench",
+        version=1,
+        query=groups[0]
+        .select_all(include_primary_key=False, include_event_time=False)
+        .join(groups[1].select_all(include_primary_key=False, include_event_time=False), on=[KEY]),
     )
     fv.init_serving()
     return fv, seconds

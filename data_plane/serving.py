@@ -76,6 +76,9 @@ class ServingPlan:
     lookups: list[_Lookup]
     schema: pa.Schema
     groups: list[dict[str, Any]]
+    # Key names a joined group's selection selects: the vector keeps the column of that
+    # name, as training data does (FeatureView._joined_keys), though the root's is a helper.
+    joined_keys: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         self.required = [k.feature_name for k in self.serving_keys]
@@ -101,7 +104,11 @@ class ServingPlan:
             "columns": [[f.name, str(f.type)] for f in self.schema],
             "primary_key": list(root.primary_key),
             "event_time": root.event_time,
-            "helper_columns": helper_columns(self.view.query, root.primary_key, root.event_time),
+            "helper_columns": [
+                c
+                for c in helper_columns(self.view.query, root.primary_key, root.event_time)
+                if c not in self.joined_keys
+            ],
             "labels": list(self.view.labels),
             "inference_helper_columns": list(self.view.inference_helper_columns),
             "groups": self.groups,
@@ -338,7 +345,10 @@ def build_plan(catalog: Catalog, store: OnlineStore, view: FeatureViewInfo) -> S
         }
         for info, node in zip(infos, plan.nodes, strict=True)
     ]
-    return ServingPlan(view, serving_keys, lookups, pa.schema(schema_fields), groups)
+    joined_keys = frozenset(
+        k for node in plan.nodes[1:] for k in node.primary_key if node.features is None or k in node.features
+    )
+    return ServingPlan(view, serving_keys, lookups, pa.schema(schema_fields), groups, joined_keys)
 
 
 class FeatureServer:

@@ -312,16 +312,16 @@ class FeatureGroup:
         }
 
     # queries ------------------------------------------------------------------------
-    def select_all(
-        self, include_primary_key: bool | None = None, include_event_time: bool | None = None
-    ) -> Query:
-        """Every feature. Without flags, as the root of a feature view, the primary key and
-        event time are helpers (returned when a read asks: ``primary_key=True``); ``True``
-        selects them (every read returns them), ``False`` leaves them out of the query."""
-        if include_primary_key is None and include_event_time is None:
+    def select_all(self, include_primary_key: bool = True, include_event_time: bool = True) -> Query:
+        """Every feature, the primary key and event time included unless asked not to,
+        as hsfs' ``select_all()`` does: a feature view of it returns them in training
+        data, batch data and feature vectors. ``include_primary_key=False`` /
+        ``include_event_time=False`` leave them out of the query (reads add them back
+        with ``primary_key=True`` / ``event_time=True``)."""
+        if include_primary_key and include_event_time:
             return Query(self)
-        keys = set(self.primary_key) if include_primary_key is False else set()
-        if include_event_time is False and self.event_time:
+        keys = set() if include_primary_key else set(self.primary_key)
+        if not include_event_time and self.event_time:
             keys.add(self.event_time)
         return Query(self, [f.name for f in self.features if f.name not in keys])
 

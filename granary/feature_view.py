@@ -197,8 +197,8 @@ class FeatureView(ServingMixin, FeatureLoggingMixin):
         return self._joined_names()[0]
 
     def _joined_keys(self) -> set[str]:
-        """Primary key names a joined group's selection names explicitly
-        (``select_all(include_event_time=False)`` does). The plan returns the root's
+        """Primary key names a joined group's selection selects (``select_all()`` and
+        ``select_all(include_event_time=False)`` do). The plan returns the root's
         column for them; Hopsworks returns a joined key its query selects whether or not
         the root's is selected, so a read keeps that column even without ``primary_key=True``."""
         return self._joined_names()[1]
@@ -214,7 +214,7 @@ class FeatureView(ServingMixin, FeatureLoggingMixin):
                 if group.event_time and (selected is None or group.event_time in selected):
                     plain = join.get("prefix", "") + group.event_time
                     times[f"{group.name}_{plain}"] = plain
-                keys.update(k for k in group.primary_key if selected is not None and k in selected)
+                keys.update(k for k in group.primary_key if selected is None or k in selected)
             self.__dict__["_joined_names_cache"] = (times, keys)
         return self.__dict__["_joined_names_cache"]
 

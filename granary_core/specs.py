@@ -102,12 +102,15 @@ class TrainingDatasetInfo:
 def helper_columns(query: dict[str, Any], primary_key: list[str], event_time: str | None) -> list[str]:
     """The root group's primary key and event time columns that ``query`` does not select.
 
-    A query that names them (``select(["cc_num", "amount"])``) returns them in training
-    data, batch data and feature vectors, as Hopsworks does; the ones it does not name
-    are helpers that reads add only when asked (``primary_key=True``, ``event_time=True``).
-    ``select_all()`` names no column, so for it every key is a helper.
+    As in hsfs, a selected key or event time is a feature of the view: training data,
+    batch data and feature vectors return it. ``select_all()`` (``"features": null``)
+    selects every column, so it has no helpers; ``select(["amount"])`` or
+    ``select_all(include_primary_key=False)`` leaves keys out, and those are the helpers
+    that reads add only when asked (``primary_key=True``, ``event_time=True``).
     """
-    selected = set(query.get("features") or [])
+    selected = query.get("features")
+    if selected is None:
+        return []
     return [c for c in [*primary_key, *([event_time] if event_time else [])] if c not in selected]
 
 

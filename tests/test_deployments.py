@@ -49,7 +49,7 @@ def _save_model(project, tmp_path):
     view = fs.create_feature_view(
         "fraud",
         version=1,
-        query=tx.select_all(),
+        query=tx.select_all(include_primary_key=False, include_event_time=False),
         labels=["is_fraud"],
         transformation_functions=[min_max_scaler("amount")],
     )

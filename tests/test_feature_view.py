@@ -33,7 +33,9 @@ def view(fs):
     profile.insert(
         pd.DataFrame({"cc": np.arange(20), "ts": ts(*["2024-12-01"] * 20), "age": np.arange(20) + 20})
     )
-    query = tx.select_all().join(profile.select(["age"]), on=["cc"], prefix="p_")
+    query = tx.select_all(include_primary_key=False, include_event_time=False).join(
+        profile.select(["age"]), on=["cc"], prefix="p_"
+    )
     return fs.create_feature_view("fraud", version=1, query=query, labels=["is_fraud"])
 
 
@@ -43,7 +45,7 @@ def test_training_data_columns_and_flags(view):
     assert list(y.columns) == ["is_fraud"]
     assert len(x) == len(y) == 200
     x_keys, _ = view.training_data(primary_key=True, event_time=True)
-    assert list(x_keys.columns) == ["tid", "cc", "ts", "amount", "p_age"]
+    assert list(x_keys.columns) == ["tid", "ts", "cc", "amount", "p_age"]  # the added ones first
 
 
 def test_training_data_time_range_is_start_inclusive_end_exclusive(view):
@@ -169,7 +171,8 @@ def test_feature_view_lookup_and_errors(fs, view):
         fs.get_feature_view("fraud", 3)
     with pytest.raises(errors.AlreadyExists):
         fs.create_feature_view("fraud", version=1, query=view.query)
-    assert [name for name, _ in view.schema] == ["tid", "cc", "ts", "amount", "is_fraud", "p_age"]
+    # the query's features: tx's key and event time are not selected
+    assert [name for name, _ in view.schema] == ["cc", "amount", "is_fraud", "p_age"]
     # Hopsworks meaning: what a feature-vector entry gives; cc joins profile on a non-key column of tx
     assert view.primary_keys == ["tid", "cc"]
     assert "ASOF LEFT JOIN" in view.query.to_string()

@@ -42,6 +42,55 @@ def test_selections_take_hopsworks_arguments(groups):
     assert len(a.show(1)) == 1
 
 
+def test_select_all_returns_the_key_and_event_time_in_training_data(fs, groups):
+    a, _ = groups
+    fv = fs.create_feature_view("v", a.select_all(), 1, labels=["label"])
+    x, y = fv.training_data()  # hsfs' select_all() selects them: they are features
+    assert list(x.columns) == ["id", "ts", "amount"] and list(y.columns) == ["label"]
+    x_train, x_test, _, _ = fv.train_test_split(test_size=0.5, seed=1)
+    assert list(x_train.columns) == list(x_test.columns) == ["id", "ts", "amount"]
+    version, _ = fv.create_training_data()
+    x, _ = fv.get_training_data(version)  # files too
+    assert list(x.columns) == ["id", "ts", "amount"]
+    assert sorted(x["ts"]) == list(ts("2025-01-02", "2025-01-03"))
+
+
+def test_select_all_returns_the_key_and_event_time_in_batch_data(fs, groups):
+    a, _ = groups
+    fv = fs.create_feature_view("v", a.select_all(), 1, labels=["label"])
+    batch = fv.get_batch_data(start_time="2025-01-03")
+    assert list(batch.columns) == ["id", "ts", "amount"]
+    assert batch.to_dict("list") == {"id": [2], "ts": list(ts("2025-01-03")), "amount": [2.0]}
+
+
+def test_select_all_returns_the_key_and_event_time_in_feature_vectors(fs, groups):
+    a, _ = groups
+    fv = fs.create_feature_view("v", a.select_all(), 1, labels=["label"])
+    fv.init_serving()
+    vector = fv.get_feature_vector({"id": 2}, return_type="pandas")
+    assert list(vector.columns) == ["id", "ts", "amount"]  # as the schema, label left out
+    assert vector.iloc[0].tolist() == [2, ts("2025-01-03")[0], 2.0]
+    assert [len(v) for v in fv.get_feature_vectors([{"id": 1}, {"id": 2}])] == [3, 3]
+
+
+def test_flags_add_only_the_keys_and_event_time_not_selected(fs, groups):
+    a, _ = groups
+    every = fs.create_feature_view("every", a.select_all(), 1, labels=["label"])
+    for flags in [{}, {"primary_key": True}, {"event_time": True}, {"primary_key": True, "event_time": True}]:
+        # selected already: returned without a flag, and a flag does not add them twice
+        assert list(every.training_data(**flags)[0].columns) == ["id", "ts", "amount"], flags
+        assert list(every.get_batch_data(**flags).columns) == ["id", "ts", "amount"], flags
+    bare = fs.create_feature_view(
+        "bare", a.select_all(include_primary_key=False, include_event_time=False), 1, labels=["label"]
+    )
+    assert list(bare.training_data()[0].columns) == ["amount"]
+    assert list(bare.training_data(primary_key=True)[0].columns) == ["id", "amount"]
+    assert list(bare.training_data(event_time=True)[0].columns) == ["ts", "amount"]
+    assert list(bare.get_batch_data(primary_key=True, event_time=True).columns) == ["id", "ts", "amount"]
+    bare.init_serving()
+    assert bare.get_feature_vector({"id": 2}) == [2.0]
+
+
 def test_selected_keys_are_returned_and_flags_add_the_others(fs, groups):
     a, b = groups
     fv = fs.create_feature_view(
@@ -61,8 +110,9 @@ def test_selected_keys_are_returned_and_flags_add_the_others(fs, groups):
     [
         lambda a, b: a.select(["amount", "label"]).join(b.select_except(["score"])),
         lambda a, b: a.select(["amount", "label"]).join(b.select_all(include_event_time=True)),
+        lambda a, b: a.select(["amount", "label"]).join(b.select_all()),
     ],
-    ids=["select_except", "select_all_event_time"],
+    ids=["select_except", "select_all_event_time", "select_all"],
 )
 def test_a_joined_groups_event_time_is_prefixed_only_when_a_read_returns_the_roots(fs, groups, query):
     a, b = groups
@@ -90,6 +140,8 @@ def test_a_joined_groups_selected_key_is_returned_without_primary_key(fs, groups
     x, _ = fv.training_data()  # b's select_all names id: returned, as hsfs does
     assert list(x.columns) == ["id", "amount", "score"]
     assert list(fv.get_batch_data().columns) == ["id", "amount", "score"]
+    fv.init_serving()
+    assert fv.get_feature_vector({"id": 2}) == [2, 2.0, 6.0]  # as many values as X has columns
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 TUTORIALS = Path(__file__).parent.parent / "examples" / "hopsworks_tutorials"
 
 
@@ -78,15 +76,19 @@ def test_loan_approval(tmp_path):
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="hsfs' select_all() selects the root's primary key and event time, so training data has "
-    "them (the notebook sorts by 'datetime' and drops 'cc_num'); Granary's select_all() keeps them "
-    "as helpers returned only with primary_key=True / event_time=True",
-)
 def test_fraud_online(tmp_path):
     summary = run_tutorial("fraud_online", tmp_path)
-    assert summary["train_columns"][-2:] == ["label_encoder_country_", "label_encoder_gender_"]
+    # select_all() selects the root's key and event time, so the splits have them: the
+    # notebook sorts by `datetime`, then drops `tid`, `cc_num` and `datetime` by name
+    assert summary["train_columns"] == [
+        "amount",
+        "loc_delta_t_minus_1",
+        "time_delta_t_minus_1",
+        "label_encoder_country_",
+        "label_encoder_gender_",
+    ]
     assert summary["split_rows"] == 400
-    assert set(summary["predictions"]) <= {0, 1}
+    # and feature vectors have them first, where predict() drops indexes 0, 1 and 2
+    tid, moment, cc_num = summary["vector_head"]
+    assert tid.startswith("t") and moment.startswith("2022-") and cc_num > 4_467_360_740_682_000
+    assert len(summary["predictions"]) == 5 and set(summary["predictions"]) <= {0, 1}

@@ -36,7 +36,7 @@ def view(fs):
     fv = fs.create_feature_view(
         "fraud",
         version=1,
-        query=tx.select_all(),
+        query=tx.select_all(include_primary_key=False, include_event_time=False),
         labels=["is_fraud"],
         transformation_functions=[min_max_scaler("amount")],
     )

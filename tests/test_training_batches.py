@@ -32,7 +32,9 @@ def view(fs):
     profile.insert(
         pd.DataFrame({"cc": np.arange(20), "ts": ts(*["2025-01-05"] * 20), "age": np.arange(20) + 20})
     )
-    query = tx.select_all().join(profile.select(["age"]), on=["cc"], prefix="p_")
+    query = tx.select_all(include_primary_key=False, include_event_time=False).join(
+        profile.select(["age"]), on=["cc"], prefix="p_"
+    )
     return fs.create_feature_view("fraud", version=1, query=query, labels=["is_fraud"])
 
 
@@ -43,7 +45,7 @@ def _sorted(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 def test_batches_hold_x_then_y_as_training_data_does(view):
     reader = view.training_data_batches(start_time="2025-01-02", primary_key=True, event_time=True)
     assert isinstance(reader, pa.RecordBatchReader)
-    assert reader.schema.names == ["tid", "cc", "ts", "amount", "p_age", "is_fraud"]
+    assert reader.schema.names == ["tid", "ts", "cc", "amount", "p_age", "is_fraud"]  # added ones first
     streamed = reader.read_pandas()
     x, y = view.training_data(start_time="2025-01-02", primary_key=True, event_time=True)
     expected = pd.concat([x, y], axis=1)

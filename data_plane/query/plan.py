@@ -66,7 +66,7 @@ class Node:
     primary_key: list[str]
     event_time: str | None
     ttl_seconds: float | None = None
-    features: list[str] | None = None  # selected; None = all
+    features: list[str] | None = None  # selected; None = all, keys and event time too
     prefix: str = ""
     parent: int | None = None
     left_on: list[str] = field(default_factory=list)
@@ -101,9 +101,11 @@ def _relation_sql(node: Node) -> str:
 def output_columns(plan: Plan) -> list[tuple[int | None, str, str]]:
     """The result's columns as (node index or None for the spine, source, output name).
 
-    Join keys and the event time of a joined group are not repeated; a name that two
-    groups would both produce is an error unless a prefix tells them apart. A joined
-    group's event time that the query selects is kept, named ``{group}_{column}`` when
+    A joined group's join keys are not repeated (the parent's column holds the same
+    values); a name that two groups would both produce is an error unless a prefix
+    tells them apart. ``features`` None (``select_all()``) selects every column, the
+    primary key and event time too, as hsfs' ``select_all()`` does. A joined group's
+    event time that the query selects is kept, named ``{group}_{column}`` when
     its name is the root's primary key or event time (which every read may return, so
     the name is taken whether or not this read returns it), as Hopsworks does.
     """
@@ -139,8 +141,6 @@ def output_columns(plan: Plan) -> list[tuple[int | None, str, str]]:
                 add(0, column, column, node.label)
             continue
         hidden = set(node.right_on)
-        if node.features is None and node.event_time:
-            hidden.add(node.event_time)
         for column in wanted:
             if column in hidden:
                 continue

@@ -19,7 +19,7 @@ from granary.builtin_transformations import standard_scaler
 def feature_view(fs: granary.FeatureStore) -> granary.FeatureView:
     activity = fs.get_feature_group("card_activity", version=1)
     profiles = fs.get_feature_group("card_profiles", version=1)
-    query = activity.select_all().join(
+    query = activity.select_all(include_primary_key=False, include_event_time=False).join(
         profiles.select(["age", "tenure_days", "credit_limit"]), on=["cc_num"], prefix="card_"
     )
     return fs.get_or_create_feature_view(

@@ -217,6 +217,8 @@ summary = {
     "train_columns": list(X_train.columns),
     "split_rows": len(X_train) + len(X_test),
     "predictions": [p[0] for p in predictions],
+    # the three columns predict() drops by index: the transaction's id, time and card
+    "vector_head": feature_view.get_feature_vector({"cc_num": int(cc_nums[0])}, transform=False)[:3],
     "statistics": sorted(trans_fg.get_statistics()["statistics"]),
 }
 print(summary)

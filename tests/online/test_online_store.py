@@ -287,6 +287,8 @@ def test_date_event_times_timestamp_keys_and_polars_inserts(ofs):
     )
     rows = fg.read(online=True, dataframe_type="polars")
     assert rows["visits"].to_list() == [2]
-    view = ofs.create_feature_view("daily", version=1, query=fg.select_all())
+    view = ofs.create_feature_view(
+        "daily", version=1, query=fg.select_all(include_primary_key=False, include_event_time=False)
+    )
     assert view.get_feature_vector({"day_start": dt.datetime(2025, 1, 1, tzinfo=UTC)}) == [2]
     assert view.get_feature_vector({"day_start": "2025-01-01T00:00:00Z"}) == [2]

@@ -67,7 +67,9 @@ def groups(ofs):
 @pytest.fixture
 def fv(ofs, groups):
     tx, profile = groups
-    query = tx.select_all().join(profile.select(["age", "city"]), on=["cc_num"], prefix="p_")
+    query = tx.select_all(include_primary_key=False, include_event_time=False).join(
+        profile.select(["age", "city"]), on=["cc_num"], prefix="p_"
+    )
     view = ofs.create_feature_view("fraud", version=1, query=query, labels=["is_fraud"])
     view.init_serving()
     return view
@@ -197,7 +199,9 @@ def test_string_and_composite_keys(ofs):
     fg.insert(
         pd.DataFrame({"shop": ["a|b", "a", "a"], "day": ["b", "b|", "x"], "ts": ts(1, 1, 1), "n": [1, 2, 3]})
     )
-    view = ofs.create_feature_view("visits", version=1, query=fg.select_all())
+    view = ofs.create_feature_view(
+        "visits", version=1, query=fg.select_all(include_primary_key=False, include_event_time=False)
+    )
     assert view.primary_keys == ["shop", "day"]
     assert view.get_feature_vectors([{"shop": "a|b", "day": "b"}, {"shop": "a", "day": "b|"}]) == [[1], [2]]
 
@@ -211,7 +215,7 @@ def test_join_on_a_non_key_column_makes_it_a_serving_key(ofs):
     )
     tx.insert(pd.DataFrame({"tx_id": [1, 2], "ts": ts(2, 2), "merchant_id": [7, 8], "amount": [1.0, 2.0]}))
     merchants.insert(pd.DataFrame({"merchant_id": [7, 8], "ts": ts(1, 1), "risk": [0.1, 0.9]}))
-    query = tx.select_all().join(
+    query = tx.select_all(include_primary_key=False, include_event_time=False).join(
         merchants.select(["risk"]), left_on=["merchant_id"], right_on=["merchant_id"]
     )
     view = ofs.create_feature_view("tx_risk", version=1, query=query)
@@ -245,7 +249,13 @@ def test_ttl_on_a_joined_group_gives_nulls_online(ofs):
     now = pd.Timestamp.now(tz="UTC")
     tx.insert(pd.DataFrame({"cc_num": [1], "ts": [now], "amount": [1.0]}))
     stale.insert(pd.DataFrame({"cc_num": [1], "ts": [now - pd.Timedelta(hours=1)], "score": [0.5]}))
-    view = ofs.create_feature_view("ttl", version=1, query=tx.select_all().join(stale.select(["score"])))
+    view = ofs.create_feature_view(
+        "ttl",
+        version=1,
+        query=tx.select_all(include_primary_key=False, include_event_time=False).join(
+            stale.select(["score"])
+        ),
+    )
     assert view.get_feature_vector({"cc_num": 1}) == [1.0, None]
 
 
