@@ -150,23 +150,50 @@ class ProjectAdmin:
         return project_id
 
     # deletion -------------------------------------------------------------------------
-    def delete(self, project: str) -> None:
-        """Fence the project's writers out, then remove everything of it (idempotent)."""
-        lifecycle.mark_deleting(self.region.metadata, project)
+    def delete(self, project: str, group_ids: list[str] = (), copy: bool = False) -> list[str]:
+        """Fence the project's writers out, then remove everything of it (idempotent).
+
+        Its groups are those this region's catalog names, those its tombstone remembers,
+        and ``group_ids``: the control plane passes the home's answer to the standbys, whose
+        replicated catalog rows may be gone by then. Every copy of their topics here goes
+        too (own, and mirrored from other regions). Returns the groups, which the tombstone
+        keeps, so calling it again answers the same. ``copy``: this region holds a copy of
+        a project homed elsewhere, whose catalog row is the home's to make (no tombstone
+        is made where it has none yet)."""
+        lifecycle.mark_deleting(self.region.metadata, project, tombstone=not copy)
         self.region.forget_project(project)
         self.region.deployments.stop_project(project)
-        topics = self.group_topics(project)
+        group_ids = self._remember_groups(project, group_ids)
+        topics = self.region.layout.group_topic_copies(self.region.ingest.topics.listed(), group_ids)
         self._delete_topics(topics)
         self._delete_objects(project)
         self._delete_online(project)
         self._delete_metadata(project, topics)
+        return group_ids
+
+    def _remember_groups(self, project: str, given: list[str]) -> list[str]:
+        """The project's groups (:meth:`_groups`), kept in its tombstone."""
+        group_ids = self._groups(project, given)
+        with self.region.metadata.begin() as connection:
+            connection.execute(
+                update(ProjectRecord).where(ProjectRecord.name == project).values(deleted_group_ids=group_ids)
+            )
+        return group_ids
+
+    def _groups(self, project: str, given: list[str]) -> list[str]:
+        """The groups this region's catalog names, those the tombstone remembers, and ``given``."""
+        with self.region.metadata.connect() as connection:
+            remembered = connection.scalar(
+                select(ProjectRecord.deleted_group_ids).where(ProjectRecord.name == project)
+            )
+        return sorted({*self._group_ids(project), *(remembered or ()), *given})
 
     def group_topics(self, project: str) -> list[str]:
         """The project's group topics in this region's Kafka."""
         layout = self.region.layout
         return [layout.group_topic(group_id) for group_id in self._group_ids(project)]
 
-    def _group_ids(self, project: str) -> list[int]:
+    def _group_ids(self, project: str) -> list[str]:
         query = (
             select(FeatureGroupRecord.id)
             .join(ProjectRecord, ProjectRecord.id == FeatureGroupRecord.project_id)
@@ -228,9 +255,10 @@ class ProjectAdmin:
             )
 
     # verification ---------------------------------------------------------------------
-    def residue(self, project: str) -> dict[str, list[str]]:
+    def residue(self, project: str, group_ids: list[str] = ()) -> dict[str, list[str]]:
         """What of the project is still stored, by service (``postgres``, ``kafka``,
-        ``redis``, ``s3``); every list is empty once a deletion is complete."""
+        ``redis``, ``s3``); every list is empty once a deletion is complete. Kafka is
+        looked at for every copy of its groups' topics (those of :meth:`delete`)."""
         postgres: list[str] = []
         with self.region.metadata.connect() as connection:
             status = lifecycle.status_of(connection, project)
@@ -253,10 +281,14 @@ class ProjectAdmin:
             postgres += [f"api_keys/{key_id}" for key_id in keys]
         return {
             "postgres": postgres[:RESIDUE_LIMIT],
-            "kafka": self.region.ingest.topics.existing(self.group_topics(project))[:RESIDUE_LIMIT],
+            "kafka": self._topics_left(project, group_ids)[:RESIDUE_LIMIT],
             "redis": self._online_keys(project),
             "s3": self._objects(project),
         }
+
+    def _topics_left(self, project: str, given: list[str]) -> list[str]:
+        topics = self.region.ingest.topics.listed()
+        return self.region.layout.group_topic_copies(topics, self._groups(project, given))
 
     def _objects(self, project: str) -> list[str]:
         found: list[str] = []

@@ -77,6 +77,13 @@ class Layout:
         before the name, which is also what keeps it from mirroring a topic back home."""
         return f"{home_region}.{self.group_topic(group_id)}"
 
+    def group_topic_copies(self, topics: list[str], group_ids: list[str]) -> list[str]:
+        """Those of ``topics`` that hold a group's records: its own topic in this region
+        or a copy mirrored from another (``{region}.{namespace}.fg.{id}``; ids are unique
+        across regions)."""
+        suffixes = tuple(f".fg.{group_id}" for group_id in group_ids)
+        return sorted(t for t in topics if suffixes and t.endswith(suffixes))
+
     def online_store_prefix(self, project: str) -> str:
         """What the online store puts before ``:{group}:{version}:...`` in a project's keys."""
         return f"{self.namespace}.{project}"

@@ -82,15 +82,17 @@ def fenced(metadata: Engine, project: str) -> Iterator[str | None]:
         yield status_of(connection, project)
 
 
-def mark_deleting(metadata: Engine, project: str) -> None:
+def mark_deleting(metadata: Engine, project: str, tombstone: bool = True) -> None:
     """Fence writers out: once this returns, no write of the project is under way and
-    none will start. Idempotent; a project the region never saw gets a tombstone too."""
+    none will start. Idempotent; a project the region never saw gets a tombstone too,
+    unless ``tombstone`` is False: in a standby, the project's row is the home's, and one
+    made here would conflict with it when replication brings it."""
     for _attempt in range(2):
         try:
             with metadata.begin() as connection:
                 _lock(connection, project, exclusive=True)
                 status = status_of(connection, project)
-                if status is None:
+                if status is None and tombstone:
                     connection.execute(insert(ProjectRecord).values(name=project, status=DELETING))
                 elif status == ACTIVE:
                     connection.execute(

@@ -98,12 +98,15 @@ class Topics:
         """Those of ``topics`` that Kafka still lists."""
         if not topics:
             return []
+        return sorted(set(topics) & set(self.listed()))
+
+    def listed(self) -> list[str]:
+        """Every topic Kafka lists."""
         with self._lock:
             try:
-                listed = set(self._client().list_topics())
+                return list(self._client().list_topics())
             except KafkaError as exc:
                 raise BackendUnavailable(f"Kafka at {self._bootstrap}: cannot list topics: {exc}") from exc
-        return sorted(set(topics) & listed)
 
     def end_offsets(self, topics: list[str]) -> dict[str, int]:
         """The next offset of each existing one of ``topics`` (one partition each): how

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
@@ -119,17 +119,36 @@ def provision_project(project: ProjectName, admin: AdminDep) -> ProjectLayoutPub
     )
 
 
-@router.delete("/projects/{project}", status_code=204)
-def delete_project(project: ProjectName, admin: AdminDep) -> None:
-    """Fence the project's writers out, then remove all of it (idempotent; calling it
-    again finishes an interrupted deletion). Verify with ``GET .../residue``."""
-    admin.delete(project)
+class DeletedPublic(RegionAnswer):
+    project: str
+    group_ids: list[str] = Field(
+        description="the project's groups, kept in its tombstone: pass them to the regions that hold "
+        "copies of its data (standbys), whose replicated catalog may no longer name them"
+    )
+
+
+#: Group ids the caller knows the project had (the home's answer, given to a standby).
+GroupIds = Annotated[list[str], Query(alias="group_id", max_length=10_000)]
+
+
+@router.delete("/projects/{project}", response_model=DeletedPublic)
+def delete_project(
+    project: ProjectName,
+    admin: AdminDep,
+    group_ids: GroupIds = [],  # noqa: B006
+    copy: Annotated[bool, Query(description="this region holds a copy of a project homed elsewhere")] = False,
+) -> DeletedPublic:
+    """Fence the project's writers out, then remove all of it, with every copy of its
+    groups' topics (own and mirrored) (idempotent; calling it again finishes an
+    interrupted deletion). Verify with ``GET .../residue``."""
+    deleted = admin.delete(project, group_ids, copy)
+    return DeletedPublic(region_id=admin.region.settings.region_id, project=project, group_ids=deleted)
 
 
 @router.get("/projects/{project}/residue", response_model=ResiduePublic)
-def project_residue(project: ProjectName, admin: AdminDep) -> ResiduePublic:
+def project_residue(project: ProjectName, admin: AdminDep, group_ids: GroupIds = []) -> ResiduePublic:  # noqa: B006
     """What of the project is still stored; all lists are empty after a deletion."""
-    residue = admin.residue(project)
+    residue = admin.residue(project, group_ids)
     region_id = admin.region.settings.region_id
     return ResiduePublic(region_id=region_id, project=project, empty=not any(residue.values()), **residue)
 
