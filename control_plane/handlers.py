@@ -85,6 +85,7 @@ def project_public(project: Project, tenant_name: str, role: Role | None, settin
         s3_prefixes=list(project.s3_prefixes),
         data_plane_url=region.url if region else "",
         epoch=project.epoch,
+        standbys=list(project.standbys or ()),
         role=role,
         created_at=project.created_at,
     )
@@ -145,6 +146,15 @@ class CreateProject:
 
     name: str
     region: str | None = None
+    standbys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PlaceProject:
+    """Change the regions that hold copies of a project besides its home."""
+
+    project: Project
+    standbys: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -177,12 +187,14 @@ def create_project(cmd: CreateProject, scope: TenantScope, uow: UnitOfWork) -> P
             f"project '{cmd.name}': region '{region}' is not among tenant '{tenant.name}''s "
             f"allowed regions {plan.allowed_regions}"
         )
+    standbys = _standbys(cmd.name, region, cmd.standbys, plan, tenant.name)
     project_id = new_id("p")
     project = Project(
         id=project_id,
         tenant_id=tenant.id,
         name=cmd.name,
         region=region,
+        standbys=standbys,
         status="provisioning",
         metadata_scope=project_id,
         # named by the region when it provisions the project
@@ -195,6 +207,30 @@ def create_project(cmd: CreateProject, scope: TenantScope, uow: UnitOfWork) -> P
     uow.session.add(Membership(project_id=project.id, user_id=scope.caller.user_id, role=Role.OWNER.value))
     uow.enqueue(project, PROVISION)
     return project
+
+
+def place_project(cmd: PlaceProject, scope: TenantScope) -> Project:
+    """Set the project's standbys (checked against the plan as of now)."""
+    tenant = scope.tenant()
+    plan = Plan.model_validate(tenant.plan)
+    project = cmd.project
+    project.standbys = _standbys(project.name, project.region, cmd.standbys, plan, tenant.name)
+    return project
+
+
+def _standbys(project: str, home: str, standbys: tuple[str, ...], plan: Plan, tenant: str) -> list[str]:
+    """``standbys`` as stored, or InvalidInput naming the one that cannot be."""
+    for region in standbys:
+        if region == home:
+            raise InvalidInput(f"project '{project}': standby '{region}' is its home region")
+        if region not in plan.allowed_regions:
+            raise InvalidInput(
+                f"project '{project}': standby '{region}' is not among tenant '{tenant}''s "
+                f"allowed regions {plan.allowed_regions}"
+            )
+    if len(set(standbys)) != len(standbys):
+        raise InvalidInput(f"project '{project}': standbys {list(standbys)} name a region twice")
+    return list(standbys)
 
 
 def delete_project(cmd: DeleteProject, uow: UnitOfWork) -> None:

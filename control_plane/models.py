@@ -131,6 +131,10 @@ class Project(ControlPlaneBase):
     #: The routing epoch ``region`` takes the project's writes under; each move raises it
     #: (:mod:`control_plane.moves`).
     epoch: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    #: Regions besides ``region`` that hold copies of the project (replication): a move
+    #: goes to one of them, and a deletion removes the copies there too. A move puts the
+    #: old home among them, since it keeps its copy.
+    standbys: Mapped[list[str]] = mapped_column(JSONType, default=list, server_default="[]")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

@@ -47,6 +47,10 @@ FENCE = "fence"
 #: The project status an entry's action moves a project out of (a fence moves none).
 _WAITING_STATUS = {PROVISION: "provisioning", DELETE: "deleting"}
 
+#: How long a region's mirror may go on copying a topic whose source was just deleted
+#: (a few of MirrorMaker's topic refreshes, one second each in Granary's regions).
+MIRROR_SETTLE_SECONDS = 3.0
+
 
 class Dispatcher:
     """Delivers outbox entries to regions; ``run_until_idle`` in tests, ``run`` in the app.
@@ -225,19 +229,34 @@ class Dispatcher:
 
 
 def clean_region(regions: Regions, project: Project) -> None:
-    """Remove the project from its region and verify that nothing of it is left.
+    """Remove the project from its home region and its standbys, and verify that nothing
+    of it is left in any of them.
 
-    Failures, and residue found by the check, raise ``BackendUnavailable`` naming what
-    is left; trying again finishes the job (every step is idempotent).
+    The home goes first: its answer names the project's groups, which a standby's
+    replicated catalog may no longer name by the time it is asked. Where there are
+    standbys, each region is asked twice, :data:`MIRROR_SETTLE_SECONDS` apart: a mirror that was copying a
+    topic from a region not yet cleaned can make its copy again until it sees the source
+    gone. Failures, and residue found by the check, raise ``BackendUnavailable`` naming
+    what is left; trying again finishes the job (every step is idempotent).
     """
+    names = [project.region, *(project.standbys or ())]
     try:
-        client = regions.get(project.region)
+        clients = [regions.get(name) for name in names]
     except NotFound as exc:
         raise BackendUnavailable(f"project '{project.name}': {exc.message}") from exc
-    client.delete_project(project.metadata_scope)
-    residue = client.residue(project.metadata_scope)
-    if not residue.empty():
-        raise BackendUnavailable(
-            f"project '{project.name}': region '{project.region}' still holds {residue}; "
-            "it stays 'deleting' and the deletion is tried again"
-        )
+    scope = project.metadata_scope
+    home, standbys = clients[0], clients[1:]
+    group_ids = home.delete_project(scope)
+    for standby in standbys:
+        group_ids = sorted({*group_ids, *standby.delete_project(scope, group_ids, copy=True)})
+    if standbys:
+        time.sleep(MIRROR_SETTLE_SECONDS)
+        for client in clients:
+            client.delete_project(scope, group_ids, copy=client is not home)
+    for name, client in zip(names, clients, strict=True):
+        residue = client.residue(scope, group_ids)
+        if not residue.empty():
+            raise BackendUnavailable(
+                f"project '{project.name}': region '{name}' still holds {residue}; "
+                "it stays 'deleting' and the deletion is tried again"
+            )

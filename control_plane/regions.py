@@ -10,6 +10,7 @@ are retried (tenacity); any other failure is a 503 that names the region.
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,12 +77,16 @@ class RegionClient(abc.ABC):
         """Make the project exist in the region (idempotent); where its data will live."""
 
     @abc.abstractmethod
-    def delete_project(self, project: str) -> None:
-        """Fence the project's writers out and remove all of it (idempotent)."""
+    def delete_project(self, project: str, group_ids: Sequence[str] = (), copy: bool = False) -> list[str]:
+        """Fence the project's writers out and remove all of it (idempotent), every copy
+        of the topics of its groups and of ``group_ids`` included; its groups' ids (the
+        home's answer is what its standbys are given). ``copy``: the region holds a copy
+        of a project homed elsewhere (a standby)."""
 
     @abc.abstractmethod
-    def residue(self, project: str) -> Residue:
-        """What of the project is still there; used to verify deletes."""
+    def residue(self, project: str, group_ids: Sequence[str] = ()) -> Residue:
+        """What of the project (and of ``group_ids``' topics) is still there; used to
+        verify deletes."""
 
     @abc.abstractmethod
     def usage(self, project: str) -> dict[str, int | None]:
@@ -142,11 +147,12 @@ class AdminApiRegion(RegionClient):
             object_prefixes=tuple(body["object_prefixes"]),
         )
 
-    def delete_project(self, project: str) -> None:
-        self._call("DELETE", f"/projects/{project}")
+    def delete_project(self, project: str, group_ids: Sequence[str] = (), copy: bool = False) -> list[str]:
+        params = {"group_id": list(group_ids), "copy": copy}
+        return self._call("DELETE", f"/projects/{project}", params=params)["group_ids"]
 
-    def residue(self, project: str) -> Residue:
-        body = self._call("GET", f"/projects/{project}/residue")
+    def residue(self, project: str, group_ids: Sequence[str] = ()) -> Residue:
+        body = self._call("GET", f"/projects/{project}/residue", params={"group_id": list(group_ids)})
         return Residue(postgres=body["postgres"], kafka=body["kafka"], redis=body["redis"], s3=body["s3"])
 
     def usage(self, project: str) -> dict[str, int | None]:

@@ -186,10 +186,27 @@ class UserPublic(BaseModel):
     created_at: dt.datetime
 
 
+RegionName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Standbys = Annotated[
+    list[RegionName],
+    Field(
+        max_length=8,
+        description="regions besides the home that hold copies of the project (each one the home "
+        "replicates to, among the tenant's allowed regions): moves go to one of them, and a "
+        "deletion removes the copies there too",
+    ),
+]
+
+
 class ProjectCreate(_In):
     name: Name
     #: One of the tenant's allowed regions; None places it in the tenant's home region.
-    region: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    region: RegionName | None = None
+    standbys: Standbys = []
+
+
+class ProjectUpdate(_In):
+    standbys: Standbys
 
 
 ProjectStatus = Literal["provisioning", "ready", "deleting", "deleted", "failed"]
@@ -215,6 +232,7 @@ class ProjectPublic(BaseModel):
     epoch: int = Field(
         description="the routing epoch its home region takes writes under (raised by each move)"
     )
+    standbys: list[str] = Field(description="regions besides the home that hold copies of the project")
     role: Role | None
     created_at: dt.datetime
 

@@ -131,6 +131,8 @@ TenantAdmin = Annotated[TenantScope, Depends(Allow(TENANT_ADMIN))]
 
 ProjectReader = Annotated[ProjectAccess, Depends(OnProject(READ))]
 ProjectDeleter = Annotated[ProjectAccess, Depends(OnProject(PROJECT_DELETE, for_update=True))]
+#: Where a project's copies live is decided by whoever may delete it.
+ProjectPlacer = ProjectDeleter
 MemberManager = Annotated[ProjectAccess, Depends(OnProject(MEMBERS_MANAGE, for_update=True))]
 
 

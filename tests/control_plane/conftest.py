@@ -211,10 +211,11 @@ class RecordingRegion(RegionClient):
         self.projects[project] = "active"
         return ProjectLayout("test.fg.", f"test.{project}:", (f"test/offline/{project}/",))
 
-    def delete_project(self, project: str) -> None:
-        self.projects[project] = "deleted"
+    def delete_project(self, project: str, group_ids=(), copy: bool = False) -> list[str]:
+        self.projects[project] = "deleted copy" if copy else "deleted"
+        return list(group_ids)
 
-    def residue(self, project: str) -> Residue:
+    def residue(self, project: str, group_ids=()) -> Residue:
         return Residue()
 
     def usage(self, project: str) -> dict[str, int | None]:

@@ -10,13 +10,21 @@ from control_plane.api.access import (
     MemberManager,
     ProjectCreator,
     ProjectDeleter,
+    ProjectPlacer,
     ProjectReader,
     Reader,
 )
 from control_plane.api.deps import InfoDep, ServicesDep, UowDep
 from control_plane.handlers import project_public, record_gauges, usage_of
 from control_plane.models import Membership, User
-from control_plane.schemas import MemberPublic, MemberPut, ProjectCreate, ProjectPublic, ProjectUsage
+from control_plane.schemas import (
+    MemberPublic,
+    MemberPut,
+    ProjectCreate,
+    ProjectPublic,
+    ProjectUpdate,
+    ProjectUsage,
+)
 from tenancy.roles import Role
 
 router = APIRouter(prefix="/v1/projects", tags=["projects"])
@@ -33,7 +41,9 @@ def create_project(
     the answer (the outbox), and its status turns ``ready`` (or ``failed``, with
     ``last_error``).
     """
-    project = handlers.create_project(handlers.CreateProject(body.name, body.region), scope, uow)
+    project = handlers.create_project(
+        handlers.CreateProject(body.name, body.region, tuple(body.standbys)), scope, uow
+    )
     uow.audit(
         info.by(scope.caller, "project.create", body.name, 201, project_id=project.id, region=project.region)
     )
@@ -51,6 +61,21 @@ def list_projects(scope: Reader, services: ServicesDep) -> list[ProjectPublic]:
 @router.get("/{name}", response_model=ProjectPublic)
 def get_project(name: str, access: ProjectReader, services: ServicesDep) -> ProjectPublic:
     return project_public(access.project, access.scope.caller.tenant_name, access.role, services.settings)
+
+
+@router.patch("/{name}", response_model=ProjectPublic)
+def place_project(
+    name: str, body: ProjectUpdate, access: ProjectPlacer, uow: UowDep, services: ServicesDep, info: InfoDep
+):
+    """Change the project's standbys: the regions besides its home that hold copies of
+    it (each must be one the home replicates to). Moves go to one of them; a deletion
+    removes the copies there too."""
+    project = handlers.place_project(
+        handlers.PlaceProject(access.project, tuple(body.standbys)), access.scope
+    )
+    uow.audit(info.by(access.scope.caller, "project.place", name, 200, standbys=project.standbys))
+    uow.commit()
+    return project_public(project, access.scope.caller.tenant_name, access.role, services.settings)
 
 
 @router.delete("/{name}", status_code=202, response_model=ProjectPublic)

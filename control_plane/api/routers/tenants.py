@@ -224,11 +224,18 @@ def _move(name: str, body: MoveRequest, kind: str, uow: UnitOfWork, services, in
             f"tenant '{name}': region '{body.to_region}' is not allowed by its plan ({allowed})"
         )
     tenant_id = tenant.id
-    ids = uow.session.scalars(
-        select(Project.id)
+    homed = uow.session.scalars(
+        select(Project)
         .where(Project.tenant_id == tenant_id, Project.region == body.from_region, Project.status == "ready")
         .order_by(Project.name)
     ).all()
+    for project in homed:  # none moves unless every one can: its data is where it goes
+        if project.standbys and body.to_region not in project.standbys:
+            raise InvalidInput(
+                f"project '{project.name}' has no copy in '{body.to_region}': its standbys are "
+                f"{project.standbys} (PATCH /v1/projects/{project.name} adds one the home replicates to)"
+            )
+    ids = [project.id for project in homed]
     moved: list[MovePublic] = []
     for project_id in ids:  # one transaction each: a move done stays recorded
         project = uow.session.scalar(select(Project).where(Project.id == project_id).with_for_update())
@@ -249,6 +256,8 @@ def _move(name: str, body: MoveRequest, kind: str, uow: UnitOfWork, services, in
                 services.regions, project.metadata_scope, body.from_region, body.to_region, project.epoch
             )
         project.region, project.epoch = body.to_region, move.epoch
+        # the old home keeps its copy: a standby now, cleaned with the rest on deletion
+        project.standbys = [body.from_region, *(r for r in project.standbys or () if r != body.to_region)]
         if kind == "failover":  # the lost region stops writing it the moment it answers again
             uow.enqueue(project, FENCE, region=body.from_region)
         public = MovePublic(
