@@ -77,20 +77,6 @@ def _topics(admin: KafkaAdminClient, group_id: str) -> list[str]:
     return [topic for topic in admin.list_topics() if topic.endswith(group_id)]
 
 
-def delete_topics(world: World, group_id: str) -> int:
-    """Delete every topic of the group left in any region; how many there were."""
-    deleted = 0
-    for region in world.planes:
-        admin = _kafka(world, region)
-        try:
-            if topics := _topics(admin, group_id):
-                admin.delete_topics(topics)
-                deleted += len(topics)
-        finally:
-            admin.close()
-    return deleted
-
-
 def topics_left(world: World, group_id: str) -> list[str]:
     left = []
     for region in world.planes:
