@@ -98,8 +98,10 @@ def enterprise(
     suspended: bool = False,
     member: str | None = None,
     eu_region: str = "eu-1",
+    standbys: str = '["eu-1"]',
 ) -> str:
-    """A tenant with a project in each of two regions, a member, and a CI key."""
+    """A tenant with a project in each of two regions (the first with a standby), a
+    member, and a CI key."""
     member_block = (
         f"""
 resource "granary_member" "ds" {{
@@ -140,7 +142,8 @@ provider "granary" {{
 }}
 
 resource "granary_project" "fraud" {{
-  name = "fraud"
+  name     = "fraud"
+  standbys = {standbys}
 }}
 
 resource "granary_project" "fraud_eu" {{
@@ -174,8 +177,11 @@ def test_apply_shows_no_change_then_updates_in_place_and_destroys(workspace, htt
     tenant = http.get("/v1/admin/tenants/acme", headers=ADMIN).json()
     assert tenant["plan"]["quotas"]["projects"] == 3 and tenant["plan"]["sla_tier"] == "premium"
     admin = bearer(workspace.state("granary_tenant.acme")["admin_key"])
-    regions = {p["name"]: (p["region"], p["status"]) for p in http.get("/v1/projects", headers=admin).json()}
-    assert regions == {"fraud": ("local", "ready"), "fraud-eu": ("eu-1", "ready")}
+    placed = {
+        p["name"]: (p["region"], p["standbys"], p["status"])
+        for p in http.get("/v1/projects", headers=admin).json()
+    }
+    assert placed == {"fraud": ("local", ["eu-1"], "ready"), "fraud-eu": ("eu-1", [], "ready")}
     ci_key = workspace.run("output", "-raw", "ci_key").stdout
     assert http.get("/v1/projects/fraud", headers=bearer(ci_key)).status_code == 200
     assert http.get("/v1/projects/fraud-eu", headers=bearer(ci_key)).status_code == 403
@@ -185,40 +191,44 @@ def test_apply_shows_no_change_then_updates_in_place_and_destroys(workspace, htt
     plan_text = workspace.run("plan", "-input=false").stdout
     assert "No changes" in plan_text and ci_key not in plan_text
 
-    # update in place: quotas, suspension, a member's role; no replacement
+    # update in place: quotas, suspension, a member's role, standbys; no replacement
     add_user(http, mailbox, admin, "ds@acme.example.com", MEMBER_PASSWORD)
     workspace.write(enterprise("acme", member="ds@acme.example.com"))
     workspace.apply()
     project_ids = {p["name"]: p["id"] for p in http.get("/v1/projects", headers=admin).json()}
-    workspace.write(enterprise("acme", member="ds@acme.example.com", projects=5, role="viewer"))
+    changed = {"member": "ds@acme.example.com", "projects": 5, "role": "viewer", "standbys": "[]"}
+    workspace.write(enterprise("acme", **changed))
     changes = workspace.plan_changes()
-    assert changes == {"granary_tenant.acme": ["update"], "granary_member.ds": ["update"]}
+    assert changes == {
+        "granary_tenant.acme": ["update"],
+        "granary_member.ds": ["update"],
+        "granary_project.fraud": ["update"],
+    }
     workspace.apply()
     assert http.get("/v1/admin/tenants/acme", headers=ADMIN).json()["plan"]["quotas"]["projects"] == 5
+    assert http.get("/v1/projects/fraud", headers=admin).json()["standbys"] == []
     members = {m["email"]: m["role"] for m in http.get("/v1/projects/fraud/members", headers=admin).json()}
     assert members == {"admin@acme.example.com": "owner", "ds@acme.example.com": "viewer"}
     assert {p["name"]: p["id"] for p in http.get("/v1/projects", headers=admin).json()} == project_ids
     assert workspace.plan_changes() == {}
 
     # suspending refuses the tenant's keys, so only the tenant itself can be planned then
-    suspended = enterprise("acme", member="ds@acme.example.com", projects=5, role="viewer", suspended=True)
+    suspended = enterprise("acme", **changed, suspended=True)
     workspace.write(suspended)
     workspace.run("apply", "-auto-approve", "-input=false", "-target=granary_tenant.acme")
     assert http.get("/v1/admin/tenants/acme", headers=ADMIN).json()["status"] == "suspended"
     refused = workspace.run("plan", "-input=false", check=False)
     assert refused.returncode == 1 and 'reading project "fraud" failed' in said(refused), said(refused)
-    workspace.write(enterprise("acme", member="ds@acme.example.com", projects=5, role="viewer"))
+    workspace.write(enterprise("acme", **changed))
     workspace.run("apply", "-auto-approve", "-input=false", "-target=granary_tenant.acme")
     assert http.get("/v1/admin/tenants/acme", headers=ADMIN).json()["status"] == "active"
     assert workspace.plan_changes() == {}
 
     # a region change cannot happen in place: the plan says it replaces the project
-    workspace.write(
-        enterprise("acme", member="ds@acme.example.com", projects=5, role="viewer", eu_region="local")
-    )
+    workspace.write(enterprise("acme", **changed, eu_region="local"))
     assert workspace.plan_changes() == {"granary_project.fraud_eu": ["delete", "create"]}
 
-    workspace.write(enterprise("acme", member="ds@acme.example.com", projects=5, role="viewer"))
+    workspace.write(enterprise("acme", **changed))
     workspace.destroy()
     assert_nothing_left(managed, "acme", [admin, bearer(ci_key)], list(project_scopes.values()))
     print(f"tofu runs={workspace.runs}")

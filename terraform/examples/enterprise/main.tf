@@ -56,10 +56,13 @@ locals {
   }
 }
 
+# Each project's standby is the other region: it holds a copy, takes the project over
+# in a failover, and is cleaned with it when the project is destroyed.
 resource "granary_project" "this" {
   for_each = local.projects
   name     = each.key
   region   = each.value
+  standbys = [for r in var.regions : r if r != each.value]
 }
 
 resource "granary_member" "this" {

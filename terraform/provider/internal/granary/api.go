@@ -39,6 +39,8 @@ type Project struct {
 	Status       string  `json:"status"`
 	LastError    *string `json:"last_error"`
 	DataPlaneURL string  `json:"data_plane_url"`
+	// Standbys are the regions besides Region that hold copies of the project.
+	Standbys []string `json:"standbys"`
 	// MetadataScope is the project's name in its region's data plane.
 	MetadataScope string `json:"metadata_scope"`
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 )
 
 var _ datasource.DataSource = &projectDataSource{}
@@ -22,7 +23,7 @@ func (d *projectDataSource) Metadata(_ context.Context, req datasource.MetadataR
 
 func (d *projectDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "A project of the provider's tenant, by name: its id, region and data plane.",
+		MarkdownDescription: "A project of the provider's tenant, by name: its id, region, standbys and data plane.",
 		Attributes: map[string]schema.Attribute{
 			"name":           schema.StringAttribute{Required: true, MarkdownDescription: "The project's name."},
 			"id":             schema.StringAttribute{Computed: true, MarkdownDescription: "The project's id."},
@@ -30,6 +31,8 @@ func (d *projectDataSource) Schema(_ context.Context, _ datasource.SchemaRequest
 			"tenant":         schema.StringAttribute{Computed: true, MarkdownDescription: "Its tenant."},
 			"status":         schema.StringAttribute{Computed: true, MarkdownDescription: "Its status."},
 			"data_plane_url": schema.StringAttribute{Computed: true, MarkdownDescription: "Its region's data plane."},
+			"standbys": schema.SetAttribute{ElementType: types.StringType, Computed: true,
+				MarkdownDescription: "The regions besides its region that hold copies of it."},
 		},
 	}
 }
@@ -49,6 +52,6 @@ func (d *projectDataSource) Read(ctx context.Context, req datasource.ReadRequest
 		apiError(&resp.Diagnostics, fmt.Sprintf("reading project %q", m.Name.ValueString()), err)
 		return
 	}
-	m.fromProject(project)
+	m.fromProject(ctx, project, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/setplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -19,7 +21,8 @@ var (
 	_ resource.ResourceWithImportState = &projectResource{}
 )
 
-// NewProjectResource is granary_project: a project of the api_key's tenant, placed in a region.
+// NewProjectResource is granary_project: a project of the api_key's tenant, placed in a region
+// with its standbys.
 func NewProjectResource() resource.Resource { return &projectResource{} }
 
 type projectResource struct{ clientHolder }
@@ -31,9 +34,11 @@ type projectModel struct {
 	Tenant       types.String `tfsdk:"tenant"`
 	Status       types.String `tfsdk:"status"`
 	DataPlaneURL types.String `tfsdk:"data_plane_url"`
+	Standbys     types.Set    `tfsdk:"standbys"`
 }
 
-func (m *projectModel) fromProject(p Project) {
+func (m *projectModel) fromProject(ctx context.Context, p Project, diags *diag.Diagnostics) {
+	m.Standbys = stringSet(ctx, p.Standbys, diags)
 	m.ID = types.StringValue(p.ID)
 	m.Name = types.StringValue(p.Name)
 	m.Region = types.StringValue(p.Region)
@@ -63,6 +68,13 @@ func projectAttributes() map[string]schema.Attribute {
 			MarkdownDescription: "`ready` once applied (the provider waits for the region)."},
 		"data_plane_url": schema.StringAttribute{Computed: true, PlanModifiers: keep,
 			MarkdownDescription: "The data plane of the project's region, where the SDK is sent."},
+		"standbys": schema.SetAttribute{ElementType: types.StringType, Optional: true, Computed: true,
+			PlanModifiers: []planmodifier.Set{setplanmodifier.UseStateForUnknown()},
+			MarkdownDescription: "Regions besides `region` that hold copies of the project (each one the " +
+				"region replicates to, among the tenant's `allowed_regions`); changed in place. A move of " +
+				"the tenant goes to one of them, and destroying the project removes the copies there too. " +
+				"A move makes the old home a standby: after one, set `region` and `standbys` to what " +
+				"`tofu plan` shows the control plane holds."},
 	}
 }
 
@@ -87,13 +99,19 @@ func (r *projectResource) Create(ctx context.Context, req resource.CreateRequest
 	if !plan.Region.IsUnknown() && !plan.Region.IsNull() {
 		body["region"] = plan.Region.ValueString()
 	}
+	if standbys, ok := plannedStandbys(ctx, plan, &resp.Diagnostics); ok {
+		body["standbys"] = standbys
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
 	var project Project
 	if err := r.client.do(ctx, asTenant, http.MethodPost, "/v1/projects", body, &project); err != nil {
 		apiError(&resp.Diagnostics, fmt.Sprintf("creating project %q", name), err)
 		return
 	}
 	// Saved before waiting, so a region that fails leaves it in the state to destroy.
-	plan.fromProject(project)
+	plan.fromProject(ctx, project, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	err := r.client.poll(ctx, fmt.Sprintf("project %q in region %q", name, project.Region), func() (bool, error) {
 		if err := r.client.do(ctx, asTenant, http.MethodGet, projectPath(name), nil, &project); err != nil {
@@ -108,7 +126,7 @@ func (r *projectResource) Create(ctx context.Context, req resource.CreateRequest
 		}
 		return project.Status == "ready", nil
 	})
-	plan.fromProject(project)
+	plan.fromProject(ctx, project, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	if err != nil {
 		apiError(&resp.Diagnostics, fmt.Sprintf("provisioning project %q", name), err)
@@ -132,13 +150,41 @@ func (r *projectResource) Read(ctx context.Context, req resource.ReadRequest, re
 		apiError(&resp.Diagnostics, fmt.Sprintf("reading project %q", state.Name.ValueString()), err)
 		return
 	}
-	state.fromProject(project)
+	state.fromProject(ctx, project, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
-// Update never runs: every configurable attribute replaces the project.
+// plannedStandbys are the configured standbys; ok is false when none are configured
+// (the control plane's answer is kept).
+func plannedStandbys(ctx context.Context, plan projectModel, diags *diag.Diagnostics) ([]string, bool) {
+	if plan.Standbys.IsNull() || plan.Standbys.IsUnknown() {
+		return nil, false
+	}
+	standbys := []string{}
+	diags.Append(plan.Standbys.ElementsAs(ctx, &standbys, false)...)
+	return standbys, true
+}
+
+// Update changes the standbys, the one attribute that does not replace the project.
 func (r *projectResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	resp.Diagnostics.AddError("Granary: projects are not updated in place", "this is a bug of the provider")
+	var plan projectModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	name := plan.Name.ValueString()
+	standbys, ok := plannedStandbys(ctx, plan, &resp.Diagnostics)
+	if !ok || resp.Diagnostics.HasError() {
+		return
+	}
+	var project Project
+	body := map[string]any{"standbys": standbys}
+	if err := r.client.do(ctx, asTenant, http.MethodPatch, projectPath(name), body, &project); err != nil {
+		apiError(&resp.Diagnostics, fmt.Sprintf("changing the standbys of project %q", name), err)
+		return
+	}
+	plan.fromProject(ctx, project, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
 func (r *projectResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
