@@ -265,6 +265,9 @@ class Catalog:
             return _group_info(record)
 
     def delete_group(self, name: str, version: int) -> FeatureGroupInfo:
+        """Delete the group's row; the project's row keeps its id among its deleted groups,
+        so a deletion of the project finds the copies of its topic that other regions
+        (standbys) still hold once this row is gone there too."""
         with self.session() as session:
             record = self._group(session, name, version)
             info = _group_info(record)
@@ -273,6 +276,10 @@ class Catalog:
                     ValidationReportRecord.feature_group_id == str(record.id)
                 )
             )
+            project = session.execute(
+                select(ProjectRecord).where(ProjectRecord.id == self.project_id).with_for_update()
+            ).scalar_one()
+            project.deleted_group_ids = [*(project.deleted_group_ids or ()), str(record.id)]
             session.delete(record)
             return info
 

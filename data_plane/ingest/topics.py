@@ -79,9 +79,6 @@ class Topics:
             self._replication_factor = max(1, min(MAX_REPLICATION_FACTOR, brokers))
         return self._replication_factor
 
-    def delete(self, group_id: str) -> None:
-        self.delete_topics([self.layout.group_topic(group_id)])
-
     def delete_topics(self, topics: list[str]) -> None:
         """Ask Kafka to delete ``topics`` (it finishes in the background: see :meth:`existing`)."""
         with self._lock:

@@ -97,8 +97,9 @@ class ProjectRecord(CatalogBase):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     #: active, deleting or deleted (a tombstone): see :mod:`data_plane.lifecycle`.
     status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
-    #: The groups the project had when its deletion started: the copies of their topics
-    #: in other regions are found by these ids once the catalog rows are gone.
+    #: The project's groups that were deleted (one by one, or all with the project): the
+    #: copies of their topics in other regions are found by these ids once the catalog
+    #: rows are gone.
     deleted_group_ids: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
 

@@ -115,7 +115,8 @@ def compute_statistics(
 def delete_feature_group(name: Name, version: Version, engine: GroupWriter, region: RegionDep) -> Response:
     info = engine.catalog.get_group(name, version)
     engine.delete_feature_group(name, version)
-    region.ingest.topics.delete(info.id)
+    topics = region.ingest.topics
+    topics.delete_topics(region.layout.group_topic_copies(topics.listed(), [str(info.id)]))
     return Response(status_code=204)
 
 

@@ -1,4 +1,4 @@
-"""a deleted project's tombstone remembers its groups
+"""a project remembers its deleted groups (their topics' copies in other regions are found by them)
 
 Revision ID: 0014
 Revises: 0013
