@@ -279,7 +279,8 @@ def test_import_adopts_what_exists_and_the_next_plan_changes_nothing_else(worksp
     )
     admin = bearer(body["admin_key"]["api_key"])
     add_user(http, mailbox, admin, "ds@adopted.example.com", MEMBER_PASSWORD)
-    assert http.post("/v1/projects", json={"name": "fraud"}, headers=admin).status_code == 201
+    fraud = {"name": "fraud", "standbys": ["eu-1"]}  # as the configuration places it
+    assert http.post("/v1/projects", json=fraud, headers=admin).status_code == 201
     assert (
         http.post("/v1/projects", json={"name": "fraud-eu", "region": "eu-1"}, headers=admin).status_code
         == 201
@@ -315,6 +316,7 @@ def test_import_adopts_what_exists_and_the_next_plan_changes_nothing_else(worksp
     workspace.apply()
     assert workspace.plan_changes() == {}
     assert workspace.state("granary_project.fraud_eu")["region"] == "eu-1"
+    assert workspace.state("granary_project.fraud")["standbys"] == ["eu-1"]
 
     workspace.run("state", "rm", "granary_member.ds")
     bad = workspace.run("import", "granary_member.ds", "no-slash", check=False)
