@@ -20,6 +20,8 @@ deletion interrupted anywhere is finished by calling it again.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pyarrow.fs as pafs
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -150,7 +152,7 @@ class ProjectAdmin:
         return project_id
 
     # deletion -------------------------------------------------------------------------
-    def delete(self, project: str, group_ids: list[str] = (), copy: bool = False) -> list[str]:
+    def delete(self, project: str, group_ids: Sequence[str] = (), copy: bool = False) -> list[str]:
         """Fence the project's writers out, then remove everything of it (idempotent).
 
         Its groups are those this region's catalog names, those its tombstone remembers,
@@ -164,14 +166,14 @@ class ProjectAdmin:
         self.region.forget_project(project)
         self.region.deployments.stop_project(project)
         group_ids = self._remember_groups(project, group_ids)
-        topics = self.region.layout.group_topic_copies(self.region.ingest.topics.listed(), group_ids)
+        topics = self.region.ingest.topics.copies(group_ids)
         self._delete_topics(topics)
         self._delete_objects(project)
         self._delete_online(project)
         self._delete_metadata(project, topics)
         return group_ids
 
-    def _remember_groups(self, project: str, given: list[str]) -> list[str]:
+    def _remember_groups(self, project: str, given: Sequence[str]) -> list[str]:
         """The project's groups (:meth:`_groups`), kept in its tombstone."""
         group_ids = self._groups(project, given)
         with self.region.metadata.begin() as connection:
@@ -180,7 +182,7 @@ class ProjectAdmin:
             )
         return group_ids
 
-    def _groups(self, project: str, given: list[str]) -> list[str]:
+    def _groups(self, project: str, given: Sequence[str]) -> list[str]:
         """The groups this region's catalog names, those the tombstone remembers, and ``given``."""
         with self.region.metadata.connect() as connection:
             remembered = connection.scalar(
@@ -255,7 +257,7 @@ class ProjectAdmin:
             )
 
     # verification ---------------------------------------------------------------------
-    def residue(self, project: str, group_ids: list[str] = ()) -> dict[str, list[str]]:
+    def residue(self, project: str, group_ids: Sequence[str] = ()) -> dict[str, list[str]]:
         """What of the project is still stored, by service (``postgres``, ``kafka``,
         ``redis``, ``s3``); every list is empty once a deletion is complete. Kafka is
         looked at for every copy of its groups' topics (those of :meth:`delete`)."""
@@ -281,14 +283,10 @@ class ProjectAdmin:
             postgres += [f"api_keys/{key_id}" for key_id in keys]
         return {
             "postgres": postgres[:RESIDUE_LIMIT],
-            "kafka": self._topics_left(project, group_ids)[:RESIDUE_LIMIT],
+            "kafka": self.region.ingest.topics.copies(self._groups(project, group_ids))[:RESIDUE_LIMIT],
             "redis": self._online_keys(project),
             "s3": self._objects(project),
         }
-
-    def _topics_left(self, project: str, given: list[str]) -> list[str]:
-        topics = self.region.ingest.topics.listed()
-        return self.region.layout.group_topic_copies(topics, self._groups(project, given))
 
     def _objects(self, project: str) -> list[str]:
         found: list[str] = []

@@ -22,6 +22,7 @@ S3         ``{ns}/offline/P/{group}_v{version}/``: a group's Delta table;
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -77,7 +78,7 @@ class Layout:
         before the name, which is also what keeps it from mirroring a topic back home."""
         return f"{home_region}.{self.group_topic(group_id)}"
 
-    def group_topic_copies(self, topics: list[str], group_ids: list[str]) -> list[str]:
+    def group_topic_copies(self, topics: Sequence[str], group_ids: Sequence[str]) -> list[str]:
         """Those of ``topics`` that hold a group's records: its own topic in this region
         or a copy mirrored from another (``{region}.{namespace}.fg.{id}``; ids are unique
         across regions)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Sequence
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
@@ -96,6 +97,11 @@ class Topics:
         if not topics:
             return []
         return sorted(set(topics) & set(self.listed()))
+
+    def copies(self, group_ids: Sequence[str]) -> list[str]:
+        """The topics in this region's Kafka that hold the groups' records: each one's own,
+        and the copies mirrored in from other regions."""
+        return self.layout.group_topic_copies(self.listed(), group_ids)
 
     def listed(self) -> list[str]:
         """Every topic Kafka lists."""

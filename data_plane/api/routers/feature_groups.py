@@ -116,7 +116,7 @@ def delete_feature_group(name: Name, version: Version, engine: GroupWriter, regi
     info = engine.catalog.get_group(name, version)
     engine.delete_feature_group(name, version)
     topics = region.ingest.topics
-    topics.delete_topics(region.layout.group_topic_copies(topics.listed(), [str(info.id)]))
+    topics.delete_topics(topics.copies([str(info.id)]))
     return Response(status_code=204)
 
 
