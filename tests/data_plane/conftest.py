@@ -11,6 +11,19 @@ import pyarrow.flight as flight
 import pytest
 
 from granary_core.wire import ARROW_STREAM, table_to_ipc
+from tests.remote_stack import start_data_plane
+
+#: The region token of the data plane :func:`plane` starts: its admin API takes it.
+REGION_TOKEN = "data-plane-tests-region-token-0123"
+
+
+@pytest.fixture(scope="module")
+def plane(region_env):
+    """A data plane of the test region, named as ``ops/region up`` names it, with its
+    admin API open to :data:`REGION_TOKEN`; one per test module."""
+    started = start_data_plane(region_env, region=region_env["GRANARY_REGION"], region_token=REGION_TOKEN)
+    yield started
+    started.stop()
 
 
 class Tenant:

@@ -8,22 +8,13 @@ import uuid
 
 import httpx
 import pandas as pd
-import pytest
 import sqlalchemy as sa
 from kafka import KafkaAdminClient
 
+from tests.data_plane.conftest import REGION_TOKEN
 from tests.remote_stack import start_data_plane
 
-REGION_TOKEN = "region-identity-token-0123456789"
 EPOCH = 7
-
-
-@pytest.fixture(scope="module")
-def plane(region_env):
-    """A data plane of the test region, named as ``ops/region up`` names it."""
-    started = start_data_plane(region_env, region=region_env["GRANARY_REGION"], region_token=REGION_TOKEN)
-    yield started
-    started.stop()
 
 
 def test_health_names_the_region(plane, region_env):

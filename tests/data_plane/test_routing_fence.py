@@ -13,16 +13,7 @@ import pandas as pd
 import pytest
 
 from granary.errors import FeatureGroupNotFound, Fenced, Moved
-from tests.remote_stack import start_data_plane
-
-REGION_TOKEN = "routing-fence-token-0123456789ab"
-
-
-@pytest.fixture(scope="module")
-def plane(region_env):
-    started = start_data_plane(region_env, region=region_env["GRANARY_REGION"], region_token=REGION_TOKEN)
-    yield started
-    started.stop()
+from tests.data_plane.conftest import REGION_TOKEN
 
 
 @pytest.fixture

@@ -14,16 +14,7 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 
 import granary
-from tests.remote_stack import start_data_plane
-
-REGION_TOKEN = "topic-copies-token-0123456789abc"
-
-
-@pytest.fixture(scope="module")
-def plane(region_env):
-    started = start_data_plane(region_env, region=region_env["GRANARY_REGION"], region_token=REGION_TOKEN)
-    yield started
-    started.stop()
+from tests.data_plane.conftest import REGION_TOKEN
 
 
 @pytest.fixture
