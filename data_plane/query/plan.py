@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,9 +50,9 @@ def literal(value: Any) -> str:
     raise InvalidInput(f"filter value {value!r} of type {type(value).__name__} is not supported")
 
 
-def _named_literal(value: Any, what: str) -> str:
+def _named_literal(render: Callable[[Any], str], value: Any, what: str) -> str:
     try:
-        return literal(value)
+        return render(value)
     except InvalidInput as exc:
         raise InvalidInput(f"{what}: {exc}") from None
 
@@ -89,13 +90,48 @@ def _alias(i: int) -> str:
     return f"fg{i}"
 
 
-def _relation_sql(node: Node) -> str:
-    if node.relation is not None:
-        return node.relation
-    if not node.columns:
-        raise InvalidInput(f"feature group {node.label} has no data yet; insert before querying")
-    cols = ", ".join(f"CAST(NULL AS {typ}) AS {quote(c)}" for c, typ in node.columns.items())
-    return f"(SELECT {cols} WHERE FALSE)"
+class Dialect:
+    """What SQL engines say differently about a plan: quoting, literals, and the
+    point-in-time join itself. DuckDB's is the default; Spark's is in
+    :mod:`data_plane.query.spark_sql`."""
+
+    def quote(self, name: str) -> str:
+        return quote(name)
+
+    def literal(self, value: Any) -> str:
+        return literal(value)
+
+    def relation(self, node: Node) -> str:
+        if node.relation is not None:
+            return node.relation
+        if not node.columns:
+            raise InvalidInput(f"feature group {node.label} has no data yet; insert before querying")
+        cols = ", ".join(f"CAST(NULL AS {typ}) AS {quote(c)}" for c, typ in node.columns.items())
+        return f"(SELECT {cols} WHERE FALSE)"
+
+    def join(self, node: Node, alias: str, keys: list[str], at: str | None) -> str:
+        """``node`` joined as ``alias`` on the ``keys`` conditions; with ``at`` (the
+        base row's time), its newest row at or before that time."""
+        kind = "LEFT JOIN" if node.join_type == "left" else "JOIN"
+        relation = self.relation(node)
+        if at is not None and node.event_time is not None:
+            keys = [*keys, f"{at} >= {alias}.{quote(node.event_time)}"]
+            kind = "ASOF " + kind
+        elif node.event_time is not None:
+            # No time on the base side: the newest row per key, as the online store serves.
+            by = ", ".join(quote(k) for k in node.right_on)
+            relation = (
+                f"(SELECT * FROM {relation} QUALIFY row_number() OVER "
+                f"(PARTITION BY {by} ORDER BY {quote(node.event_time)} DESC) = 1)"
+            )
+        return f"{kind} {relation} AS {alias} ON " + " AND ".join(keys)
+
+    def not_older(self, time: str, at: str, micros: int) -> str:
+        """``time`` is at most ``micros`` before ``at``."""
+        return f"{time} >= {at} - to_microseconds({micros})"
+
+
+DUCKDB = Dialect()
 
 
 def output_columns(plan: Plan) -> list[tuple[int | None, str, str]]:
@@ -151,10 +187,11 @@ def output_columns(plan: Plan) -> list[tuple[int | None, str, str]]:
     return out
 
 
-def _join_clause(plan: Plan, i: int, base: str, base_time: str | None) -> str:
+def _join_clause(plan: Plan, i: int, base: str, base_time: str | None, dialect: Dialect) -> str:
     node = plan.nodes[i]
     alias = _alias(i)
     parent = node.parent if node.parent is not None else 0
+    q = dialect.quote
     conditions = []
     for left, right in zip(node.left_on, node.right_on, strict=True):
         if plan.spine_columns is not None and (parent == 0 or i == 0) and left in plan.spine_columns:
@@ -163,70 +200,61 @@ def _join_clause(plan: Plan, i: int, base: str, base_time: str | None) -> str:
             raise InvalidInput(f"the spine has no column '{left}' (a primary key of {node.label})")
         else:
             source = _alias(parent)
-        conditions.append(f"{source}.{quote(left)} = {alias}.{quote(right)}")
-    point_in_time = base_time is not None and node.event_time is not None
-    if point_in_time:
-        conditions.append(f"{base}.{quote(base_time)} >= {alias}.{quote(node.event_time)}")
-    kind = ("ASOF " if point_in_time else "") + ("LEFT JOIN" if node.join_type == "left" else "JOIN")
-    relation = _relation_sql(node)
-    if not point_in_time and node.event_time is not None:
-        # No time on the base side: the newest row per key, as the online store serves.
-        keys = ", ".join(quote(k) for k in node.right_on)
-        relation = (
-            f"(SELECT * FROM {relation} QUALIFY row_number() OVER "
-            f"(PARTITION BY {keys} ORDER BY {quote(node.event_time)} DESC) = 1)"
-        )
-    return f"{kind} {relation} AS {alias} ON " + " AND ".join(conditions)
+        conditions.append(f"{source}.{q(left)} = {alias}.{q(right)}")
+    at = f"{base}.{q(base_time)}" if base_time is not None else None
+    return dialect.join(node, alias, conditions, at)
 
 
-def _ttl_fresh(plan: Plan, i: int, base: str, base_time: str | None) -> str | None:
+def _ttl_fresh(plan: Plan, i: int, base: str, base_time: str | None, dialect: Dialect) -> str | None:
     node = plan.nodes[i]
     if node.ttl_seconds is None or base_time is None or node.event_time is None:
         return None
-    return (
-        f"{_alias(i)}.{quote(node.event_time)} >= "
-        f"{base}.{quote(base_time)} - to_microseconds({int(node.ttl_seconds * 1_000_000)})"
+    q = dialect.quote
+    return dialect.not_older(
+        f"{_alias(i)}.{q(node.event_time)}", f"{base}.{q(base_time)}", int(node.ttl_seconds * 1_000_000)
     )
 
 
-def to_sql(plan: Plan) -> str:
+def to_sql(plan: Plan, dialect: Dialect = DUCKDB) -> str:
+    """The plan as one statement in ``dialect``; ``plan.filter_sql`` must be written in
+    it too (a :class:`~data_plane.query.resolve.Resolver` given the same dialect)."""
+    q, lit = dialect.quote, dialect.literal
     root = plan.nodes[0]
     if plan.spine_columns is not None:
         if root.event_time and root.event_time not in plan.spine_columns:
             raise InvalidInput(f"the spine has no event time column '{root.event_time}'")
         base, first_join = SPINE, 0
-        base_time = root.event_time
         from_sql = f"{SPINE}"
         root.left_on = root.right_on = list(root.primary_key)
     else:
         base, first_join = _alias(0), 1
-        base_time = root.event_time
-        from_sql = f"{_relation_sql(root)} AS {base}"
+        from_sql = f"{dialect.relation(root)} AS {base}"
+    base_time = root.event_time
 
     select = []
     for index, column, name in output_columns(plan):
         source = base if index is None else _alias(index)
-        expr = f"{source}.{quote(column)}"
+        expr = f"{source}.{q(column)}"
         fresh = (
             None
             if index is None or (index == 0 and first_join == 1)
-            else _ttl_fresh(plan, index, base, base_time)
+            else _ttl_fresh(plan, index, base, base_time, dialect)
         )
         if fresh:
             expr = f"CASE WHEN {fresh} THEN {expr} END"
-        select.append(f"{expr} AS {quote(name)}")
+        select.append(f"{expr} AS {q(name)}")
 
-    joins = [_join_clause(plan, i, base, base_time) for i in range(first_join, len(plan.nodes))]
+    joins = [_join_clause(plan, i, base, base_time, dialect) for i in range(first_join, len(plan.nodes))]
     where = []
     if base_time is not None and plan.start_time is not None:
-        where.append(f"{base}.{quote(base_time)} >= {_named_literal(plan.start_time, 'start_time')}")
+        where.append(f"{base}.{q(base_time)} >= {_named_literal(lit, plan.start_time, 'start_time')}")
     if base_time is not None and plan.end_time is not None:
-        where.append(f"{base}.{quote(base_time)} < {_named_literal(plan.end_time, 'end_time')}")
+        where.append(f"{base}.{q(base_time)} < {_named_literal(lit, plan.end_time, 'end_time')}")
     if (plan.start_time or plan.end_time) and base_time is None:
         raise InvalidInput(f"feature group {root.label} has no event time; a time range needs one")
     for i in range(first_join, len(plan.nodes)):
         if plan.nodes[i].join_type != "left":
-            fresh = _ttl_fresh(plan, i, base, base_time)
+            fresh = _ttl_fresh(plan, i, base, base_time, dialect)
             if fresh:
                 where.append(fresh)
     if plan.filter_sql:

@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from data_plane.query.plan import Node, Plan, literal, quote
+from data_plane.query.plan import DUCKDB, Dialect, Node, Plan
 from granary_core.errors import InvalidInput
 from granary_core.specs import FeatureGroupInfo
 
@@ -50,9 +50,11 @@ def duckdb_type(arrow_type: str) -> str:
 
 
 class Resolver:
-    def __init__(self, lookup: GroupLookup, relation_for: RelationFor) -> None:
+    def __init__(self, lookup: GroupLookup, relation_for: RelationFor, dialect: Dialect = DUCKDB) -> None:
+        """``dialect``: the SQL engine the plan's filters are written for."""
         self._lookup = lookup
         self._relation_for = relation_for
+        self._dialect = dialect
 
     def plan(
         self,
@@ -139,14 +141,14 @@ class Resolver:
         feature = spec["feature"]
         if feature not in nodes[index].columns:
             raise InvalidInput(f"filter: feature group {label} has no feature '{feature}'")
-        column = f"fg{index}.{quote(feature)}"
+        column = f"fg{index}.{self._dialect.quote(feature)}"
         try:
             return self._condition(column, spec["op"], decode_value(spec.get("value")))
         except InvalidInput as exc:
             raise InvalidInput(f"filter on feature '{feature}' of {label}: {exc}") from None
 
-    @staticmethod
-    def _condition(column: str, op: str, value: Any) -> str:
+    def _condition(self, column: str, op: str, value: Any) -> str:
+        literal = self._dialect.literal
         if op in _OPERATORS:
             return f"{column} {_OPERATORS[op]} {literal(value)}"
         if op in ("in", "not_in"):
