@@ -23,6 +23,7 @@ cleanup() {  # runs under set -e: nothing in it may fail
 trap cleanup EXIT
 # A region that cannot start fails the run here, with the script's own output.
 bash ops/region up "$GRANARY_TEST_REGION"
+bash ops/spark.sh jars >/dev/null  # the Delta and S3A jars of tests/spark, once (~10 s cold)
 
 # The Go tools of the Terraform and Kubernetes tests (OpenTofu, the provider and its Go tests,
 # kube-apiserver) build in the background while the tests before them run: many minutes on
