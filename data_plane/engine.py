@@ -149,7 +149,7 @@ class FeatureStoreEngine:
         checked = check_updates(f"feature group '{name}' v{version}", changes)
         return self.catalog.update_group(name, version, checked)
 
-    def _location(self, info: FeatureGroupInfo) -> str:
+    def location(self, info: FeatureGroupInfo) -> str:
         # Joined as text, not Path: the root may be a URI such as s3://bucket/offline.
         if "://" in self.offline_root:
             return f"{self.offline_root.rstrip('/')}/{info.location}"
@@ -157,7 +157,7 @@ class FeatureStoreEngine:
 
     def delete_feature_group(self, name: str, version: int) -> None:
         info = self.catalog.delete_group(name, version)
-        self.offline.drop(self._location(info))
+        self.offline.drop(self.location(info))
         if self.online is not None and info.online_enabled:
             self.online.drop(info)
 
@@ -217,7 +217,7 @@ class FeatureStoreEngine:
         table, grown = self.prepare_insert(info, data, overwrite, transform)
         keys = [*info.primary_key, *([info.event_time] if info.event_time else [])]
         table = _dedupe_last(table, keys)
-        location = self._location(info)
+        location = self.location(info)
         stats = self._commit_statistics(info, table)
         with self._write_lock:
             previous = self.catalog.version_at(info.id, None)
@@ -294,7 +294,7 @@ class FeatureStoreEngine:
 
             def relation(group: FeatureGroupInfo, _: dt.datetime | None) -> str:
                 columns = {f.name: duckdb_type(f.type) for f in group.features}
-                return self.offline.relation(cursor, self._location(group), table_version, columns)
+                return self.offline.relation(cursor, self.location(group), table_version, columns)
 
             plan = Resolver(lambda _name, _version: info, relation).plan(
                 _read_spec(info.name, info.version, None)
@@ -315,7 +315,7 @@ class FeatureStoreEngine:
         schemas.check_keys(table, where, info.primary_key, info.event_time)
         keys = [*info.primary_key, *([info.event_time] if info.event_time else [])]
         with self._write_lock:
-            result: WriteResult = self.offline.delete(self._location(info), table.select(keys), keys)
+            result: WriteResult = self.offline.delete(self.location(info), table.select(keys), keys)
             if result.table_version < 0:
                 raise InvalidInput(f"{where}: the group has no data")
             if write_online and self.online is not None and info.online_enabled:
@@ -349,7 +349,7 @@ class FeatureStoreEngine:
         where = f"feature group '{name}' v{version}: compact"
         if not isinstance(self.offline, SupportsCompaction):
             raise NotSupported(f"{where}: this offline store cannot compact")
-        location = self._location(info)
+        location = self.location(info)
         with self._write_lock:
             previous = self.catalog.version_at(info.id, None)
             if previous < 0:
@@ -374,7 +374,7 @@ class FeatureStoreEngine:
         if version < 0:
             return None
         columns = {f.name: duckdb_type(f.type) for f in info.features}
-        return self.offline.relation(con, self._location(info), version, columns)
+        return self.offline.relation(con, self.location(info), version, columns)
 
     def read(
         self,

@@ -260,10 +260,10 @@ def create_training_dataset(
                 stats[name] = statistics(ds.dataset(copy, format="parquet"), engine.cursor())
             continue
         rows[name] = _write(reader, fs, path, data_format)
-        stats[name] = statistics(_dataset(fs, path, data_format, reader.schema), engine.cursor())
+        stats[name] = statistics(split_dataset(fs, path, data_format, reader.schema), engine.cursor())
     with fs.open_output_stream(f"{folder}/schema.json") as out:
         out.write(json.dumps([{"name": f.name, "type": str(f.type)} for f in schema]).encode())
-    return _record(
+    return record_version(
         engine,
         view,
         version,
@@ -273,7 +273,7 @@ def create_training_dataset(
         options,
         start_time,
         end_time,
-        spine,
+        None if spine is None else spine.num_rows,
         rows,
         stats,
     )
@@ -308,8 +308,9 @@ def _write_tfrecord(
         return tfrecords.write(teed(), source.schema, out, where)
 
 
-def _dataset(fs: pafs.FileSystem, path: str, data_format: str, schema: pa.Schema) -> ds.Dataset:
-    """A written split as a dataset DuckDB can scan (CSV read back with its own types)."""
+def split_dataset(fs: pafs.FileSystem, path: str, data_format: str, schema: pa.Schema) -> ds.Dataset:
+    """A written split, one file or a folder of part files (Spark's), as a dataset DuckDB
+    can scan (CSV read back with its own types)."""
     if data_format == "parquet":
         return ds.dataset(path, filesystem=fs, format="parquet")
     types = dict(zip(schema.names, schema.types, strict=True))
@@ -340,12 +341,23 @@ def record_memory_read(
     transformed = sorted({f for t in view.transformations for f in t.get("features") or []})
     rows = {name: t.num_rows for name, t in splits.items()}
     stats = {name: _statistics(t, transformed) for name, t in splits.items()}
-    return _record(
-        engine, view, version, description, MEMORY, "", options, start_time, end_time, spine, rows, stats
+    return record_version(
+        engine,
+        view,
+        version,
+        description,
+        MEMORY,
+        "",
+        options,
+        start_time,
+        end_time,
+        None if spine is None else spine.num_rows,
+        rows,
+        stats,
     )
 
 
-def _record(
+def record_version(
     engine: FeatureStoreEngine,
     view: FeatureViewInfo,
     version: int,
@@ -355,7 +367,7 @@ def _record(
     options: SplitOptions,
     start_time: dt.datetime | None,
     end_time: dt.datetime | None,
-    spine: pa.Table | None,
+    spine_rows: int | None,
     rows: dict[str, int],
     stats: dict[str, Any],
 ) -> TrainingDatasetInfo:
@@ -364,7 +376,7 @@ def _record(
         "splits": options.to_dict(),
         "start_time": start_time.isoformat() if start_time else None,
         "end_time": end_time.isoformat() if end_time else None,
-        "spine_rows": None if spine is None else spine.num_rows,
+        "spine_rows": spine_rows,
         "rows": rows,
     }
     sql = engine.query_sql(view.query, start_time, end_time)
@@ -456,9 +468,16 @@ def open_training_dataset(
     }
 
 
+def _is_folder(fs: pafs.FileSystem, path: str) -> bool:
+    return fs.get_file_info(path).type == pafs.FileType.Directory
+
+
 def _open_parquet(
     fs: pafs.FileSystem, path: str, fields: list[dict[str, str]], batch_rows: int
 ) -> pa.RecordBatchReader:
+    if _is_folder(fs, path):
+        dataset = ds.dataset(path, filesystem=fs, format="parquet")
+        return dataset.scanner(batch_size=batch_rows).to_reader()
     source = fs.open_input_file(path)
     try:
         file = pq.ParquetFile(source)
@@ -488,9 +507,13 @@ def _open_csv(
     fs: pafs.FileSystem, path: str, fields: list[dict[str, str]], batch_rows: int
 ) -> pa.RecordBatchReader:
     types = {f["name"]: type_from_string(f["type"]) for f in fields}
+    if _is_folder(fs, path):
+        schema = pa.schema(list(types.items()))
+        return split_dataset(fs, path, "csv", schema).scanner(batch_size=batch_rows).to_reader()
     stream = fs.open_input_stream(path)
     try:
-        reader = pacsv.open_csv(stream, convert_options=pacsv.ConvertOptions(column_types=types))
+        options = pacsv.ConvertOptions(column_types=types, strings_can_be_null=True)
+        reader = pacsv.open_csv(stream, convert_options=options)
     except BaseException:
         stream.close()
         raise

@@ -33,6 +33,7 @@ def login(
     home: str | Path | None = None,
     online_store: str | None = None,
     memory_limit: str | None = None,
+    offline_store: str | None = None,
 ) -> Project:
     """Open a project.
 
@@ -49,6 +50,9 @@ def login(
     bounds what its queries hold in memory: beyond it they spill under ``home``, so
     ``fv.training_data_batches`` and ``fv.create_training_data`` handle answers larger
     than memory. (A remote project's limit is its region's setting.)
+    ``offline_store`` (else ``$GRANARY_OFFLINE_STORE``) puts the offline tables in an
+    ``s3://bucket/prefix`` instead, signed with the ``AWS_*`` variables, where a Spark
+    cluster can reach them too (``engine="spark"``).
     """
     host = host or os.environ.get("GRANARY_HOST")
     if host:
@@ -64,7 +68,12 @@ def login(
     online_store = online_store or os.environ.get("GRANARY_ONLINE_STORE") or None
     project = project or os.environ.get("GRANARY_PROJECT") or "default"
     memory_limit = memory_limit or os.environ.get("GRANARY_MEMORY_LIMIT") or None
-    return Project(EmbeddedBackend(home, project, online=online_store, memory_limit=memory_limit))
+    offline_store = offline_store or os.environ.get("GRANARY_OFFLINE_STORE") or None
+    return Project(
+        EmbeddedBackend(
+            home, project, online=online_store, memory_limit=memory_limit, offline_store=offline_store
+        )
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -9,6 +9,7 @@ SQLite file ``online.db`` there too, unless ``online`` names a Redis
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +32,14 @@ from data_plane.engine import FeatureStoreEngine
 from data_plane.metadata.db import open_metadata
 from data_plane.model_registry import ModelRegistry
 from data_plane.offline.delta import DeltaOfflineStore
+from data_plane.offline.s3 import S3Config, S3DeltaOfflineStore, ensure_bucket
 from data_plane.online import OnlineStore
 from data_plane.online import connect as connect_online
 from data_plane.query.memory import QueryMemory
 from data_plane.serving import FeatureServer
+from data_plane.spark_engine import SparkEngine
 from granary.backend import SupportsVectorRows
-from granary_core.errors import BackendUnavailable, NotSupported
+from granary_core.errors import BackendUnavailable, InvalidInput, NotSupported
 from granary_core.specs import (
     CommitInfo,
     DeploymentInfo,
@@ -54,19 +57,34 @@ class EmbeddedBackend(SupportsVectorRows):
         project: str = "default",
         online: OnlineStore | str | None = None,
         memory_limit: str | None = None,
+        offline_store: str | None = None,
     ) -> None:
         """``memory_limit``: what DuckDB may hold for queries (``"2GB"``; default 80% of the
-        machine's memory); beyond it, it spills under ``home/tmp``."""
+        machine's memory); beyond it, it spills under ``home/tmp``.
+
+        ``offline_store``: an ``s3://bucket/prefix`` for the offline tables instead of
+        ``home/offline``, signed with the standard ``AWS_*`` variables
+        (:func:`s3_from_environment`), so a Spark cluster can read and write the same
+        tables while metadata stays in ``home``."""
         self.home = Path(home).resolve()
         self.home.mkdir(parents=True, exist_ok=True)
         self.project_name = project
         metadata = open_metadata(f"sqlite:///{self.home / 'metadata.db'}")
         if online is None or isinstance(online, str):
             online = connect_online(online, self.home, project)
+        self.s3: S3Config | None = None
+        offline: DeltaOfflineStore = DeltaOfflineStore()
+        offline_root = str(self.home / "offline")
+        self.offline_filesystem: pafs.FileSystem = pafs.LocalFileSystem()
+        if offline_store:
+            self.s3 = s3_from_environment(offline_store)
+            ensure_bucket(self.s3)
+            offline, offline_root = S3DeltaOfflineStore(self.s3), offline_store.rstrip("/")
+            self.offline_filesystem = self.s3.filesystem()
         self.engine = FeatureStoreEngine(
             Catalog(metadata, project),
-            DeltaOfflineStore(),
-            offline_root=str(self.home / "offline"),
+            offline,
+            offline_root=offline_root,
             online=online,
             memory=QueryMemory(memory_limit, str(self.home / "tmp")),
         )
@@ -77,6 +95,32 @@ class EmbeddedBackend(SupportsVectorRows):
 
         self.deployments = DeploymentCatalog(self.engine.catalog)
         self._predictors: dict[str, Any] = {}  # running deployments: name -> Predict()
+
+    def spark_engine(self) -> SparkEngine:
+        """The Spark engine over this store's tables, on the running Spark session or a
+        local one (:func:`granary.spark.session`) that can reach them."""
+        from granary.spark import session
+
+        return SparkEngine(self.engine, session(s3=self.s3), self.offline_filesystem)
+
+    @property
+    def spark_training_root(self) -> str:
+        """Where Spark writes training datasets: beside the offline tables when they
+        are in an object store (where a cluster writes), else in ``home``."""
+        return (
+            f"{self.engine.offline_root}/_training_datasets"
+            if self.s3
+            else str(self.home / "training_datasets")
+        )
+
+    def _training_filesystem(self, location: str) -> pafs.FileSystem | None:
+        return self.offline_filesystem if "://" in location else None
+
+    @property
+    def spark_staging(self) -> str:
+        """Where Spark stages a DataFrame it inserts: beside the offline tables, so a
+        cluster's executors can write there."""
+        return f"{self.engine.offline_root}/_staging" if self.s3 else str(self.home / "tmp")
 
     def __repr__(self) -> str:
         return f"EmbeddedBackend(home={str(self.home)!r}, project={self.project_name!r})"
@@ -264,13 +308,16 @@ class EmbeddedBackend(SupportsVectorRows):
         self, name: str, version: int, td_version: int
     ) -> tuple[TrainingDatasetInfo, dict[str, pa.Table]]:
         info = self.engine.catalog.get_training_dataset(name, version, td_version)
-        return info, training.read_training_dataset(self.engine, info)
+        filesystem = self._training_filesystem(info.location)
+        return info, training.read_training_dataset(self.engine, info, filesystem)
 
     def list_training_datasets(self, name: str, version: int) -> list[TrainingDatasetInfo]:
         return self.engine.catalog.list_training_datasets(name, version)
 
     def delete_training_dataset(self, name: str, version: int, td_version: int) -> None:
-        training.delete_training_dataset(self.engine.catalog, name, version, td_version)
+        info = self.engine.catalog.get_training_dataset(name, version, td_version)
+        filesystem = self._training_filesystem(info.location)
+        training.delete_training_dataset(self.engine.catalog, name, version, td_version, filesystem)
 
     # model registry -------------------------------------------------------------------
     def create_model(self, **fields: Any) -> ModelInfo:
@@ -351,3 +398,22 @@ class EmbeddedBackend(SupportsVectorRows):
             raise BackendUnavailable(f"deployment '{name}' of project '{self.project_name}' is not running")
         inputs = request_inputs(body, f"deployment '{name}'")
         return {"predictions": jsonable(predictor.predict(inputs))}
+
+
+def s3_from_environment(uri: str) -> S3Config:
+    """The object store of an ``s3://bucket/...`` URI, from the variables AWS tools
+    read: ``AWS_ENDPOINT_URL`` (default AWS itself), ``AWS_ACCESS_KEY_ID``,
+    ``AWS_SECRET_ACCESS_KEY`` and ``AWS_REGION``."""
+    if not uri.startswith("s3://") or len(uri) <= len("s3://"):
+        raise InvalidInput(f"offline_store {uri!r} is not an s3://bucket/prefix URI")
+    missing = [v for v in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if not os.environ.get(v)]
+    if missing:
+        raise InvalidInput(f"offline_store {uri!r} needs {' and '.join(missing)} in the environment")
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    return S3Config(
+        endpoint=os.environ.get("AWS_ENDPOINT_URL") or f"https://s3.{region}.amazonaws.com",
+        access_key=os.environ["AWS_ACCESS_KEY_ID"],
+        secret_key=os.environ["AWS_SECRET_ACCESS_KEY"],
+        bucket=uri.removeprefix("s3://").split("/", 1)[0],
+        region=region,
+    )

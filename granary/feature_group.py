@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from granary.group_options import expectation_suite_dict, statistics_config_dict
 from granary.query import Feature, Query
+from granary.spark.frames import is_spark_frame, spark_engine
 from granary.transformations import TransformationFunction, apply_on_demand, load
 from granary_core.errors import InvalidInput, NotFound
 from granary_core.frames import from_arrow, to_arrow, to_utc
@@ -232,6 +233,8 @@ class FeatureGroup:
             raise InvalidInput(f"storage {storage!r} is not one of None, 'online', 'offline'")
         if operation not in OPERATIONS:
             raise InvalidInput(f"operation {operation!r} is not one of {OPERATIONS}")
+        if is_spark_frame(features):
+            return self._insert_spark(features, overwrite, wait)
         table = to_arrow(features, f"feature group '{self.name}' v{self.version}: insert")
         if self._info.transformations:
             table = apply_on_demand(
@@ -239,6 +242,17 @@ class FeatureGroup:
             )
         commit = self._backend.insert(self.name, self.version, table, overwrite=overwrite, wait=wait)
         self._refresh()
+        return commit
+
+    def _insert_spark(self, frame: Any, overwrite: bool, wait: bool) -> CommitInfo:
+        """A Spark DataFrame, staged as Parquet by Spark and committed a slice of
+        ``data_plane.spark_engine.ROWS_PER_COMMIT`` rows at a time (one commit each, the
+        first one overwriting when asked): the driver holds one slice, not the data."""
+        spark = spark_engine(self._backend, f"feature group '{self.name}' v{self.version}: insert")
+        commit = None
+        for i, table in enumerate(spark.staged(frame, self._backend.spark_staging)):
+            commit = self.insert(table, overwrite=overwrite and i == 0, wait=wait)
+        assert commit is not None
         return commit
 
     def remove_rows(self, rows: Any) -> CommitInfo:

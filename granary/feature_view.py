@@ -13,7 +13,8 @@ import pyarrow as pa
 from granary.feature_logging import FeatureLoggingMixin
 from granary.query import Query, query_from_dict
 from granary.serving import ServingMixin, _train_statistics
-from granary_core.errors import InvalidInput
+from granary.spark.frames import is_spark_frame, spark_engine
+from granary_core.errors import InvalidInput, NotSupported
 from granary_core.frames import from_arrow, to_arrow, to_utc
 from granary_core.specs import FeatureGroupInfo, FeatureViewInfo, TrainingDatasetInfo, helper_columns
 
@@ -162,19 +163,8 @@ class FeatureView(ServingMixin, FeatureLoggingMixin):
         left_out: frozenset[str] = frozenset(),
     ) -> tuple[Any, Any]:
         """``(X, y)`` of a read; ``left_out``: the helper columns it does not return."""
-        keys, time_column = self._root_keys()
-        helpers = set(helper_columns(self._info.query, keys, time_column))
-        for label in self.labels if with_labels else []:
-            if label not in table.column_names:
-                raise InvalidInput(
-                    f"feature view '{self.name}' v{self.version}: label '{label}' is neither a feature "
-                    "of the query nor a column of the spine"
-                )
-        drop = set(self.labels) | left_out
-        if not primary_key:
-            drop.update(helpers.intersection(keys) - self._joined_keys())
-        if not event_time and time_column in helpers:
-            drop.add(time_column)
+        self._check_labels(table.column_names if with_labels else self.labels)
+        drop = self._left_out_of_x(primary_key, event_time, left_out)
         features = table.select([c for c in table.column_names if c not in self.labels])
         if transform:
             features = self._transform_features(features, statistics)
@@ -185,6 +175,26 @@ class FeatureView(ServingMixin, FeatureLoggingMixin):
             return from_arrow(x, dataframe_type), None
         y = table.select([c for c in self.labels if c in table.column_names]) if self.labels else None
         return from_arrow(x, dataframe_type), None if y is None else from_arrow(y, dataframe_type)
+
+    def _check_labels(self, columns: list[str]) -> None:
+        for label in self.labels:
+            if label not in columns:
+                raise InvalidInput(
+                    f"feature view '{self.name}' v{self.version}: label '{label}' is neither a feature "
+                    "of the query nor a column of the spine"
+                )
+
+    def _left_out_of_x(self, primary_key: bool, event_time: bool, left_out: frozenset[str]) -> set[str]:
+        """The columns of a read that X does not have: labels, helpers not asked for,
+        and the root's key and event time unless asked for."""
+        keys, time_column = self._root_keys()
+        helpers = set(helper_columns(self._info.query, keys, time_column))
+        drop = set(self.labels) | left_out
+        if not primary_key:
+            drop.update(helpers.intersection(keys) - self._joined_keys())
+        if not event_time and time_column in helpers:
+            drop.add(time_column)
+        return drop
 
     def _joined_times(self) -> dict[str, str]:
         """``{prefixed: plain}`` names of the joined groups' event times the query selects.
@@ -240,14 +250,54 @@ class FeatureView(ServingMixin, FeatureLoggingMixin):
         event_time: bool = False,
         training_helper_columns: bool = False,
         dataframe_type: str = "pandas",
+        engine: str | None = None,
     ) -> tuple[Any, Any]:
         """``(X, y)`` for rows with event time in [start_time, end_time); X has the
-        training helper columns only with ``training_helper_columns=True``."""
+        training helper columns only with ``training_helper_columns=True``.
+
+        ``engine="spark"`` returns Spark DataFrames computed by a Spark job over the
+        offline tables (the spine may be a Spark DataFrame too): the same rows as the
+        default engine, for data no single machine holds. Nothing is recorded."""
+        if _engine(engine) == "spark":
+            frame = self._spark("training_data").training_frame(
+                self._info, to_utc(start_time), to_utc(end_time), self._spark_spine(spine)
+            )
+            left_out = self._left_out(training=True, asked=training_helper_columns)
+            return self._spark_xy(frame, primary_key, event_time, left_out)
         splits, stats = self._splits({"seed": 42}, spine, start_time, end_time)
         left_out = self._left_out(training=True, asked=training_helper_columns)
         return self._split_xy(
             splits["train"], primary_key, event_time, dataframe_type, statistics=stats, left_out=left_out
         )
+
+    def _spark(self, where: str) -> Any:
+        if self._info.transformations:
+            raise NotSupported(
+                f"feature view '{self.name}' v{self.version}: {where}(engine='spark') does not apply "
+                "model-dependent transformations; read with the default engine"
+            )
+        return spark_engine(self._backend, f"feature view '{self.name}' v{self.version}: {where}")
+
+    def _spark_spine(self, spine: Any) -> Any:
+        if spine is None or is_spark_frame(spine):
+            return spine
+        from pyspark.sql import SparkSession
+
+        session = SparkSession.getActiveSession()
+        assert session is not None, "the Spark engine starts a session before it reads"
+        return session.createDataFrame(to_arrow(spine, "spine").to_pandas())
+
+    def _spark_xy(
+        self, frame: Any, primary_key: bool, event_time: bool, left_out: frozenset[str]
+    ) -> tuple[Any, Any]:
+        """:meth:`_split_xy` for a Spark DataFrame: the same columns, selected lazily."""
+        self._check_labels(frame.columns)
+        drop = self._left_out_of_x(primary_key, event_time, left_out)
+        kept = [c for c in frame.columns if c not in drop]
+        renames = _unprefixed(kept, self._joined_times())
+        x = frame.select([frame[f"`{c}`"].alias(renames.get(c, c)) for c in kept])
+        y = frame.select([frame[f"`{c}`"] for c in self.labels]) if self.labels else None
+        return x, y
 
     def training_data_batches(
         self,
@@ -419,8 +469,9 @@ class FeatureView(ServingMixin, FeatureLoggingMixin):
         spine: Any = None,
         description: str = "",
         seed: int = 42,
+        engine: str | None = None,
     ) -> tuple[int, TrainingDatasetJob]:
-        return self._create({"seed": seed}, start_time, end_time, data_format, spine, description)
+        return self._create({"seed": seed}, start_time, end_time, data_format, spine, description, engine)
 
     def create_train_test_split(
         self,
@@ -433,11 +484,12 @@ class FeatureView(ServingMixin, FeatureLoggingMixin):
         spine: Any = None,
         description: str = "",
         seed: int = 42,
+        engine: str | None = None,
     ) -> tuple[int, TrainingDatasetJob]:
         options = _split_options(
             seed, test_size=test_size, train=(train_start, train_end), test=(test_start, test_end)
         )
-        return self._create(options, None, None, data_format, spine, description)
+        return self._create(options, None, None, data_format, spine, description, engine)
 
     def create_train_validation_test_split(
         self,
@@ -453,6 +505,7 @@ class FeatureView(ServingMixin, FeatureLoggingMixin):
         spine: Any = None,
         description: str = "",
         seed: int = 42,
+        engine: str | None = None,
     ) -> tuple[int, TrainingDatasetJob]:
         options = _split_options(
             seed,
@@ -462,7 +515,7 @@ class FeatureView(ServingMixin, FeatureLoggingMixin):
             validation=(validation_start, validation_end),
             test=(test_start, test_end),
         )
-        return self._create(options, None, None, data_format, spine, description)
+        return self._create(options, None, None, data_format, spine, description, engine)
 
     def _create(
         self,
@@ -472,7 +525,23 @@ class FeatureView(ServingMixin, FeatureLoggingMixin):
         data_format: str,
         spine: Any,
         description: str,
+        engine: str | None = None,
     ) -> tuple[int, TrainingDatasetJob]:
+        """Write a training dataset: with ``engine="spark"`` a Spark job computes and
+        writes it (parquet or csv, each split a folder of part files), reading the same
+        rows; a random split is Spark's own draw with the seed."""
+        if _engine(engine) == "spark":
+            info = self._spark("create_training_data").create_training_dataset(
+                self._info,
+                self._backend.spark_training_root,
+                data_format,
+                options,
+                to_utc(start_time),
+                to_utc(end_time),
+                self._spark_spine(spine),
+                description,
+            )
+            return info.version, TrainingDatasetJob(info)
         info = self._backend.create_training_dataset(
             self.name,
             self.version,
@@ -607,13 +676,21 @@ def view_groups(backend: Backend, query: dict[str, Any]) -> list[FeatureGroupInf
 def _unprefix(table: pa.Table, joined_times: dict[str, str]) -> pa.Table:
     """``table`` with each prefixed joined event time renamed to its plain name when
     that name is free (see ``FeatureView._joined_times``)."""
-    taken = set(table.column_names)
-    renames = {
-        c: joined_times[c] for c in table.column_names if c in joined_times and joined_times[c] not in taken
-    }
+    renames = _unprefixed(table.column_names, joined_times)
     if not renames:
         return table
     return table.rename_columns([renames.get(c, c) for c in table.column_names])
+
+
+def _engine(engine: str | None) -> str:
+    if engine not in (None, "python", "duckdb", "spark"):
+        raise InvalidInput(f"engine {engine!r} is not 'spark' or the default (None, 'python')")
+    return engine or "python"
+
+
+def _unprefixed(columns: list[str], joined_times: dict[str, str]) -> dict[str, str]:
+    taken = set(columns)
+    return {c: joined_times[c] for c in columns if c in joined_times and joined_times[c] not in taken}
 
 
 def _split_options(

@@ -374,7 +374,7 @@ class Materializer:
         if info.id != message.group_id:
             return
         recorded = engine.catalog.version_at(info.id, None)
-        engine.offline.restore(engine._location(info), recorded)
+        engine.offline.restore(engine.location(info), recorded)
 
     def _reject(self, owned: _Owned, first: int, last: int, exc: GranaryError) -> None:
         FAILURES.inc()
