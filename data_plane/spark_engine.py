@@ -33,6 +33,7 @@ from data_plane.query.spark_sql import SPARK
 from data_plane.statistics import statistics
 from data_plane.training import SplitOptions, record_version, split_dataset
 from granary_core.errors import InvalidInput, NotSupported
+from granary_core.frames import slices
 from granary_core.specs import FeatureGroupInfo, FeatureViewInfo, TrainingDatasetInfo
 
 if TYPE_CHECKING:
@@ -225,20 +226,12 @@ class SparkEngine:
         path = folder.split("://", 1)[-1] if "://" in folder else folder
         frame.write.parquet(spark_uri(folder))
         try:
-            yield from _slices(ds.dataset(path, filesystem=self.filesystem, format="parquet"))
+            dataset = ds.dataset(path, filesystem=self.filesystem, format="parquet")
+            handed = False
+            for table in slices(dataset.to_batches(), ROWS_PER_COMMIT):
+                handed = True
+                yield table
+            if not handed:  # an insert of nothing still says what it inserted
+                yield dataset.schema.empty_table()
         finally:
             delete_tree(self.filesystem, path)
-
-
-def _slices(dataset: ds.Dataset) -> Iterator[pa.Table]:
-    """The dataset in tables of :data:`ROWS_PER_COMMIT` rows (the last one fewer); one
-    empty table if it has no rows, so an insert of nothing still says what it inserted."""
-    held = dataset.schema.empty_table()
-    handed = False
-    for batch in dataset.to_batches():
-        held = pa.concat_tables([held, pa.Table.from_batches([batch], dataset.schema)])
-        while held.num_rows >= ROWS_PER_COMMIT:
-            yield held.slice(0, ROWS_PER_COMMIT)
-            held, handed = held.slice(ROWS_PER_COMMIT), True
-    if held.num_rows or not handed:
-        yield held

@@ -14,7 +14,7 @@ from granary.group_options import expectation_suite_dict, statistics_config_dict
 from granary.query import Feature, Query
 from granary.spark.frames import is_spark_frame, spark_engine
 from granary.transformations import TransformationFunction, apply_on_demand, load
-from granary_core.errors import InvalidInput, NotFound
+from granary_core.errors import InvalidInput, NotFound, NotSupported
 from granary_core.frames import from_arrow, to_arrow, to_utc
 from granary_core.specs import CommitInfo, FeatureGroupInfo
 
@@ -244,11 +244,26 @@ class FeatureGroup:
         self._refresh()
         return commit
 
-    def _insert_spark(self, frame: Any, overwrite: bool, wait: bool) -> CommitInfo:
-        """A Spark DataFrame, staged as Parquet by Spark and committed a slice of
-        ``data_plane.spark_engine.ROWS_PER_COMMIT`` rows at a time (one commit each, the
-        first one overwriting when asked): the driver holds one slice, not the data."""
-        spark = spark_engine(self._backend, f"feature group '{self.name}' v{self.version}: insert")
+    def _insert_spark(self, frame: Any, overwrite: bool, wait: bool) -> CommitInfo | None:
+        """A Spark DataFrame. Embedded: staged as Parquet by Spark and committed a slice
+        of ``data_plane.spark_engine.ROWS_PER_COMMIT`` rows at a time (one commit each,
+        the first one overwriting when asked), so the driver holds one slice. Managed:
+        each executor sends its partitions through the REST API with the caller's key
+        (:mod:`granary.spark.executors`)."""
+        where = f"feature group '{self.name}' v{self.version}: insert"
+        given = {c.lower() for c in frame.columns}
+        missing = [c for c in [*self.primary_key, self.event_time] if c and c not in given]
+        if missing:  # refused before any Spark job starts, with nothing sent
+            raise InvalidInput(f"{where}: the Spark DataFrame has no column {', '.join(map(repr, missing))}")
+        if not hasattr(self._backend, "spark_engine"):
+            if overwrite:
+                raise NotSupported(
+                    f"{where}: overwrite=True with a Spark DataFrame needs an embedded project"
+                )
+            from granary.spark.executors import insert_from_executors
+
+            return insert_from_executors(frame, self._backend.connection(), self.name, self.version, wait)
+        spark = spark_engine(self._backend, where)
         commit = None
         for i, table in enumerate(spark.staged(frame, self._backend.spark_staging)):
             commit = self.insert(table, overwrite=overwrite and i == 0, wait=wait)

@@ -375,6 +375,11 @@ class RemoteBackend:
     def delete_feature_group(self, name: str, version: int) -> None:
         self._call("DELETE", self._project("feature-groups", name, "versions", version))
 
+    def connection(self) -> tuple[str, str, str]:
+        """``(host, api_key, project)``: what another process (a Spark executor) needs
+        to open this project as this caller, at the region it is written in now."""
+        return self.host, self._api_key, self.project_name
+
     def insert(
         self, name: str, version: int, table: pa.Table, overwrite: bool = False, wait: bool = True
     ) -> CommitInfo | None:

@@ -7,6 +7,7 @@ that knows about pandas and polars, so the rest of the engine stays columnar.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -111,3 +112,17 @@ def to_utc(value: Any, what: str = "time") -> dt.datetime | None:
         return moment.astimezone(dt.UTC)
     except OverflowError:
         raise InvalidInput(f"{what}: {moment.isoformat()} is outside years 1 to 9999 in UTC") from None
+
+
+def slices(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
+    """Record batches regrouped into tables of ``rows`` rows (the last one fewer), so a
+    stream is sent or committed in pieces of a size the caller chose."""
+    held: pa.Table | None = None
+    for batch in batches:
+        table = pa.Table.from_batches([batch])
+        held = table if held is None else pa.concat_tables([held, table])
+        while held.num_rows >= rows:
+            yield held.slice(0, rows)
+            held = held.slice(rows)
+    if held is not None and held.num_rows:
+        yield held

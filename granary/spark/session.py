@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -96,7 +97,7 @@ def s3a_conf(s3: S3Like) -> dict[str, str]:
 
 
 # A local driver listens on loopback only, as the ops/ services do.
-_LOOPBACK = {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"}
+_LOCAL = {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"}
 
 
 def session(
@@ -139,10 +140,14 @@ def session(
         "spark.ui.showConsoleProgress": "false",  # progress bars would fill logs and test output
         # Delta rebuilds a table's state in 50 tasks by default; tiny tables on 2 cores want few.
         "spark.databricks.delta.snapshotPartitions": "2",
-        **(_LOOPBACK if master.startswith("local") else {}),
+        **(_LOCAL if master.startswith("local") else {}),
         **(s3a_conf(s3) if s3 is not None else {}),
         **(conf or {}),
     }
+    if master.startswith("local"):
+        # Local Python workers run this interpreter, with its packages, not whatever
+        # `python3` is on PATH (pyspark reads only this variable for it).
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.master(master).appName(app_name)
     for key, value in settings.items():
         builder = builder.config(key, value)

@@ -215,3 +215,31 @@ def test_what_spark_cannot_do_is_refused_by_name(view):
         view.training_data(engine="flink")
     with pytest.raises(NotSupported, match="managed project's tables are reached through its data plane"):
         engine_of(object(), "feature view 'fraud' v1: training_data")
+
+
+def test_a_managed_project_takes_spark_inserts_from_the_executors(data_plane, spark):
+    """Each executor sends its partition through the REST API with the caller's key:
+    the rows arrive validated and committed, as any client's do."""
+    fs = data_plane.login().get_feature_store()
+    events = fs.create_feature_group("spark_events", version=1, primary_key=["id"], event_time="ts")
+    rows = pd.DataFrame(
+        {
+            "id": np.arange(900, dtype="int64"),
+            "ts": _times(np.random.default_rng(5), 900),
+            "value": np.linspace(0, 1, 900),
+        }
+    )
+    commit = events.insert(spark.createDataFrame(rows).repartition(3))
+    assert commit is not None and commit.rows_inserted > 0
+    stored = events.read().sort_values("id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(stored[rows.columns.tolist()], rows, check_dtype=False)
+
+    with pytest.raises(NotSupported, match="overwrite=True with a Spark DataFrame needs an embedded project"):
+        events.insert(spark.createDataFrame(rows), overwrite=True)
+    bad = spark.createDataFrame(rows.drop(columns=["id"]))
+    with pytest.raises(InvalidInput, match="the Spark DataFrame has no column 'id'"):
+        events.insert(bad)
+    assert len(events.read()) == 900
+    fv = fs.create_feature_view("spark_events", version=1, query=events.select_all())
+    with pytest.raises(NotSupported, match="a managed project's tables are reached through its data plane"):
+        fv.training_data(engine="spark")
