@@ -90,6 +90,17 @@ def _alias(i: int) -> str:
     return f"fg{i}"
 
 
+def newest(relation: str, node: Node, quote: Callable[[str], str]) -> str:
+    """The newest row of each key: what a join with no time on the base side reads, as
+    the online store serves. (Written so both dialects take it.)"""
+    assert node.event_time is not None
+    by = ", ".join(quote(k) for k in node.right_on)
+    return (
+        f"(SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY {by} ORDER BY "
+        f"{quote(node.event_time)} DESC) AS __newest FROM {relation}) WHERE __newest = 1)"
+    )
+
+
 class Dialect:
     """What SQL engines say differently about a plan: quoting, literals, and the
     point-in-time join itself. DuckDB's is the default; Spark's is in
@@ -118,12 +129,7 @@ class Dialect:
             keys = [*keys, f"{at} >= {alias}.{quote(node.event_time)}"]
             kind = "ASOF " + kind
         elif node.event_time is not None:
-            # No time on the base side: the newest row per key, as the online store serves.
-            by = ", ".join(quote(k) for k in node.right_on)
-            relation = (
-                f"(SELECT * FROM {relation} QUALIFY row_number() OVER "
-                f"(PARTITION BY {by} ORDER BY {quote(node.event_time)} DESC) = 1)"
-            )
+            relation = newest(relation, node, quote)
         return f"{kind} {relation} AS {alias} ON " + " AND ".join(keys)
 
     def not_older(self, time: str, at: str, micros: int) -> str:

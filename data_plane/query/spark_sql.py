@@ -15,7 +15,7 @@ import datetime as dt
 import math
 from typing import Any
 
-from data_plane.query.plan import Dialect, Node
+from data_plane.query.plan import Dialect, Node, newest
 from granary_core.errors import InvalidInput
 
 
@@ -81,11 +81,7 @@ class SparkDialect(Dialect):
                     f"({alias}.__until IS NULL OR {at} < {alias}.__until)",
                 ]
             else:
-                # No time on the base side: the newest row per key, as the online store serves.
-                relation = (
-                    f"(SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY {by} ORDER BY {time} DESC) "
-                    f"AS __newest FROM {relation}) WHERE __newest = 1)"
-                )
+                relation = newest(relation, node, quote)
         return f"{kind} {relation} AS {alias} ON " + " AND ".join(keys)
 
     def not_older(self, time: str, at: str, micros: int) -> str:

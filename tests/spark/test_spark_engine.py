@@ -168,6 +168,22 @@ def test_a_filter_and_time_travel_read_the_same_rows(project, view):
     assert (x["amount"] > 0.25).all() and "later" not in set(x["city"])
 
 
+def test_a_root_without_event_time_reads_the_newest_rows_as_duckdb_does(project, view):
+    fs = project.get_feature_store()
+    users = fs.create_feature_group("users", version=1, primary_key=["user_id"])
+    users.insert(pd.DataFrame({"user_id": np.arange(70, dtype="int64"), "segment": ["a", "b"] * 35}))
+    profile = fs.get_feature_group("profile", 1)
+    fv = fs.create_feature_view(
+        "segments",
+        version=1,
+        query=users.select_all().join(profile.select(["city", "bank_id"]), on=["user_id"]),
+    )
+    x, _ = fv.training_data(primary_key=True)
+    sx, _ = fv.training_data(primary_key=True, engine="spark")
+    _same(x, sx.toPandas(), "user_id")
+    assert x["city"].notna().sum() > 30
+
+
 def test_spark_inserts_are_committed_and_read_by_both_engines(project, spark, monkeypatch):
     monkeypatch.setattr(spark_engine, "ROWS_PER_COMMIT", 700)
     fs = project.get_feature_store()
