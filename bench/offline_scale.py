@@ -14,6 +14,10 @@ state carries over from the one before.
   files) ``.to_arrow_table().to_pandas()``.
 - ``granary``: ``fv.training_data(spine=spine, primary_key=True, event_time=True)`` on
   the embedded project (pandas X and y).
+- ``granary-spark`` (with ``--systems``): the same read with ``engine="spark"`` on a
+  local Spark session (``local[2]``), X collected with ``toPandas()``. The session's
+  start and the spine's load into Spark are before the clock; its peak RSS is the Python
+  driver's only (the JVM is a process of its own).
 
 Reported per K: median seconds, spine rows/s, microseconds per spine row, ratio to the
 floor and median peak RSS. Each result's rows and a checksum of two feature columns (sum
@@ -41,8 +45,9 @@ import harness
 import workload
 from harness import PROJECT_PY, REPO, RESULTS_DIR
 
-FLOOR, GRANARY = "duckdb-floor", "granary"
+FLOOR, GRANARY, SPARK = "duckdb-floor", "granary", "granary-spark"
 SYSTEMS = (FLOOR, GRANARY)
+ALL_SYSTEMS = (FLOOR, GRANARY, SPARK)
 CHECKED = (workload.ACTIVITY_FEATURES[0], workload.PROFILE_FEATURES[0])  # a_f00, p_f0
 
 
@@ -76,6 +81,18 @@ def _granary_call(home: Path, spine: Any) -> Any:
     return lambda: fv.training_data(spine=spine, primary_key=True, event_time=True)
 
 
+def _spark_call(home: Path, spine: Any) -> Any:
+    import granary
+    from granary.spark import session
+
+    fv = granary.login(home=home).get_feature_store().get_feature_view("bench", 1)
+    frame = session().createDataFrame(spine.to_pandas()).cache()
+    frame.count()  # the spine is in Spark before the clock starts
+    return lambda: fv.training_data(spine=frame, primary_key=True, event_time=True, engine="spark")[
+        0
+    ].toPandas()
+
+
 def measure(system: str, data_dir: Path, home: Path) -> dict[str, Any]:
     """One timed call in this (fresh) process: seconds, peak RSS of the call, checksum."""
     import numpy as np
@@ -86,6 +103,8 @@ def measure(system: str, data_dir: Path, home: Path) -> dict[str, Any]:
     if system == FLOOR:
         spine = spine.append_column("row_id", pa.array(np.arange(spine.num_rows, dtype=np.int64)))
         call = _floor_call(data_dir, spine)
+    elif system == SPARK:
+        call = _spark_call(home, spine)
     else:
         call = _granary_call(home, spine)
     gc.collect()
@@ -93,7 +112,7 @@ def measure(system: str, data_dir: Path, home: Path) -> dict[str, Any]:
     harness.reset_peak_rss()
     seconds, result = harness.timed(call)
     peak = harness.peak_rss_mib()
-    frame = result if system == FLOOR else result[0]
+    frame = result[0] if system == GRANARY else result
     return {
         "seconds": seconds,
         "peak_rss_mib": peak,
@@ -151,16 +170,18 @@ def _same(floor: dict[str, Any], other: dict[str, Any]) -> bool:
     return True
 
 
-def run(scales: list[int], repeat: int, homes: Path, timeout: float) -> dict[str, Any]:
+def run(
+    scales: list[int], repeat: int, homes: Path, timeout: float, systems: tuple[str, ...] = SYSTEMS
+) -> dict[str, Any]:
     data = {k: workload.ensure(scale=k) for k in scales}
     setup = {}
     for k in scales:
         print(f"[scale] K={k}: ingesting into Granary", file=sys.stderr, flush=True)
         setup[k] = _run_self(["--build", str(data[k]), "--home", str(homes / f"k{k}")], timeout)
-    samples: dict[tuple[int, str], list[dict[str, Any]]] = {(k, s): [] for k in scales for s in SYSTEMS}
+    samples: dict[tuple[int, str], list[dict[str, Any]]] = {(k, s): [] for k in scales for s in systems}
     for rep in range(repeat):
         for k in scales:
-            order = SYSTEMS if (rep + k) % 2 == 0 else SYSTEMS[::-1]
+            order = systems[rep % len(systems) :] + systems[: rep % len(systems)]
             for system in order:
                 print(f"[scale] round {rep + 1}/{repeat}: K={k} {system}", file=sys.stderr, flush=True)
                 args = ["--measure", system, "--data", str(data[k]), "--home", str(homes / f"k{k}")]
@@ -169,13 +190,15 @@ def run(scales: list[int], repeat: int, homes: Path, timeout: float) -> dict[str
 
 
 def summarize(
-    scales: list[int], samples: dict[tuple[int, str], list[dict[str, Any]]]
+    scales: list[int],
+    samples: dict[tuple[int, str], list[dict[str, Any]]],
+    systems: tuple[str, ...] = SYSTEMS,
 ) -> list[dict[str, Any]]:
     rows = []
     for k in scales:
         floor_ok = [m for m in samples[k, FLOOR] if "error" not in m]
         floor_s = harness.median([m["seconds"] for m in floor_ok])
-        for system in SYSTEMS:
+        for system in systems:
             ok = [m for m in samples[k, system] if "error" not in m]
             errors = [m["error"] for m in samples[k, system] if "error" in m]
             if not ok:
@@ -242,7 +265,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per process before it is killed")
     parser.add_argument("--homes", type=Path, help="where the Granary projects go (default: a temp dir)")
     parser.add_argument("--out", type=Path, help="JSON path (default results/offline_scale.json)")
-    parser.add_argument("--measure", choices=SYSTEMS, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--systems",
+        default=",".join(SYSTEMS),
+        help=f"comma list of {', '.join(ALL_SYSTEMS)} (default %(default)s)",
+    )
+    parser.add_argument("--measure", choices=ALL_SYSTEMS, help=argparse.SUPPRESS)
     parser.add_argument("--build", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
@@ -256,8 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     scales = [int(k) for k in args.scales.split(",")]
     with tempfile.TemporaryDirectory(prefix="fsb-scale-") as tmp:
         homes = args.homes or Path(tmp)
-        found = run(scales, args.repeat, homes, args.timeout)
-    rows = summarize(scales, found["samples"])
+        systems = tuple(args.systems.split(","))
+        found = run(scales, args.repeat, homes, args.timeout, systems)
+    rows = summarize(scales, found["samples"], systems)
     print(f"\nFSB-K offline PIT, median of {args.repeat}, each measurement a fresh process\n")
     print(table(rows))
     out = args.out or RESULTS_DIR / "offline_scale.json"

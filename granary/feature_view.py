@@ -259,8 +259,9 @@ class FeatureView(ServingMixin, FeatureLoggingMixin):
         offline tables (the spine may be a Spark DataFrame too): the same rows as the
         default engine, for data no single machine holds. Nothing is recorded."""
         if _engine(engine) == "spark":
-            frame = self._spark("training_data").training_frame(
-                self._info, to_utc(start_time), to_utc(end_time), self._spark_spine(spine)
+            spark = self._spark("training_data")
+            frame = spark.training_frame(
+                self._info, to_utc(start_time), to_utc(end_time), _spark_spine(spark.spark, spine)
             )
             left_out = self._left_out(training=True, asked=training_helper_columns)
             return self._spark_xy(frame, primary_key, event_time, left_out)
@@ -277,15 +278,6 @@ class FeatureView(ServingMixin, FeatureLoggingMixin):
                 "model-dependent transformations; read with the default engine"
             )
         return spark_engine(self._backend, f"feature view '{self.name}' v{self.version}: {where}")
-
-    def _spark_spine(self, spine: Any) -> Any:
-        if spine is None or is_spark_frame(spine):
-            return spine
-        from pyspark.sql import SparkSession
-
-        session = SparkSession.getActiveSession()
-        assert session is not None, "the Spark engine starts a session before it reads"
-        return session.createDataFrame(to_arrow(spine, "spine").to_pandas())
 
     def _spark_xy(
         self, frame: Any, primary_key: bool, event_time: bool, left_out: frozenset[str]
@@ -531,14 +523,15 @@ class FeatureView(ServingMixin, FeatureLoggingMixin):
         writes it (parquet or csv, each split a folder of part files), reading the same
         rows; a random split is Spark's own draw with the seed."""
         if _engine(engine) == "spark":
-            info = self._spark("create_training_data").create_training_dataset(
+            spark = self._spark("create_training_data")
+            info = spark.create_training_dataset(
                 self._info,
                 self._backend.spark_training_root,
                 data_format,
                 options,
                 to_utc(start_time),
                 to_utc(end_time),
-                self._spark_spine(spine),
+                _spark_spine(spark.spark, spine),
                 description,
             )
             return info.version, TrainingDatasetJob(info)
@@ -680,6 +673,13 @@ def _unprefix(table: pa.Table, joined_times: dict[str, str]) -> pa.Table:
     if not renames:
         return table
     return table.rename_columns([renames.get(c, c) for c in table.column_names])
+
+
+def _spark_spine(session: Any, spine: Any) -> Any:
+    """A spine for the Spark engine: a Spark DataFrame as it is, any other frame loaded."""
+    if spine is None or is_spark_frame(spine):
+        return spine
+    return session.createDataFrame(to_arrow(spine, "spine").to_pandas())
 
 
 def _engine(engine: str | None) -> str:

@@ -137,7 +137,9 @@ def session(
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": "8",
         "spark.ui.enabled": "false",
-        "spark.ui.showConsoleProgress": "false",  # progress bars would fill logs and test output
+        "spark.ui.showConsoleProgress": "false",
+        # toPandas() and createDataFrame(pandas) through Arrow, not row by row in Python
+        "spark.sql.execution.arrow.pyspark.enabled": "true",  # progress bars would fill logs and test output
         # Delta rebuilds a table's state in 50 tasks by default; tiny tables on 2 cores want few.
         "spark.databricks.delta.snapshotPartitions": "2",
         **(_LOCAL if master.startswith("local") else {}),
