@@ -15,7 +15,8 @@ state carries over from the one before.
 - ``granary``: ``fv.training_data(spine=spine, primary_key=True, event_time=True)`` on
   the embedded project (pandas X and y).
 - ``granary-spark`` (with ``--systems``): the same read with ``engine="spark"`` on a
-  local Spark session (``local[2]``), X collected with ``toPandas()``. The session's
+  local Spark session (``local[2]``, a 6 GiB driver heap: ``BENCH_SPARK_DRIVER_MEMORY``),
+  X collected with ``toPandas()``. The session's
   start and the spine's load into Spark are before the clock; its peak RSS is the Python
   driver's only (the JVM is a process of its own).
 
@@ -86,7 +87,9 @@ def _spark_call(home: Path, spine: Any) -> Any:
     from granary.spark import session
 
     fv = granary.login(home=home).get_feature_store().get_feature_view("bench", 1)
-    frame = session().createDataFrame(spine.to_pandas()).cache()
+    # The driver holds the collected answer: 1 GiB, Spark's default heap, is too little.
+    spark = session(conf={"spark.driver.memory": os.environ.get("BENCH_SPARK_DRIVER_MEMORY", "6g")})
+    frame = spark.createDataFrame(spine.to_pandas()).cache()
     frame.count()  # the spine is in Spark before the clock starts
     return lambda: fv.training_data(spine=frame, primary_key=True, event_time=True, engine="spark")[
         0
