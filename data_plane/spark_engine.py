@@ -224,8 +224,8 @@ class SparkEngine:
         :data:`ROWS_PER_COMMIT` rows; the staged files are removed when done."""
         folder = f"{staging.rstrip('/')}/spark-insert-{uuid.uuid4().hex}"
         path = folder.split("://", 1)[-1] if "://" in folder else folder
-        frame.write.parquet(spark_uri(folder))
         try:
+            frame.write.parquet(spark_uri(folder))
             dataset = ds.dataset(path, filesystem=self.filesystem, format="parquet")
             handed = False
             for table in slices(dataset.to_batches(), ROWS_PER_COMMIT):
