@@ -19,8 +19,9 @@ def spark_engine(backend: Any, where: str) -> Any:
     make = getattr(backend, "spark_engine", None)
     if make is None:
         raise NotSupported(
-            f"{where}: Spark reads and writes the offline Delta tables directly, which an embedded "
-            "project allows (granary.login(offline_store='s3://...') for tables a cluster reaches); "
-            "a managed project's tables are reached through its data plane only"
+            f"{where}: Spark reads the offline Delta tables directly, which an embedded project "
+            "allows (granary.login(offline_store='s3://...') for tables a cluster reaches); a "
+            "managed project's tables are reached through its data plane only (fg.insert(spark_df) "
+            "works: its executors send the rows through the API)"
         )
     return make()
