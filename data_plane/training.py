@@ -314,7 +314,9 @@ def split_dataset(fs: pafs.FileSystem, path: str, data_format: str, schema: pa.S
     if data_format == "parquet":
         return ds.dataset(path, filesystem=fs, format="parquet")
     types = dict(zip(schema.names, schema.types, strict=True))
-    options = pacsv.ConvertOptions(column_types=types, strings_can_be_null=True)
+    options = pacsv.ConvertOptions(
+        column_types=types, strings_can_be_null=True, quoted_strings_can_be_null=False
+    )
     return ds.dataset(path, filesystem=fs, schema=schema, format=ds.CsvFileFormat(convert_options=options))
 
 
@@ -512,7 +514,9 @@ def _open_csv(
         return split_dataset(fs, path, "csv", schema).scanner(batch_size=batch_rows).to_reader()
     stream = fs.open_input_stream(path)
     try:
-        options = pacsv.ConvertOptions(column_types=types, strings_can_be_null=True)
+        options = pacsv.ConvertOptions(
+            column_types=types, strings_can_be_null=True, quoted_strings_can_be_null=False
+        )
         reader = pacsv.open_csv(stream, convert_options=options)
     except BaseException:
         stream.close()

@@ -125,6 +125,16 @@ def test_training_dataset_files_round_trip(project, view, data_format):
     assert files == sorted(["schema.json", f"test.{data_format}", f"train.{data_format}"])
 
 
+def test_a_csv_training_dataset_keeps_empty_strings_apart_from_nulls(fs):
+    names = fs.create_feature_group("names", version=1, primary_key=["k"])
+    names.insert(pd.DataFrame({"k": [1, 2, 3], "s": ["a", "", None]}))
+    view = fs.create_feature_view("names", version=1, query=names.select_all())
+    version, _ = view.create_training_data(data_format="csv")
+    x, _ = view.get_training_data(version, primary_key=True)
+    got = x.sort_values("k")["s"].tolist()
+    assert got[:2] == ["a", ""] and pd.isna(got[2])
+
+
 def test_training_datasets_are_versioned(view):
     v1, _ = view.create_training_data()
     v2, _ = view.create_training_data(start_time="2025-01-03")
