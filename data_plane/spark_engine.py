@@ -15,7 +15,6 @@ starts one.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +30,7 @@ from data_plane.query.plan import SPINE, to_sql
 from data_plane.query.resolve import Resolver
 from data_plane.query.spark_sql import SPARK
 from data_plane.statistics import statistics
-from data_plane.training import SplitOptions, record_version, split_dataset
+from data_plane.training import SplitOptions, record_version, split_dataset, write_schema
 from granary_core.errors import InvalidInput, NotSupported
 from granary_core.frames import slices
 from granary_core.specs import FeatureGroupInfo, FeatureViewInfo, TrainingDatasetInfo
@@ -190,7 +189,7 @@ class SparkEngine:
         catalog = self.engine.catalog
         version = catalog.next_training_dataset_version(view.name, view.version)
         location = f"{root.rstrip('/')}/{view.name}_v{view.version}/{version}"
-        folder = location.split("://", 1)[-1] if "://" in location else location
+        folder = location.split("://", 1)[-1]  # the filesystem's path: no scheme
         from pyspark.sql.pandas.types import to_arrow_schema
 
         rows, stats, schema = {}, {}, None
@@ -211,8 +210,7 @@ class SparkEngine:
             stats[name] = statistics(dataset, self.engine.cursor())
         assert schema is not None
         self.filesystem.create_dir(folder, recursive=True)
-        with self.filesystem.open_output_stream(f"{folder}/schema.json") as out:
-            out.write(json.dumps([{"name": f.name, "type": str(f.type)} for f in schema]).encode())
+        write_schema(self.filesystem, folder, schema)
         spine_rows = None if spine is None else spine.count()
         where = (location, split, start_time, end_time, spine_rows)
         return record_version(self.engine, view, version, description, data_format, *where, rows, stats)
@@ -223,7 +221,7 @@ class SparkEngine:
         folder of this store's filesystem, so any size) and handed out in slices of
         :data:`ROWS_PER_COMMIT` rows; the staged files are removed when done."""
         folder = f"{staging.rstrip('/')}/spark-insert-{uuid.uuid4().hex}"
-        path = folder.split("://", 1)[-1] if "://" in folder else folder
+        path = folder.split("://", 1)[-1]
         try:
             frame.write.parquet(spark_uri(folder))
             dataset = ds.dataset(path, filesystem=self.filesystem, format="parquet")

@@ -261,8 +261,7 @@ def create_training_dataset(
             continue
         rows[name] = _write(reader, fs, path, data_format)
         stats[name] = statistics(split_dataset(fs, path, data_format, reader.schema), engine.cursor())
-    with fs.open_output_stream(f"{folder}/schema.json") as out:
-        out.write(json.dumps([{"name": f.name, "type": str(f.type)} for f in schema]).encode())
+    write_schema(fs, folder, schema)
     return record_version(
         engine,
         view,
@@ -277,6 +276,13 @@ def create_training_dataset(
         rows,
         stats,
     )
+
+
+def write_schema(fs: pafs.FileSystem, folder: str, schema: pa.Schema) -> None:
+    """The columns and types of a version's splits, beside them: CSV and TFRecord
+    files do not carry their own types, and every reader of a version reads this."""
+    with fs.open_output_stream(f"{folder}/schema.json") as out:
+        out.write(json.dumps([{"name": f.name, "type": str(f.type)} for f in schema]).encode())
 
 
 def _write(source: pa.Table | pa.RecordBatchReader, fs: pafs.FileSystem, path: str, data_format: str) -> int:
