@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -39,16 +38,6 @@ class S3Like(Protocol):
     def secret_key(self) -> str: ...
     @property
     def region(self) -> str: ...
-
-
-@dataclass(frozen=True)
-class S3Settings:
-    """Where an S3-compatible store is and how to sign requests to it."""
-
-    endpoint: str  # e.g. http://127.0.0.1:9000
-    access_key: str
-    secret_key: str
-    region: str = "us-east-1"
 
 
 def s3a_uri(s3_uri: str) -> str:
@@ -117,7 +106,7 @@ def session(
     Args:
         master: Spark master URL; the defaults suit ``local[N]``.
         s3: anything with ``endpoint``, ``access_key``, ``secret_key`` and ``region``
-            (``S3Settings``, ``data_plane.offline.s3.S3Config``); paths are then ``s3a://``.
+            (such as ``data_plane.offline.s3.S3Config``); paths are then ``s3a://``.
         app_name: the Spark application name.
         jars_dir: the folder ``ops/spark.sh jars`` printed (else ``$GRANARY_SPARK_JARS``,
             else that script is run).
